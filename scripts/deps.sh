@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# deps.sh — install what inficond needs on Debian 12, only when something is missing.
+# Debian packages via apt-get (needs root), the web page's npm packages via npm ci.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  gcc g++ make pkg-config
+  libmicrohttpd-dev libjansson-dev libpq-dev libopenblas-dev libturbojpeg0-dev libtorch-dev
+  libsodium-dev libarchive-dev libutf8proc-dev zlib1g-dev libcmocka-dev
+  postgresql acl curl wrk
+  dataset-fashion-mnist
+  nodejs npm chromium
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "deps: installing ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "deps: not root; run: sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  echo "deps: Debian packages present"
+fi
+
+# npm packages (D3 for the page, playwright-core for the browser tests). The lock
+# file pins them; node_modules/ and static/vendor/ are build outputs, never committed.
+if [ -f package.json ]; then
+  if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    echo "deps: npm ci"
+    npm ci --no-audit --no-fund --loglevel=error
+  fi
+  if [ -f node_modules/d3/dist/d3.min.js ]; then
+    mkdir -p static/vendor
+    cmp -s node_modules/d3/dist/d3.min.js static/vendor/d3.min.js ||
+      cp node_modules/d3/dist/d3.min.js static/vendor/d3.min.js
+  fi
+fi

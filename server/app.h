@@ -1,0 +1,18 @@
+/* app.h — the state one process shares between its HTTP threads and job workers.
+ * Made once in main, passed by pointer; nothing here is a hidden global. */
+#ifndef INFICOND_APP_H
+#define INFICOND_APP_H
+
+#include <stdatomic.h>
+
+#include "config.h"
+#include "db.h"
+
+typedef struct app {
+    config cfg;
+    db_pool *db;
+    atomic_int stopping; /* set on SIGINT/SIGTERM: workers finish their step and exit */
+    char worker_name[128]; /* host:pid, written into jobs.worker */
+} app;
+
+#endif

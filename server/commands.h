@@ -1,0 +1,19 @@
+/* commands.h — the subcommands of the `inficond` binary. Each takes the arguments
+ * after its name (argv[0] is the subcommand) and returns the process exit code. */
+#ifndef INFICOND_COMMANDS_H
+#define INFICOND_COMMANDS_H
+
+typedef struct command {
+    const char *name;
+    int (*main)(int argc, char **argv);
+    const char *summary;
+} command;
+
+int cmd_serve(int argc, char **argv);   /* serve.c   */
+int cmd_worker(int argc, char **argv);  /* serve.c   */
+int cmd_migrate(int argc, char **argv); /* migrate.c */
+
+/* The table, in main.c. */
+extern const command commands[];
+
+#endif

@@ -1,0 +1,99 @@
+/* config.c — environment variables -> struct config, with defaults and checks. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char help_text[] =
+    "Environment:\n"
+    "  DATABASE_URL             PostgreSQL connection (URL or key=value); required by\n"
+    "                           serve, worker and migrate (make run starts a private one)\n"
+    "  INFICOND_PORT            HTTP port (8080)\n"
+    "  INFICOND_BIND            address to listen on (127.0.0.1; 0.0.0.0 in Docker)\n"
+    "  INFICOND_DATA_DIR        images, blobs, models, uploads (./var)\n"
+    "  INFICOND_STATIC_DIR      the web page's files (./static)\n"
+    "  INFICOND_MIGRATIONS_DIR  SQL migrations (./migrations)\n"
+    "  INFICOND_ADMIN_TOKEN     token of the first admin, created when none exists\n"
+    "                           (otherwise a random one is printed once)\n"
+    "  INFICOND_WORKERS         job worker threads in serve / worker (2)\n"
+    "  INFICOND_HTTP_THREADS    HTTP threads (4)\n"
+    "  INFICOND_DB_POOL         database connections (HTTP threads + workers + 2)\n"
+    "  INFICOND_MAX_BODY_MB     largest JSON request body (16)\n"
+    "  INFICOND_MAX_UPLOAD_MB   largest upload, e.g. a .tar of images (2048)\n"
+    "  INFICOND_TORCH_THREADS   libtorch intra-op threads (1)\n"
+    "  INFICOND_HEARTBEAT_MS    how often a running job proves its worker alive (2000)\n"
+    "  INFICOND_STALE_AFTER_MS  silence after which a running job's worker counts as dead\n"
+    "                           and the job is re-queued or failed (15000)\n"
+    "  INFICOND_JOB_MAX_ATTEMPTS  runs a job gets before it is failed (2)\n"
+    "  INFICOND_LOG_LEVEL       debug | info | warn | error (info)\n";
+
+const char *config_help(void) { return help_text; }
+
+static int env_str(const char *name, const char *def, char *out, size_t cap, err *e) {
+    const char *v = getenv(name);
+    if (!v || !*v) v = def;
+    if (strlen(v) >= cap) return err_set(e, ERR_UNPROCESSABLE, "%s is too long", name);
+    memcpy(out, v, strlen(v) + 1);
+    return 0;
+}
+
+static int env_long(const char *name, long def, long lo, long hi, long *out, err *e) {
+    const char *v = getenv(name);
+    if (!v || !*v) {
+        *out = def;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || *end || end == v || x < lo || x > hi)
+        return err_set(e, ERR_UNPROCESSABLE, "%s must be an integer in [%ld, %ld], got '%s'",
+                       name, lo, hi, v);
+    *out = x;
+    return 0;
+}
+
+int config_from_env(config *c, err *e) {
+    memset(c, 0, sizeof *c);
+    long port, workers, http_threads, pool, body_mb, upload_mb, torch, hb, stale, attempts;
+    if (env_long("INFICOND_PORT", 8080, 1, 65535, &port, e) ||
+        env_long("INFICOND_WORKERS", 2, 0, 64, &workers, e) ||
+        env_long("INFICOND_HTTP_THREADS", 4, 1, 64, &http_threads, e) ||
+        env_long("INFICOND_DB_POOL", 0, 0, 256, &pool, e) ||
+        env_long("INFICOND_MAX_BODY_MB", 16, 1, 4096, &body_mb, e) ||
+        env_long("INFICOND_MAX_UPLOAD_MB", 2048, 1, 1 << 20, &upload_mb, e) ||
+        env_long("INFICOND_TORCH_THREADS", 1, 1, 256, &torch, e) ||
+        env_long("INFICOND_HEARTBEAT_MS", 2000, 50, 600000, &hb, e) ||
+        env_long("INFICOND_STALE_AFTER_MS", 15000, 200, 86400000, &stale, e) ||
+        env_long("INFICOND_JOB_MAX_ATTEMPTS", 2, 1, 100, &attempts, e))
+        return -1;
+    if (stale <= 2 * hb)
+        return err_set(e, ERR_UNPROCESSABLE,
+                       "INFICOND_STALE_AFTER_MS (%ld) must exceed twice INFICOND_HEARTBEAT_MS (%ld)",
+                       stale, hb);
+    c->port = (int)port;
+    c->workers = (int)workers;
+    c->http_threads = (int)http_threads;
+    c->db_pool_size = pool ? (int)pool : (int)(http_threads + workers + 2);
+    c->max_body_bytes = (size_t)body_mb << 20;
+    c->max_upload_bytes = (size_t)upload_mb << 20;
+    c->torch_threads = (int)torch;
+    c->heartbeat_ms = (int)hb;
+    c->stale_after_ms = (int)stale;
+    c->job_max_attempts = (int)attempts;
+    if (env_str("INFICOND_BIND", "127.0.0.1", c->bind, sizeof c->bind, e) ||
+        env_str("INFICOND_DATA_DIR", "./var", c->data_dir, sizeof c->data_dir, e) ||
+        env_str("INFICOND_STATIC_DIR", "./static", c->static_dir, sizeof c->static_dir, e) ||
+        env_str("INFICOND_MIGRATIONS_DIR", "./migrations", c->migrations_dir,
+                sizeof c->migrations_dir, e) ||
+        env_str("DATABASE_URL", "", c->database_url, sizeof c->database_url, e) ||
+        env_str("INFICOND_ADMIN_TOKEN", "", c->admin_token, sizeof c->admin_token, e) ||
+        env_str("INFICOND_LOG_LEVEL", "info", c->log_level, sizeof c->log_level, e))
+        return -1;
+    if (strcmp(c->log_level, "debug") && strcmp(c->log_level, "info") &&
+        strcmp(c->log_level, "warn") && strcmp(c->log_level, "error"))
+        return err_set(e, ERR_UNPROCESSABLE, "INFICOND_LOG_LEVEL must be debug, info, warn or error");
+    return 0;
+}

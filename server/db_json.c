@@ -1,0 +1,25 @@
+/* db_json.c — single-cell JSON queries. */
+#include "db_json.h"
+
+json_t *db_json(app *a, const char *what, const char *sql, int nparams, const char *const *params,
+                err *e) {
+    PGconn *c = db_acquire(a->db, e);
+    if (!c) return NULL;
+    PGresult *r = db_exec(c, sql, nparams, params, e);
+    db_release(a->db, c);
+    if (!r) return NULL;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        err_set(e, ERR_NOT_FOUND, "%s", what ? what : "not found");
+        return NULL;
+    }
+    if (PQgetisnull(r, 0, 0)) {
+        PQclear(r);
+        return json_null();
+    }
+    json_error_t je;
+    json_t *j = json_loads(PQgetvalue(r, 0, 0), JSON_DECODE_ANY, &je);
+    PQclear(r);
+    if (!j) err_set(e, ERR_INTERNAL, "bad JSON from the database: %s", je.text);
+    return j;
+}

@@ -1,0 +1,16 @@
+/* db_json.h — run a query whose single cell is JSON text (built by PostgreSQL's
+ * json_build_object / json_agg) and parse it. Most read routes are one such query. */
+#ifndef INFICOND_DB_JSON_H
+#define INFICOND_DB_JSON_H
+
+#include <jansson.h>
+
+#include "app.h"
+#include "err.h"
+
+/* New JSON value, or NULL with e set. No row: ERR_NOT_FOUND with `what` in the
+ * message ("no user 7"). A NULL cell is JSON null. */
+json_t *db_json(app *a, const char *what, const char *sql, int nparams, const char *const *params,
+                err *e);
+
+#endif

@@ -1,0 +1,789 @@
+/* http.c — the HTTP layer: libmicrohttpd glue, request checks, replies.
+ *
+ * Request life (one http_conn per request, made on the first access-handler
+ * call, freed in the request-completed callback):
+ *   1st call   headers only: match the route, check auth, role, content type and
+ *              declared size. Errors are remembered, not answered yet: answering
+ *              on the first call makes libmicrohttpd close the connection.
+ *   next calls body chunks: kept in memory (JSON, up to the route's limit) or
+ *              streamed to a temp file (uploads); 413 is answered at once.
+ *   last call  remembered error, or parse JSON and run the handler.
+ * Long-poll: a handler may park the request (req_wait_job); the connection is
+ * suspended and resumed by the job-notification thread or its deadline, and the
+ * handler runs again.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "http.h"
+#include "http_internal.h"
+#include "http_server.h"
+#include "log.h"
+#include "router.h"
+#include "static_files.h"
+
+#define MAX_HEADERS 8
+
+struct http_conn {
+    app *app;
+    struct MHD_Connection *mhd;
+    uint64_t start_ns;
+    char method[16];
+    char *path;
+    char *scratch;
+    const route *route;
+    int is_static;
+    /* a remembered error, answered on the last call */
+    unsigned early_status;
+    char early_code[32];
+    char early_msg[256];
+    char allow[64];
+    /* body */
+    char *body;
+    size_t body_len, body_cap, body_max;
+    int body_fd;
+    char body_path[PATH_MAX + 32];
+    /* reply */
+    int replied;
+    unsigned status;
+    char *hdr_name[MAX_HEADERS];
+    char *hdr_value[MAX_HEADERS];
+    int nhdr;
+    int dispatched;
+    /* long-poll */
+    int suspended;
+    int64_t wait_job;
+    uint64_t wait_deadline_ms;
+    uint64_t wait_gen;
+    struct http_conn *wait_next;
+    req r;
+};
+
+struct http_server {
+    app *app;
+    struct MHD_Daemon *daemon;
+    pthread_t notifier;
+    int notifier_started;
+    atomic_int stop;
+    pthread_mutex_t wait_lock;
+    struct http_conn *waiters; /* parked long-poll requests */
+    uint64_t notify_gen;       /* bumped for every job notification seen */
+};
+
+/* One server per process; handlers reach it through their connection only. */
+static http_server *the_server;
+
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t now_ms(void) { return now_ns() / 1000000ull; }
+
+/* ---------------------------------------------------------------- replies */
+
+static const char *security_headers[][2] = {
+    {"Content-Security-Policy",
+     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+     "frame-ancestors 'none'"},
+    {"X-Content-Type-Options", "nosniff"},
+    {"X-Frame-Options", "DENY"},
+    {"Referrer-Policy", "no-referrer"},
+};
+
+static void queue(req *r, unsigned status, struct MHD_Response *resp) {
+    struct http_conn *hc = r->conn;
+    if (hc->replied) {
+        log_error("http: second reply for %s %s ignored", hc->method, hc->path);
+        MHD_destroy_response(resp);
+        return;
+    }
+    for (size_t i = 0; i < sizeof security_headers / sizeof *security_headers; i++)
+        MHD_add_response_header(resp, security_headers[i][0], security_headers[i][1]);
+    for (int i = 0; i < hc->nhdr; i++) MHD_add_response_header(resp, hc->hdr_name[i], hc->hdr_value[i]);
+    hc->replied = 1;
+    hc->status = status;
+    if (MHD_queue_response(hc->mhd, status, resp) != MHD_YES)
+        log_warn("http: could not queue a %u reply for %s", status, hc->path);
+    MHD_destroy_response(resp);
+}
+
+void reply_add_header(req *r, const char *name, const char *value) {
+    struct http_conn *hc = r->conn;
+    if (hc->nhdr >= MAX_HEADERS) return;
+    hc->hdr_name[hc->nhdr] = strdup(name);
+    hc->hdr_value[hc->nhdr] = strdup(value);
+    hc->nhdr++;
+}
+
+void reply_bytes(req *r, unsigned status, const char *content_type, const void *data, size_t len,
+                 const char *etag) {
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
+    if (!resp) return;
+    MHD_add_response_header(resp, "Content-Type", content_type);
+    if (etag) {
+        MHD_add_response_header(resp, "ETag", etag);
+        MHD_add_response_header(resp, "Cache-Control", "private, no-cache");
+    } else {
+        MHD_add_response_header(resp, "Cache-Control", "no-store");
+    }
+    queue(r, status, resp);
+}
+
+static void reply_owned(req *r, unsigned status, char *buf, size_t len, const char *etag) {
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(buf);
+        return;
+    }
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    MHD_add_response_header(resp, "Cache-Control", etag ? "private, no-cache" : "no-store");
+    if (etag) MHD_add_response_header(resp, "ETag", etag);
+    queue(r, status, resp);
+}
+
+void reply_json(req *r, unsigned status, json_t *body) {
+    char *buf = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (!buf) {
+        reply_error(r, 500, "internal", "could not encode the answer");
+        return;
+    }
+    reply_owned(r, status, buf, strlen(buf), NULL);
+}
+
+static int etag_matches(req *r, const char *etag) {
+    const char *inm = req_header(r, "If-None-Match");
+    return inm && (strstr(inm, etag) != NULL || !strcmp(inm, "*"));
+}
+
+void reply_json_etag(req *r, json_t *body, const char *etag) {
+    if (etag_matches(r, etag)) {
+        json_decref(body);
+        struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(resp, "ETag", etag);
+        queue(r, 304, resp);
+        return;
+    }
+    char *buf = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (!buf) {
+        reply_error(r, 500, "internal", "could not encode the answer");
+        return;
+    }
+    reply_owned(r, 200, buf, strlen(buf), etag);
+}
+
+void reply_file(req *r, const char *path, const char *content_type, const char *etag) {
+    if (etag && etag_matches(r, etag)) {
+        struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(resp, "ETag", etag);
+        queue(r, 304, resp);
+        return;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        if (fd >= 0) close(fd);
+        reply_error(r, 404, "not_found", "no such file");
+        return;
+    }
+    struct MHD_Response *resp = MHD_create_response_from_fd((uint64_t)st.st_size, fd);
+    if (!resp) {
+        close(fd);
+        reply_error(r, 500, "internal", "could not open the file");
+        return;
+    }
+    MHD_add_response_header(resp, "Content-Type", content_type);
+    MHD_add_response_header(resp, "Cache-Control", "no-cache");
+    if (etag) MHD_add_response_header(resp, "ETag", etag);
+    queue(r, 200, resp);
+}
+
+void reply_error(req *r, unsigned status, const char *code, const char *fmt, ...) {
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
+    char *buf = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (!buf) buf = strdup("{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}");
+    if (status == 401) reply_add_header(r, "WWW-Authenticate", "Bearer realm=\"inficond\"");
+    reply_owned(r, status, buf, strlen(buf), NULL);
+}
+
+void reply_err(req *r, const err *e) {
+    err_code code = e ? e->code : ERR_INTERNAL;
+    unsigned status = err_http_status(code);
+    if (status >= 500 && code != ERR_UNAVAILABLE) {
+        /* The details may name files or tables: they go to the log, not the client. */
+        log_error("http: %s %s failed: %s", r->method, r->path, e ? e->msg : "?");
+        reply_error(r, status, err_code_name(code),
+                    "internal error (see the server log for details)");
+        return;
+    }
+    if (code == ERR_UNAVAILABLE) reply_add_header(r, "Retry-After", "2");
+    reply_error(r, status, err_code_name(code), "%s", e && e->msg[0] ? e->msg : "error");
+}
+
+void reply_no_content(req *r) {
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+    queue(r, 204, resp);
+}
+
+/* ---------------------------------------------------------------- request accessors */
+
+const char *req_query(req *r, const char *key) {
+    return MHD_lookup_connection_value(r->conn->mhd, MHD_GET_ARGUMENT_KIND, key);
+}
+
+const char *req_header(req *r, const char *name) {
+    return MHD_lookup_connection_value(r->conn->mhd, MHD_HEADER_KIND, name);
+}
+
+const char *req_cookie(req *r, const char *name) {
+    return MHD_lookup_connection_value(r->conn->mhd, MHD_COOKIE_KIND, name);
+}
+
+static int parse_long(const char *s, long *out) {
+    if (!s || !*s) return 0;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end) return 0;
+    *out = v;
+    return 1;
+}
+
+int64_t req_id_or_reply(req *r, int i) {
+    long v;
+    if (i >= r->nparams || !parse_long(r->params[i], &v) || v <= 0) {
+        reply_error(r, 404, "not_found", "no such resource: '%s' is not an id",
+                    i < r->nparams ? r->params[i] : "");
+        return -1;
+    }
+    return v;
+}
+
+int req_query_int_or_reply(req *r, const char *key, long lo, long hi, long def, long *out) {
+    const char *s = req_query(r, key);
+    if (!s) {
+        *out = def;
+        return 1;
+    }
+    long v;
+    if (!parse_long(s, &v) || v < lo || v > hi) {
+        reply_error(r, 400, "bad_request", "query parameter '%s' must be an integer in [%ld, %ld]",
+                    key, lo, hi);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+const char *json_req_string_or_reply(req *r, const json_t *obj, const char *field, size_t max_len) {
+    json_t *v = json_object_get(obj, field);
+    if (!v) {
+        reply_error(r, 422, "unprocessable", "field '%s' is required", field);
+        return NULL;
+    }
+    if (!json_is_string(v)) {
+        reply_error(r, 422, "unprocessable", "field '%s' must be a string", field);
+        return NULL;
+    }
+    if (json_string_length(v) > max_len) {
+        reply_error(r, 422, "unprocessable", "field '%s' is longer than %zu characters", field,
+                    max_len);
+        return NULL;
+    }
+    return json_string_value(v);
+}
+
+int json_req_int_or_reply(req *r, const json_t *obj, const char *field, int64_t lo, int64_t hi,
+                          int64_t *out) {
+    json_t *v = json_object_get(obj, field);
+    if (!v) {
+        reply_error(r, 422, "unprocessable", "field '%s' is required", field);
+        return -1;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
+        reply_error(r, 422, "unprocessable", "field '%s' must be an integer in [%lld, %lld]", field,
+                    (long long)lo, (long long)hi);
+        return -1;
+    }
+    *out = json_integer_value(v);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- long-poll */
+
+int req_wait_expired(req *r) {
+    struct http_conn *hc = r->conn;
+    return hc->wait_deadline_ms && now_ms() >= hc->wait_deadline_ms;
+}
+
+uint64_t req_wait_generation(void) {
+    http_server *s = the_server;
+    if (!s) return 0;
+    pthread_mutex_lock(&s->wait_lock);
+    uint64_t g = s->notify_gen;
+    pthread_mutex_unlock(&s->wait_lock);
+    return g;
+}
+
+int req_wait_job(req *r, int64_t job_id, double seconds, uint64_t seen_gen) {
+    http_server *s = the_server;
+    struct http_conn *hc = r->conn;
+    if (!s) return 0;
+    pthread_mutex_lock(&s->wait_lock);
+    if (s->notify_gen != seen_gen) {
+        /* A notification arrived since the caller read the job: let it re-read. */
+        pthread_mutex_unlock(&s->wait_lock);
+        return 0;
+    }
+    if (!hc->wait_deadline_ms) hc->wait_deadline_ms = now_ms() + (uint64_t)(seconds * 1000.0);
+    hc->wait_job = job_id;
+    hc->suspended = 1;
+    hc->wait_next = s->waiters;
+    s->waiters = hc;
+    MHD_suspend_connection(hc->mhd);
+    pthread_mutex_unlock(&s->wait_lock);
+    return 1;
+}
+
+/* Resume parked requests for `job_id` (or all whose deadline passed when -1). */
+static void resume_waiters(http_server *s, int64_t job_id, int count_notification) {
+    uint64_t now = now_ms();
+    pthread_mutex_lock(&s->wait_lock);
+    if (count_notification) s->notify_gen++;
+    struct http_conn **pp = &s->waiters;
+    while (*pp) {
+        struct http_conn *hc = *pp;
+        if ((job_id > 0 && hc->wait_job == job_id) || now >= hc->wait_deadline_ms ||
+            atomic_load(&s->stop)) {
+            *pp = hc->wait_next;
+            hc->wait_next = NULL;
+            hc->suspended = 0;
+            MHD_resume_connection(hc->mhd);
+        } else {
+            pp = &hc->wait_next;
+        }
+    }
+    pthread_mutex_unlock(&s->wait_lock);
+}
+
+/* LISTEN on the jobs channel with a connection of its own (not from the pool: it
+ * stays in LISTEN mode for the life of the process) and wake waiters. */
+static void *notifier_main(void *arg) {
+    http_server *s = arg;
+    PGconn *c = NULL;
+    uint64_t next_try = 0;
+    while (!atomic_load(&s->stop)) {
+        if (!c || PQstatus(c) != CONNECTION_OK) {
+            if (c) PQfinish(c), c = NULL;
+            if (now_ms() >= next_try) {
+                const char *keys[] = {"dbname", "connect_timeout", NULL};
+                const char *vals[] = {s->app->cfg.database_url, "3", NULL};
+                c = PQconnectdbParams(keys, vals, 1);
+                if (PQstatus(c) == CONNECTION_OK) {
+                    PGresult *res = PQexec(c, "LISTEN inficond_jobs");
+                    PQclear(res);
+                    /* Anything may have changed while we were not listening. */
+                    pthread_mutex_lock(&s->wait_lock);
+                    s->notify_gen++;
+                    pthread_mutex_unlock(&s->wait_lock);
+                } else {
+                    PQfinish(c), c = NULL;
+                    next_try = now_ms() + 1000;
+                }
+            }
+        }
+        if (c) {
+            struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};
+            if (poll(&pfd, 1, 200) > 0) {
+                PQconsumeInput(c);
+                for (PGnotify *n; (n = PQnotifies(c));) {
+                    resume_waiters(s, atoll(n->extra), 1);
+                    PQfreemem(n);
+                }
+            }
+        } else {
+            usleep(200000);
+        }
+        resume_waiters(s, -1, 0);
+    }
+    if (c) PQfinish(c);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- request flow */
+
+static void remember_error(struct http_conn *hc, unsigned status, const char *code,
+                           const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void remember_error(struct http_conn *hc, unsigned status, const char *code,
+                           const char *fmt, ...) {
+    if (hc->early_status) return;
+    hc->early_status = status;
+    snprintf(hc->early_code, sizeof hc->early_code, "%s", code);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(hc->early_msg, sizeof hc->early_msg, fmt, ap);
+    va_end(ap);
+}
+
+static const char *cookie_value(struct MHD_Connection *mhd, const char *name) {
+    return MHD_lookup_connection_value(mhd, MHD_COOKIE_KIND, name);
+}
+
+/* Who is calling: bearer token first, then the session cookie. */
+static void authenticate(struct http_conn *hc) {
+    req *r = &hc->r;
+    const char *authz = req_header(r, "Authorization");
+    const char *secret = NULL;
+    int is_session = 0;
+    if (authz) {
+        if (strncasecmp(authz, "Bearer ", 7) != 0) {
+            remember_error(hc, 401, "unauthorized", "Authorization must be 'Bearer <token>'");
+            return;
+        }
+        secret = authz + 7;
+        while (*secret == ' ') secret++;
+    } else if ((secret = cookie_value(hc->mhd, AUTH_SESSION_COOKIE))) {
+        is_session = 1;
+    }
+    if (!secret) {
+        if (hc->route && hc->route->min_role > ROLE_PUBLIC)
+            remember_error(hc, 401, "unauthorized",
+                           "authentication required: send 'Authorization: Bearer <token>' or log in");
+        return;
+    }
+    auth_identity id;
+    err e = {0};
+    if (auth_resolve(hc->app, secret, is_session, &id, &e)) {
+        if (hc->route && hc->route->min_role == ROLE_PUBLIC && e.code == ERR_UNAUTHORIZED)
+            return; /* a stale cookie must not lock anyone out of the public routes */
+        remember_error(hc, err_http_status(e.code), err_code_name(e.code), "%s", e.msg);
+        return;
+    }
+    r->user_id = id.user_id;
+    r->user_role = id.user_role;
+    r->via_cookie = is_session;
+    snprintf(r->username, sizeof r->username, "%s", id.username);
+}
+
+/* Cookie-authenticated writes must come from our own page (CSRF defence in depth
+ * beside SameSite=Strict). */
+static int same_origin(struct http_conn *hc) {
+    const char *origin = req_header(&hc->r, "Origin");
+    const char *host = req_header(&hc->r, "Host");
+    if (!origin) return 1;
+    const char *p = strstr(origin, "://");
+    if (!p || !host) return 0;
+    return strcmp(p + 3, host) == 0;
+}
+
+static int content_type_is(const char *ct, const char *want) {
+    if (!ct) return 0;
+    size_t n = strlen(want);
+    return strncasecmp(ct, want, n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+static void first_call(struct http_conn *hc, const char *url, const char *method) {
+    req *r = &hc->r;
+    snprintf(hc->method, sizeof hc->method, "%s", method);
+    hc->path = strdup(url);
+    size_t plen = strlen(url) + 2;
+    hc->scratch = malloc(plen);
+    r->app = hc->app;
+    r->method = hc->method;
+    r->path = hc->path ? hc->path : "";
+    r->conn = hc;
+    r->content_type = req_header(r, "Content-Type");
+    hc->body_fd = -1;
+    if (!hc->path || !hc->scratch) {
+        remember_error(hc, 500, "internal", "out of memory");
+        return;
+    }
+    if (strncmp(url, "/api/", 5) != 0 && strcmp(url, "/api") != 0) {
+        if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
+            snprintf(hc->allow, sizeof hc->allow, "GET, HEAD");
+            remember_error(hc, 405, "method_not_allowed", "only GET and HEAD are allowed here");
+        }
+        hc->is_static = 1;
+        return;
+    }
+    route_match_result m =
+        router_match(routes_table(), method, url, hc->scratch, plen, &hc->route, r->params,
+                     &r->nparams, hc->allow, sizeof hc->allow);
+    if (m == ROUTE_NO_PATH) {
+        remember_error(hc, 404, "not_found", "no such route: %s", url);
+        return;
+    }
+    if (m == ROUTE_NO_METHOD) {
+        remember_error(hc, 405, "method_not_allowed", "%s is not allowed on %s (allowed: %s)",
+                       method, url, hc->allow);
+        return;
+    }
+    authenticate(hc);
+    if (hc->early_status) return;
+    if (hc->route->min_role > ROLE_PUBLIC && r->user_role < hc->route->min_role) {
+        remember_error(hc, 403, "forbidden", "this needs the %s role; you are %s",
+                       role_name(hc->route->min_role), role_name(r->user_role));
+        return;
+    }
+    if (r->via_cookie && strcmp(method, "GET") && strcmp(method, "HEAD") && !same_origin(hc)) {
+        remember_error(hc, 403, "forbidden", "cross-origin request refused");
+        return;
+    }
+    const route *rt = hc->route;
+    const char *cl = req_header(r, "Content-Length");
+    const char *te = req_header(r, "Transfer-Encoding");
+    long declared = 0;
+    int has_body = (cl && parse_long(cl, &declared) && declared > 0) || te;
+    if (rt->body == BODY_JSON) {
+        hc->body_max = rt->max_body ? rt->max_body : hc->app->cfg.max_body_bytes;
+        if (has_body && !content_type_is(r->content_type, "application/json")) {
+            remember_error(hc, 415, "unsupported_media_type",
+                           "send the body as application/json (got %s)",
+                           r->content_type ? r->content_type : "no Content-Type");
+            return;
+        }
+    } else if (rt->body == BODY_FILE) {
+        hc->body_max = rt->max_body ? rt->max_body : hc->app->cfg.max_upload_bytes;
+    } else {
+        hc->body_max = 0;
+    }
+    if (declared > 0 && rt->body != BODY_NONE && (size_t)declared > hc->body_max)
+        remember_error(hc, 413, "payload_too_large", "the body is larger than the %zu-byte limit",
+                       hc->body_max);
+}
+
+static int open_body_file(struct http_conn *hc) {
+    char dir[PATH_MAX + 8];
+    snprintf(dir, sizeof dir, "%s/tmp", hc->app->cfg.data_dir);
+    mkdir(dir, 0700);
+    snprintf(hc->body_path, sizeof hc->body_path, "%s/upload-XXXXXX", dir);
+    hc->body_fd = mkostemp(hc->body_path, O_CLOEXEC);
+    if (hc->body_fd < 0) {
+        hc->body_path[0] = '\0';
+        return -1;
+    }
+    return 0;
+}
+
+static void take_body(struct http_conn *hc, const char *data, size_t n) {
+    if (hc->early_status || !hc->route || hc->route->body == BODY_NONE) return;
+    if (hc->body_len + n > hc->body_max) {
+        remember_error(hc, 413, "payload_too_large", "the body is larger than the %zu-byte limit",
+                       hc->body_max);
+        return;
+    }
+    if (hc->route->body == BODY_FILE) {
+        if (hc->body_fd < 0 && open_body_file(hc)) {
+            remember_error(hc, 500, "io_error", "cannot store the upload");
+            return;
+        }
+        for (size_t done = 0; done < n;) {
+            ssize_t w = write(hc->body_fd, data + done, n - done);
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) {
+                remember_error(hc, errno == ENOSPC ? 507 : 500, "io_error",
+                               "cannot store the upload: %s", strerror(errno));
+                return;
+            }
+            done += (size_t)w;
+        }
+        hc->body_len += n;
+        return;
+    }
+    if (hc->body_len + n + 1 > hc->body_cap) {
+        size_t cap = hc->body_cap ? hc->body_cap : 1024;
+        while (cap < hc->body_len + n + 1) cap *= 2;
+        char *grown = realloc(hc->body, cap);
+        if (!grown) {
+            remember_error(hc, 500, "internal", "out of memory");
+            return;
+        }
+        hc->body = grown;
+        hc->body_cap = cap;
+    }
+    memcpy(hc->body + hc->body_len, data, n);
+    hc->body_len += n;
+    hc->body[hc->body_len] = '\0';
+}
+
+static void dispatch(struct http_conn *hc) {
+    req *r = &hc->r;
+    if (hc->early_status) {
+        if (hc->allow[0] && hc->early_status == 405) reply_add_header(r, "Allow", hc->allow);
+        reply_error(r, hc->early_status, hc->early_code, "%s", hc->early_msg);
+        return;
+    }
+    if (hc->is_static) {
+        static_serve(r);
+        return;
+    }
+    const route *rt = hc->route;
+    if (rt->body == BODY_JSON && !r->json) {
+        if (hc->body_len == 0) {
+            reply_error(r, 400, "bad_request", "this request needs a JSON object body");
+            return;
+        }
+        json_error_t je;
+        r->json = json_loadb(hc->body, hc->body_len, JSON_REJECT_DUPLICATES, &je);
+        if (!r->json) {
+            reply_error(r, 400, "bad_request", "malformed JSON at line %d column %d: %s", je.line,
+                        je.column, je.text);
+            return;
+        }
+        if (!json_is_object(r->json)) {
+            reply_error(r, 400, "bad_request", "the JSON body must be an object");
+            return;
+        }
+    }
+    if (rt->body == BODY_FILE) {
+        if (hc->body_fd < 0) {
+            reply_error(r, 400, "bad_request", "this request needs a body (the file to upload)");
+            return;
+        }
+        if (fsync(hc->body_fd) != 0) {
+            reply_error(r, 500, "io_error", "cannot store the upload: %s", strerror(errno));
+            return;
+        }
+        r->body_path = hc->body_path;
+    }
+    r->body_len = hc->body_len;
+    rt->handler(r);
+}
+
+static enum MHD_Result access_handler(void *cls, struct MHD_Connection *mhd, const char *url,
+                                      const char *method, const char *version,
+                                      const char *upload_data, size_t *upload_data_size,
+                                      void **con_cls) {
+    (void)version;
+    http_server *s = cls;
+    struct http_conn *hc = *con_cls;
+    if (!hc) {
+        hc = calloc(1, sizeof *hc);
+        if (!hc) return MHD_NO;
+        hc->app = s->app;
+        hc->mhd = mhd;
+        hc->start_ns = now_ns();
+        *con_cls = hc;
+        first_call(hc, url, method);
+        if (hc->early_status == 413) {
+            dispatch(hc); /* answer now: reading a body we refuse would be wasted */
+            return MHD_YES;
+        }
+        return MHD_YES;
+    }
+    if (hc->replied) {
+        *upload_data_size = 0; /* discard the rest of a refused body */
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        take_body(hc, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        if (hc->early_status == 413 || hc->early_status == 507) dispatch(hc);
+        return MHD_YES;
+    }
+    hc->dispatched = 1;
+    dispatch(hc);
+    if (!hc->replied && !hc->suspended) {
+        log_error("http: handler for %s %s gave no reply", hc->method, hc->path);
+        reply_error(&hc->r, 500, "internal", "internal error (no reply)");
+    }
+    return MHD_YES;
+}
+
+static void request_completed(void *cls, struct MHD_Connection *mhd, void **con_cls,
+                              enum MHD_RequestTerminationCode toe) {
+    (void)cls, (void)mhd;
+    struct http_conn *hc = *con_cls;
+    if (!hc) return;
+    double ms = (double)(now_ns() - hc->start_ns) / 1e6;
+    if (hc->replied)
+        log_info("%s %s %u %.2fms%s", hc->method, hc->path ? hc->path : "?", hc->status, ms,
+                 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (client gone)");
+    else
+        log_info("%s %s - %.2fms (closed before a reply)", hc->method, hc->path ? hc->path : "?", ms);
+    if (hc->body_fd >= 0) close(hc->body_fd);
+    if (hc->body_path[0]) unlink(hc->body_path); /* no-op when the handler moved it */
+    json_decref(hc->r.json);
+    for (int i = 0; i < hc->nhdr; i++) free(hc->hdr_name[i]), free(hc->hdr_value[i]);
+    free(hc->body);
+    free(hc->path);
+    free(hc->scratch);
+    free(hc);
+    *con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+    (void)cls;
+    char buf[512];
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    size_t n = strlen(buf);
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) buf[--n] = '\0';
+    log_warn("libmicrohttpd: %s", buf);
+}
+
+http_server *http_server_start(app *a, err *e) {
+    http_server *s = calloc(1, sizeof *s);
+    if (!s) return err_set(e, ERR_INTERNAL, "out of memory"), NULL;
+    s->app = a;
+    pthread_mutex_init(&s->wait_lock, NULL);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)a->cfg.port)};
+    if (inet_pton(AF_INET, a->cfg.bind, &addr.sin_addr) != 1) {
+        free(s);
+        return err_set(e, ERR_UNPROCESSABLE, "INFICOND_BIND '%s' is not an IPv4 address",
+                       a->cfg.bind),
+               NULL;
+    }
+    the_server = s;
+    s->daemon = MHD_start_daemon(
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
+        (uint16_t)a->cfg.port, NULL, NULL, &access_handler, s, MHD_OPTION_EXTERNAL_LOGGER,
+        &mhd_log, NULL, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)a->cfg.http_threads, MHD_OPTION_NOTIFY_COMPLETED, &request_completed, s,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)120, MHD_OPTION_CONNECTION_LIMIT, (unsigned)2000,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+    if (!s->daemon) {
+        the_server = NULL;
+        pthread_mutex_destroy(&s->wait_lock);
+        free(s);
+        return err_set(e, ERR_IO, "cannot listen on %s:%d (in use?)", a->cfg.bind, a->cfg.port),
+               NULL;
+    }
+    if (pthread_create(&s->notifier, NULL, notifier_main, s) == 0) s->notifier_started = 1;
+    return s;
+}
+
+void http_server_stop(http_server *s) {
+    if (!s) return;
+    atomic_store(&s->stop, 1);
+    if (s->notifier_started) pthread_join(s->notifier, NULL);
+    resume_waiters(s, -1, 0);
+    MHD_stop_daemon(s->daemon);
+    pthread_mutex_destroy(&s->wait_lock);
+    the_server = NULL;
+    free(s);
+}

@@ -1,0 +1,42 @@
+/* job_kinds.c — the table of job kinds: name, handler, the role needed to start it
+ * through POST /api/v1/jobs. Each pipeline stage adds its kinds here. */
+#include <string.h>
+#include <unistd.h>
+
+#include "jobs.h"
+
+/* diag.sleep — an operator's check that workers claim, report progress, heartbeat
+ * and honour cancel, end to end through the database. Params: {"seconds": 0..3600,
+ * "fail": "message" (optional: end as failed with this message)}. */
+static int diag_sleep(job_ctx *ctx, const json_t *params, json_t **result, err *e) {
+    json_t *s = json_object_get(params, "seconds");
+    double seconds = json_is_number(s) ? json_number_value(s) : 1.0;
+    if (seconds < 0 || seconds > 3600)
+        return err_set(e, ERR_UNPROCESSABLE, "seconds must be within [0, 3600]");
+    int steps = (int)(seconds * 20.0);
+    for (int i = 0; i < steps; i++) {
+        if (job_progress(ctx, (double)i / steps, e, "waited %.2f of %.2f s", i / 20.0, seconds))
+            return -1;
+        usleep(50000);
+    }
+    const char *fail = json_string_value(json_object_get(params, "fail"));
+    if (fail) return err_set(e, ERR_UNPROCESSABLE, "%s", fail);
+    *result = json_pack("{s:f,s:i}", "slept_seconds", seconds, "attempt", job_attempt(ctx));
+    return 0;
+}
+
+static const job_kind kinds[] = {
+    {"diag.sleep", diag_sleep, "admin"},
+};
+
+const job_kind *job_kinds_all(int *count) {
+    *count = (int)(sizeof kinds / sizeof *kinds);
+    return kinds;
+}
+
+const job_kind *job_kind_find(const char *name) {
+    if (!name) return NULL;
+    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
+        if (!strcmp(kinds[i].name, name)) return &kinds[i];
+    return NULL;
+}

@@ -1,0 +1,35 @@
+/* main.c — `inficond`: one binary, one subcommand per job (see commands.h). */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "config.h"
+
+const command commands[] = {
+    {"serve", cmd_serve, "HTTP API, web page and background job workers"},
+    {"worker", cmd_worker, "background job workers only (scale out on more machines)"},
+    {"migrate", cmd_migrate, "apply pending database migrations and exit"},
+    {NULL, NULL, NULL},
+};
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "inficond — concept-based knowledge distillation with no-code tuning\n\n"
+            "Usage: inficond COMMAND [ARGS...]   (inficond COMMAND --help for details)\n\n"
+            "Commands:\n");
+    for (const command *c = commands; c->name; c++) fprintf(out, "  %-10s %s\n", c->name, c->summary);
+    fprintf(out, "\n%s", config_help());
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+        !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (const command *c = commands; c->name; c++)
+        if (!strcmp(c->name, argv[1])) return c->main(argc - 1, argv + 1);
+    fprintf(stderr, "inficond: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
