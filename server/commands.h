@@ -12,6 +12,12 @@ typedef struct command {
 int cmd_serve(int argc, char **argv);   /* serve.c   */
 int cmd_worker(int argc, char **argv);  /* serve.c   */
 int cmd_migrate(int argc, char **argv); /* migrate.c */
+int cmd_routes(int argc, char **argv);  /* cmd_routes.c */
+int cmd_tokenize(int argc, char **argv); /* cmd_tokenize.c */
+int cmd_bench(int argc, char **argv);    /* cmd_bench.c */
+
+/* benchmarks, run as `inficond bench NAME` */
+int bench_tokenizer(int argc, char **argv); /* bench_tokenizer.c */
 
 /* The table, in main.c. */
 extern const command commands[];

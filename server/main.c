@@ -9,6 +9,9 @@ const command commands[] = {
     {"serve", cmd_serve, "HTTP API, web page and background job workers"},
     {"worker", cmd_worker, "background job workers only (scale out on more machines)"},
     {"migrate", cmd_migrate, "apply pending database migrations and exit"},
+    {"routes", cmd_routes, "print the REST API's route table as JSON"},
+    {"tokenize", cmd_tokenize, "print the token ids of texts (CLIP BPE vocab or a word list)"},
+    {"bench", cmd_bench, "run a benchmark; prints its figures as JSON on the last line"},
     {NULL, NULL, NULL},
 };
 
