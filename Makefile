@@ -23,7 +23,6 @@ SERVER_SRC := $(wildcard server/*.c)
 SERVER_OBJ := $(patsubst server/%.c,$(BUILD)/server/%.o,$(SERVER_SRC))
 LIB_OBJ    := $(filter-out $(BUILD)/server/main.o,$(SERVER_OBJ))
 SHIM_SRC   := $(wildcard shim/*.cpp)
-SHIM_OBJ   := build/shim/$(notdir $(SHIM_SRC:.cpp=.o))
 SHIM_LIB   := build/libinficond_shim.so
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))

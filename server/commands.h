@@ -15,6 +15,7 @@ int cmd_migrate(int argc, char **argv); /* migrate.c */
 int cmd_routes(int argc, char **argv);  /* cmd_routes.c */
 int cmd_tokenize(int argc, char **argv); /* cmd_tokenize.c */
 int cmd_bench(int argc, char **argv);    /* cmd_bench.c */
+int cmd_model(int argc, char **argv);    /* model_check.c */
 
 /* benchmarks, run as `inficond bench NAME` */
 int bench_tokenizer(int argc, char **argv); /* bench_tokenizer.c */

@@ -736,6 +736,27 @@ static void request_completed(void *cls, struct MHD_Connection *mhd, void **con_
     *con_cls = NULL;
 }
 
+/* Percent-decoding for paths and query values, like libmicrohttpd's own except
+ * that %00 stays literal: a NUL would silently cut "/index.html%00.js" short. */
+static size_t unescape_no_nul(void *cls, struct MHD_Connection *c, char *s) {
+    (void)cls, (void)c;
+    char *out = s;
+    for (char *in = s; *in;) {
+        if (in[0] == '%' && isxdigit((unsigned char)in[1]) && isxdigit((unsigned char)in[2])) {
+            char hex[3] = {in[1], in[2], 0};
+            char v = (char)strtol(hex, NULL, 16);
+            if (v != 0) {
+                *out++ = v;
+                in += 3;
+                continue;
+            }
+        }
+        *out++ = *in++;
+    }
+    *out = '\0';
+    return (size_t)(out - s);
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
     (void)cls;
     char buf[512];
@@ -761,7 +782,8 @@ http_server *http_server_start(app *a, err *e) {
     s->daemon = MHD_start_daemon(
         MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
         (uint16_t)a->cfg.port, NULL, NULL, &access_handler, s, MHD_OPTION_EXTERNAL_LOGGER,
-        &mhd_log, NULL, MHD_OPTION_THREAD_POOL_SIZE,
+        &mhd_log, NULL, MHD_OPTION_UNESCAPE_CALLBACK, &unescape_no_nul, NULL,
+        MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)a->cfg.http_threads, MHD_OPTION_NOTIFY_COMPLETED, &request_completed, s,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)120, MHD_OPTION_CONNECTION_LIMIT, (unsigned)2000,

@@ -11,6 +11,7 @@ const command commands[] = {
     {"migrate", cmd_migrate, "apply pending database migrations and exit"},
     {"routes", cmd_routes, "print the REST API's route table as JSON"},
     {"tokenize", cmd_tokenize, "print the token ids of texts (CLIP BPE vocab or a word list)"},
+    {"model", cmd_model, "model check DIR: validate a model folder and probe its methods"},
     {"bench", cmd_bench, "run a benchmark; prints its figures as JSON on the last line"},
     {NULL, NULL, NULL},
 };

@@ -1,0 +1,110 @@
+// harness.mjs — start a real inficond (the ASan build) against the test
+// PostgreSQL, call it, stop it. Each server gets its own port and data folder.
+//
+// Env from tests/run.sh: INFICOND_TEST_DATABASE_URL (a fresh database),
+// INFICOND_BIN (default build/asan/inficond).
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
+let nextPort = 18100 + (process.pid % 500) * 4;
+
+export function databaseUrl() {
+  const url = process.env.INFICOND_TEST_DATABASE_URL;
+  if (!url) throw new Error('INFICOND_TEST_DATABASE_URL is not set (run the tests with make test)');
+  return url;
+}
+
+export async function startServer({ env = {}, command = 'serve', port, dataDir } = {}) {
+  port = port ?? nextPort++;
+  const ownData = !dataDir;
+  dataDir = dataDir ?? mkdtempSync(join(tmpdir(), 'inficond-api-'));
+  const bin = process.env.INFICOND_BIN || 'build/asan/inficond';
+  const proc = spawn(bin, [command], {
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl(),
+      INFICOND_PORT: String(port),
+      INFICOND_DATA_DIR: dataDir,
+      INFICOND_ADMIN_TOKEN: ADMIN_TOKEN,
+      INFICOND_WORKERS: '1',
+      INFICOND_HTTP_THREADS: '2',
+      ASAN_OPTIONS: process.env.ASAN_OPTIONS ?? 'detect_leaks=0',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  proc.stdout.on('data', (d) => { log += d; });
+  proc.stderr.on('data', (d) => { log += d; });
+  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+  const server = {
+    url: `http://127.0.0.1:${port}`,
+    port, dataDir, proc, exited,
+    get log() { return log; },
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      const r = await exited;
+      if (ownData) rmSync(dataDir, { recursive: true, force: true });
+      return r;
+    },
+    async kill9() {
+      proc.kill('SIGKILL');
+      return exited;
+    },
+  };
+  if (command === 'serve') {
+    for (let i = 0; i < 300; i++) {
+      if (proc.exitCode !== null) throw new Error(`server exited early:\n${log}`);
+      try {
+        const r = await fetch(`${server.url}/api/v1/health`);
+        if (r.status === 200) return server;
+      } catch { /* not listening yet */ }
+      await sleep(50);
+    }
+    proc.kill('SIGKILL');
+    throw new Error(`server did not become healthy:\n${log}`);
+  }
+  return server;
+}
+
+// call(server, method, path, {token, body, headers, raw}) -> {status, headers, json, text}
+export async function call(server, method, path, opts = {}) {
+  const headers = { ...(opts.headers || {}) };
+  const token = opts.token === undefined ? ADMIN_TOKEN : opts.token;
+  if (token) headers.Authorization = `Bearer ${token}`;
+  let body = opts.raw;
+  if (opts.body !== undefined) {
+    body = JSON.stringify(opts.body);
+    headers['Content-Type'] = headers['Content-Type'] || 'application/json';
+  }
+  const r = await fetch(server.url + path, { method, headers, body });
+  const text = await r.text();
+  let json = null;
+  try { json = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
+  return { status: r.status, headers: r.headers, json, text };
+}
+
+// Wait until a job reaches one of `states` (long-polling), or fail after ms.
+export async function waitJob(server, id, states = ['succeeded', 'failed', 'cancelled'], ms = 60000, token) {
+  const end = Date.now() + ms;
+  let seq = 0;
+  for (;;) {
+    const r = await call(server, 'GET', `/api/v1/jobs/${id}?wait=5&after=${seq}`, { token });
+    if (r.status !== 200) throw new Error(`job ${id}: ${r.status} ${r.text}`);
+    if (states.includes(r.json.state)) return r.json;
+    seq = r.json.seq;
+    if (Date.now() > end) throw new Error(`job ${id} still ${r.json.state} after ${ms} ms`);
+  }
+}
+
+// Assert the standard error body shape and return the code.
+export function errorCode(res) {
+  if (!res.json || typeof res.json.error !== 'object') throw new Error(`not an error body: ${res.text}`);
+  const { code, message } = res.json.error;
+  if (typeof code !== 'string' || typeof message !== 'string' || !message) throw new Error(`bad error body: ${res.text}`);
+  return code;
+}
