@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# bench/run.sh — `make bench`: every benchmark, each printing one JSON line last.
+# Uses the release build, a private PostgreSQL (or DATABASE_URL) and a throwaway
+# database; nothing here asserts speed, it reports it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+
+pg_started=0
+if [ -z "${DATABASE_URL:-}" ]; then
+  INFICOND_PG_FSYNC=off bash scripts/pg.sh start
+  pg_started=1
+  bash scripts/pg.sh dropdb inficond_bench >/dev/null 2>&1 || true
+  DATABASE_URL=$(bash scripts/pg.sh url inficond_bench)
+  export DATABASE_URL
+fi
+
+port=${BENCH_PORT:-18999}
+token=bench-token-0123456789abcdefghij
+data=$(mktemp -d /tmp/inficond-bench.XXXXXX)
+INFICOND_PORT=$port INFICOND_DATA_DIR=$data INFICOND_ADMIN_TOKEN=$token INFICOND_LOG_LEVEL=warn \
+  build/inficond serve >"$data/serve.log" 2>&1 &
+pid=$!
+cleanup() {
+  kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  rm -rf "$data"
+  [ $pg_started -eq 0 ] || bash scripts/pg.sh stop
+}
+trap cleanup EXIT
+for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$port/api/v1/health" >/dev/null 2>&1 && break; sleep 0.1; done
+
+echo "== http (wrk)"
+BASE=http://127.0.0.1:$port TOKEN=$token bash bench/http.sh
+
+vocab=../shared/clip/bpe_simple_vocab_16e6.txt.gz
+if [ -f "$vocab" ]; then
+  echo "== tokenizer"
+  build/inficond bench tokenizer --vocab "$vocab"
+fi
