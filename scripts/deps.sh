@@ -10,12 +10,16 @@ packages=(
   libsodium-dev libarchive-dev libutf8proc-dev zlib1g-dev libcmocka-dev
   postgresql acl curl wrk
   dataset-fashion-mnist
-  nodejs npm chromium
+  chromium
 )
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node.js may come from elsewhere (e.g. NodeSource's nodejs, which bundles npm and
+# conflicts with Debian's npm): only ask Debian for it when there is none at all.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if ((${#missing[@]})); then
   echo "deps: installing ${missing[*]}"
   if [ "$(id -u)" -ne 0 ]; then
