@@ -1,5 +1,7 @@
 /* main.c — `inficond`: one binary, one subcommand per job (see commands.h). */
 #include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "commands.h"
@@ -12,6 +14,7 @@ const command commands[] = {
     {"routes", cmd_routes, "print the REST API's route table as JSON"},
     {"tokenize", cmd_tokenize, "print the token ids of texts (CLIP BPE vocab or a word list)"},
     {"model", cmd_model, "model check DIR: validate a model folder and probe its methods"},
+    {"teacher-init", cmd_teacher_init, "start a teacher model folder (random TorchScript CNN + manifest)"},
     {"bench", cmd_bench, "run a benchmark; prints its figures as JSON on the last line"},
     {NULL, NULL, NULL},
 };
@@ -25,7 +28,21 @@ static void usage(FILE *out) {
     fprintf(out, "\n%s", config_help());
 }
 
+/* OpenMP (inside libtorch) and OpenBLAS read their thread counts when the libraries
+ * load, before main: a setenv here would be too late, so set them and re-execute
+ * once. Their default of spinning threads made training many times slower on small
+ * machines. INFICOND_TORCH_THREADS chooses the count. */
+static void pin_math_threads(char **argv) {
+    if (getenv("OMP_NUM_THREADS") && getenv("OPENBLAS_NUM_THREADS")) return;
+    const char *n = getenv("INFICOND_TORCH_THREADS");
+    setenv("OMP_NUM_THREADS", n && *n ? n : "1", 0);
+    setenv("OPENBLAS_NUM_THREADS", "1", 0);
+    execv("/proc/self/exe", argv);
+    /* If re-executing is impossible, run on with the libraries' defaults. */
+}
+
 int main(int argc, char **argv) {
+    pin_math_threads(argv);
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
         !strcmp(argv[1], "help")) {
         usage(stdout);
