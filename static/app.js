@@ -1,0 +1,98 @@
+// app.js — the page's entry module: builds the store and the API client, shows the
+// login view or the workspace, and starts each view with init(store, api, el).
+//
+// Session: the cookie is HttpOnly, so the page cannot see it. A localStorage hint
+// ("inficond.signedIn") says whether asking GET /api/v1/me is worthwhile at load; a
+// 401 from any call (api onUnauthorized) clears it and returns to the login view.
+
+import { createStore } from './store.js';
+import { createApi } from './api.js';
+import { announce } from './ui.js';
+import * as login from './views/login.js';
+import * as jobs from './views/jobs.js';
+import * as projects from './views/projects.js';
+import * as selection from './views/selection.js';
+import * as configuration from './views/configuration.js';
+import * as performance from './views/performance.js';
+import * as concepts from './views/concepts.js';
+import * as instances from './views/instances.js';
+import * as overview from './views/overview.js';
+import * as provenance from './views/provenance.js';
+
+const HINT = 'inficond.signedIn';
+const $ = (id) => document.getElementById(id);
+
+function hint(on) {
+  try {
+    if (on) localStorage.setItem(HINT, '1');
+    else localStorage.removeItem(HINT);
+  } catch { /* storage disabled: we just ask /me */ }
+}
+function hinted() {
+  try { return localStorage.getItem(HINT) === '1'; } catch { return true; }
+}
+
+function main() {
+  if (!window.d3) {
+    $('boot').textContent = 'The page is incomplete: static/vendor/d3.min.js is missing. An admin should run scripts/deps.sh.';
+    return;
+  }
+  const store = createStore();
+  let signedIn = false;
+  const api = createApi({ onUnauthorized: () => { if (signedIn) signOut('Your session has ended. Sign in again.'); } });
+
+  const loginView = login.init(store, api, $('login'), { onSignedIn: (user) => enter(user) });
+  const jobsView = jobs.init(store, api, $('jobs').querySelector('.panel-body'));
+  const projectsView = projects.init(store, api, $('projects').querySelector('.panel-body'));
+  selection.init(store, api, document.querySelector('.topbar .selection'));
+  const views = { configuration, performance, concepts, instances, overview, provenance };
+  for (const [name, mod] of Object.entries(views)) {
+    mod.init(store, api, $(`view-${name}`).querySelector('.view-body'));
+  }
+
+  function enter(user) {
+    signedIn = true;
+    hint(true);
+    store.setData('user', user);
+    $('user-name').textContent = user.username;
+    $('user-role').textContent = user.role;
+    $('user-role').dataset.role = user.role;
+    loginView.hide();
+    $('workspace').hidden = false;
+    jobsView.start();
+    projectsView.load();
+    $('product-name').focus({ preventScroll: true });
+    announce(`Signed in as ${user.username} (${user.role}).`);
+  }
+
+  function signOut(message = '') {
+    signedIn = false;
+    hint(false);
+    jobsView.stop();
+    store.setData('user', null);
+    $('workspace').hidden = true;
+    loginView.show(message);
+  }
+
+  $('logout').addEventListener('click', async () => {
+    $('logout').disabled = true;
+    jobsView.stop(); // close the long-polls before the session goes
+    try {
+      await api.logout();
+      signOut('You have signed out.');
+    } catch (e) {
+      signOut(e.status === 401 ? 'You have signed out.' : `Signed out here, but the server said: ${e.message}`);
+    } finally {
+      $('logout').disabled = false;
+    }
+  });
+
+  $('boot').hidden = true;
+  if (!hinted()) { loginView.show(); return; }
+  api.me().then(enter, (e) => {
+    hint(false);
+    loginView.show(e.status === 401 ? '' : `Could not reach the server: ${e.message}`);
+  });
+}
+
+main();

@@ -1,0 +1,168 @@
+// modules.test.mjs — static/store.js and static/api.js in plain node, no browser:
+// the selection rules, the URL mirror and history, error bodies turned into
+// ApiError, the 401 hook, and followJob's long-poll loop and stop().
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as d3 from 'd3';
+import { createStore, stateFromSearch, searchFromState } from '../../static/store.js';
+import { createApi, ApiError } from '../../static/api.js';
+
+// A window with just what the store touches: location, history, popstate.
+function fakeWindow(search = '') {
+  const listeners = {};
+  const stack = [search];
+  let at = 0;
+  const win = {
+    location: { pathname: '/', hash: '', search },
+    history: {
+      pushState(_s, _t, url) { stack.splice(at + 1); stack.push(new URL(url, 'http://x').search); at++; win.location.search = stack[at]; },
+      replaceState(_s, _t, url) { stack[at] = new URL(url, 'http://x').search; win.location.search = stack[at]; },
+    },
+    addEventListener(type, fn) { (listeners[type] ||= []).push(fn); },
+    back() { at--; win.location.search = stack[at]; for (const fn of listeners.popstate || []) fn(); },
+    get stack() { return stack.slice(0, at + 1); },
+  };
+  return win;
+}
+
+test('store: the URL seeds the state; select() pushes history and fires namespaced events', () => {
+  const win = fakeWindow('?project=p1&class=cat&other=keep');
+  const store = createStore({ win, d3 });
+  assert.deepEqual(store.state, { project: 'p1', class: 'cat', concept: null, subset: null, version: null, split: null });
+  const seenA = [];
+  const seenB = [];
+  store.on('select.a', (e) => seenA.push(e)).on('select.b', (e) => seenB.push(e.changed));
+  assert.deepEqual(store.select({ concept: 'grass' }, { source: 'concepts' }), ['concept']);
+  assert.equal(win.location.search, '?project=p1&class=cat&other=keep&concept=grass');
+  assert.equal(seenA[0].source, 'concepts');
+  assert.deepEqual(seenB, [['concept']]);
+  // Same value: no event, no history entry.
+  assert.deepEqual(store.select({ concept: 'grass' }), []);
+  assert.equal(seenA.length, 1);
+  // A new class clears the concept and subset chosen under the old one.
+  store.select({ class: 'dog' });
+  assert.equal(store.get('concept'), null);
+  // A new project clears everything under it but keeps the split.
+  store.select({ split: 'train' });
+  store.select({ project: 'p2' });
+  assert.deepEqual(store.state, { project: 'p2', class: null, concept: null, subset: null, version: null, split: 'train' });
+  // Removing a listener by name.
+  store.on('select.a', null);
+  store.select({ class: 'x' });
+  assert.equal(seenA.length, 4);
+  assert.throws(() => store.select({ nope: 1 }), /unknown selection key/);
+});
+
+test('store: back restores the previous selection and says it came from history', () => {
+  const win = fakeWindow('');
+  const store = createStore({ win, d3 });
+  const events = [];
+  store.on('select.t', (e) => events.push(e));
+  store.select({ class: 'cat' });
+  store.select({ class: 'dog' });
+  win.back();
+  assert.equal(store.get('class'), 'cat');
+  assert.equal(events.at(-1).source, 'history');
+  assert.equal(win.location.search, '?class=cat'); // popstate does not push again
+  store.select({ split: 'shifted' }, { replace: true });
+  assert.equal(win.stack.length, 2);
+});
+
+test('store: URL helpers round-trip and ignore junk', () => {
+  const s = stateFromSearch('?class=%20a%20b%20&concept=&version=3');
+  assert.equal(s.class, 'a b');
+  assert.equal(s.concept, null);
+  assert.equal(searchFromState(s), '?class=a+b&version=3');
+  assert.deepEqual(stateFromSearch(searchFromState(s)), s);
+  assert.equal(searchFromState(stateFromSearch('')), '');
+  const data = [];
+  const store = createStore({ win: null, d3 });
+  store.on('data.x', (e) => data.push(e.key));
+  store.setData('user', { username: 'a' });
+  assert.equal(store.data('user').username, 'a');
+  assert.deepEqual(data, ['user']);
+});
+
+// A fetch that answers from a list of [status, body] and records the calls.
+function fakeFetch(answers) {
+  const calls = [];
+  const fn = async (url, init) => {
+    calls.push({ url, init });
+    const a = typeof answers === 'function' ? await answers(url, init, calls.length) : answers.shift();
+    if (a instanceof Error) throw a;
+    const [status, body] = a;
+    return {
+      status, ok: status >= 200 && status < 300,
+      text: async () => (body === undefined ? '' : typeof body === 'string' ? body : JSON.stringify(body)),
+    };
+  };
+  fn.calls = calls;
+  return fn;
+}
+
+test('api: JSON in and out, same-origin credentials, errors become ApiError', async () => {
+  let lost = 0;
+  const fetchFn = fakeFetch([
+    [201, { id: 7 }],
+    [422, { error: { code: 'unprocessable', message: "field 'kind' is required" } }],
+    [409, { error: { code: 'conflict', message: 'job 7 already finished' } }],
+    [401, { error: { code: 'unauthorized', message: 'no session' } }],
+    [401, { error: { code: 'unauthorized', message: 'wrong username or password' } }],
+    [502, '<html>bad gateway</html>'],
+    [204],
+  ]);
+  const api = createApi({ fetchFn, onUnauthorized: () => lost++ });
+  assert.deepEqual(await api.post('/api/v1/jobs', { kind: 'diag.sleep' }), { id: 7 });
+  const c0 = fetchFn.calls[0];
+  assert.equal(c0.init.method, 'POST');
+  assert.equal(c0.init.credentials, 'same-origin');
+  assert.equal(c0.init.headers['Content-Type'], 'application/json');
+  assert.equal(c0.init.body, '{"kind":"diag.sleep"}');
+
+  await assert.rejects(api.post('/api/v1/jobs', {}), (e) => e instanceof ApiError && e.status === 422 &&
+    e.code === 'unprocessable' && e.message === "field 'kind' is required" && !e.conflict);
+  await assert.rejects(api.post('/api/v1/jobs/7/cancel'), (e) => e.status === 409 && e.conflict && e.code === 'conflict');
+  await assert.rejects(api.get('/api/v1/me'), (e) => e.status === 401);
+  assert.equal(lost, 1, 'a 401 on an ordinary call means the session is gone');
+  await assert.rejects(api.login({ username: 'a', password: 'b' }), (e) => e.status === 401);
+  assert.equal(lost, 1, 'a 401 from login is only a wrong password');
+  await assert.rejects(api.get('/x'), (e) => e.status === 502 && e.code === 'http_502' && /HTTP 502/.test(e.message));
+  assert.equal(await api.logout(), null);
+  await assert.rejects(createApi({ fetchFn: fakeFetch([new TypeError('Failed to fetch')]) }).get('/x'),
+    (e) => e.status === 0 && e.code === 'network');
+  const q = fakeFetch([[200, {}]]);
+  await createApi({ fetchFn: q }).get('/api/v1/jobs', { query: { state: 'running', kind: '', limit: 5 } });
+  assert.equal(q.calls[0].url, '/api/v1/jobs?state=running&limit=5');
+});
+
+test('api.followJob: long-polls with after=seq until the job finishes', async () => {
+  const seqs = [];
+  const states = [
+    { id: 3, seq: 5, state: 'running', progress: 0.5 },
+    { id: 3, seq: 5, state: 'running', progress: 0.5 }, // wait expired, nothing new
+    { id: 3, seq: 6, state: 'running', progress: 0.9 },
+    { id: 3, seq: 7, state: 'succeeded', progress: 1 },
+  ];
+  const fetchFn = fakeFetch((url) => { seqs.push(new URL(url, 'http://x').searchParams.get('after')); return [200, states.shift()]; });
+  const updates = [];
+  const f = createApi({ fetchFn }).followJob(3, (j) => updates.push(j.progress), { after: 4, wait: 25 });
+  const last = await f.done;
+  assert.equal(last.state, 'succeeded');
+  assert.deepEqual(updates, [0.5, 0.9, 1]);
+  assert.deepEqual(seqs, ['4', '5', '5', '6']);
+  assert.match(fetchFn.calls[0].url, /^\/api\/v1\/jobs\/3\?wait=25&after=4$/);
+});
+
+test('api.followJob: stop() aborts the open request; 404 ends it with the error', async () => {
+  const fetchFn = fakeFetch((url, init) => new Promise((resolve, reject) => {
+    init.signal.addEventListener('abort', () => reject(Object.assign(new Error('aborted'), { name: 'AbortError' })));
+  }));
+  const f = createApi({ fetchFn }).followJob(9, () => assert.fail('no update expected'));
+  setTimeout(() => f.stop(), 20);
+  assert.equal(await f.done, null);
+  assert.equal(fetchFn.calls.length, 1);
+
+  const gone = createApi({ fetchFn: fakeFetch([[404, { error: { code: 'not_found', message: 'no job 9' } }]]) })
+    .followJob(9, () => {});
+  await assert.rejects(gone.done, (e) => e.status === 404);
+});
