@@ -29,15 +29,30 @@ static void usage(FILE *out) {
     fprintf(out, "\n%s", config_help());
 }
 
-/* OpenMP (inside libtorch) and OpenBLAS read their thread counts when the libraries
- * load, before main: a setenv here would be too late, so set them and re-execute
- * once. Their default of spinning threads made training many times slower on small
- * machines. INFICOND_TORCH_THREADS chooses the count. */
+/* OpenMP (inside libtorch) and OpenBLAS read their settings when the libraries load,
+ * before main: a setenv here would be too late, so set them and re-execute once.
+ * - Thread counts: their default of spinning threads made training many times
+ *   slower on small machines. INFICOND_TORCH_THREADS chooses the count.
+ * - OpenBLAS's kernel: Debian's 0.3.21 does not recognise some virtual CPUs and falls
+ *   back to its oldest SSE3 kernels (6x slower SGEMM here); name the family the CPU
+ *   supports. A value already set by the admin is kept. */
+static const char *openblas_core_for_cpu(void) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) return "SkylakeX";
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+#endif
+    return NULL;
+}
+
 static void pin_math_threads(char **argv) {
-    if (getenv("OMP_NUM_THREADS") && getenv("OPENBLAS_NUM_THREADS")) return;
+    if (getenv("INFICOND_ENV_PINNED")) return;
     const char *n = getenv("INFICOND_TORCH_THREADS");
     setenv("OMP_NUM_THREADS", n && *n ? n : "1", 0);
     setenv("OPENBLAS_NUM_THREADS", "1", 0);
+    const char *core = openblas_core_for_cpu();
+    if (core) setenv("OPENBLAS_CORETYPE", core, 0);
+    setenv("INFICOND_ENV_PINNED", "1", 1);
     execv("/proc/self/exe", argv);
     /* If re-executing is impossible, run on with the libraries' defaults. */
 }
