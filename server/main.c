@@ -14,7 +14,6 @@ const command commands[] = {
     {"routes", cmd_routes, "print the REST API's route table as JSON"},
     {"tokenize", cmd_tokenize, "print the token ids of texts (CLIP BPE vocab or a word list)"},
     {"model", cmd_model, "model check DIR: validate a model folder and probe its methods"},
-    {"teacher-init", cmd_teacher_init, "start a teacher model folder (random TorchScript CNN + manifest)"},
     {"demo", cmd_demo, "build the demo world (scenes, teacher, concept model) and report its quality"},
     {"bench", cmd_bench, "run a benchmark; prints its figures as JSON on the last line"},
     {NULL, NULL, NULL},
