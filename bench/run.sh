@@ -37,3 +37,12 @@ if [ -f "$vocab" ]; then
   echo "== tokenizer"
   build/inficond bench tokenizer --vocab "$vocab"
 fi
+
+echo "== teacher (C vs python3-torch, one thread)"
+if ! /usr/bin/python3 -c 'import torch, PIL, numpy' 2>/dev/null; then
+  # bench-only dependency: Debian's PyTorch (same libtorch 1.13) and PIL for the peer
+  DEBIAN_FRONTEND=noninteractive apt-get install -y python3-torch python3-pil >/dev/null
+fi
+teacher_images=${BENCH_TEACHER_IMAGES:-var/bench/teacher-scenes}
+mkdir -p "$teacher_images"
+build/inficond bench teacher --images "$teacher_images" --make-images --n 2000 --batch 64

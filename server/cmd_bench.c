@@ -7,6 +7,7 @@
 
 static const command benches[] = {
     {"tokenizer", bench_tokenizer, "CLIP vocab load time and prompts tokenized per second"},
+    {"teacher", bench_teacher, "teacher inference images/s (JPEG decode + preprocess + forward), C vs Python"},
     {"presence", bench_presence, "concept presence SGEMM GFLOP/s vs OpenBLAS peak, peak RSS, add-one-concept ms"},
     {NULL, NULL, NULL},
 };

@@ -16,10 +16,13 @@ int cmd_routes(int argc, char **argv);  /* cmd_routes.c */
 int cmd_tokenize(int argc, char **argv); /* cmd_tokenize.c */
 int cmd_bench(int argc, char **argv);    /* cmd_bench.c */
 int cmd_model(int argc, char **argv);    /* model_check.c */
+int cmd_dataset(int argc, char **argv);  /* cmd_dataset.c */
 int cmd_demo(int argc, char **argv);     /* cmd_demo.c */
+int cmd_teacher_init(int argc, char **argv); /* cmd_teacher_init.c */
 
 /* benchmarks, run as `inficond bench NAME` */
 int bench_tokenizer(int argc, char **argv); /* bench_tokenizer.c */
+int bench_teacher(int argc, char **argv);   /* bench_teacher.c */
 int bench_presence(int argc, char **argv);  /* bench_presence.c */
 
 /* The table, in main.c. */

@@ -5,6 +5,9 @@
 
 #include "jobs.h"
 
+int dataset_import_job(job_ctx *ctx, const json_t *params, json_t **result, err *e); /* dataset_import.c */
+int teacher_outputs_job(job_ctx *ctx, const json_t *params, json_t **result, err *e); /* teacher.c */
+
 /* diag.sleep — an operator's check that workers claim, report progress, heartbeat
  * and honour cancel, end to end through the database. Params: {"seconds": 0..3600,
  * "fail": "message" (optional: end as failed with this message)}. */
@@ -27,6 +30,8 @@ static int diag_sleep(job_ctx *ctx, const json_t *params, json_t **result, err *
 
 static const job_kind kinds[] = {
     {"diag.sleep", diag_sleep, "admin"},
+    {"dataset.import", dataset_import_job, "admin"}, /* params name server files; editors upload */
+    {"teacher.outputs", teacher_outputs_job, "editor"},
 };
 
 const job_kind *job_kinds_all(int *count) {

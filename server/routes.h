@@ -25,4 +25,30 @@ void route_jobs_create(req *r);
 void route_jobs_get(req *r);
 void route_jobs_cancel(req *r);
 
+/* routes_models.c */
+void route_models_list(req *r);
+void route_models_create(req *r);
+void route_models_upload(req *r);
+void route_models_get(req *r);
+void route_models_delete(req *r);
+void route_teacher_outputs_create(req *r);
+void route_predictions_upload(req *r);
+void route_teacher_outputs_list(req *r);
+void route_teacher_outputs_get(req *r);
+void route_teacher_outputs_probs(req *r);
+void route_teacher_outputs_delete(req *r);
+
+/* routes_datasets.c */
+void route_datasets_create(req *r);
+void route_datasets_list(req *r);
+void route_datasets_get(req *r);
+void route_datasets_delete(req *r);
+void route_datasets_import(req *r);
+void route_datasets_upload(req *r);
+void route_dataset_images(req *r);
+
+/* routes_images.c */
+void route_image_get(req *r);
+void route_image_thumb(req *r);
+
 #endif

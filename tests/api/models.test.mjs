@@ -1,0 +1,335 @@
+// models.test.mjs — the model registry and teacher outputs, end to end: register
+// the OpenAI-style CLIP fixture by path and a C++-built teacher by .tar upload, the
+// field-named 422s (wrong manifest, missing method, wrong shape, corrupt .pt), 409
+// and 403; a teacher.outputs job over a small idx dataset, its probabilities as
+// paged JSON and as the raw float32 matrix; predictions files (CSV / JSON).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { startServer, call, waitJob, errorCode } from './harness.mjs';
+
+const BIN = process.env.INFICOND_BIN || 'build/asan/inficond';
+const FIXTURE = resolve('../shared/fixtures/clip_tiny_openai_style.pt');
+const VOCAB = resolve('../shared/clip/bpe_simple_vocab_16e6.txt.gz');
+const CLASSES = ['shirt', 'shoe', 'bag'];
+const N_IMAGES = 36;
+
+let server, work, teacherDir, datasetId, teacherId, outputId;
+
+function binEnv() {
+  return { ...process.env, ASAN_OPTIONS: 'detect_leaks=0', OMP_NUM_THREADS: '1' };
+}
+
+function teacherInit(dir, classes, extra = []) {
+  execFileSync(BIN, ['teacher-init', dir, '--classes', classes.join(','), ...extra], { env: binEnv() });
+}
+
+function clipFolder(dir, manifestPatch = {}) {
+  mkdirSync(dir, { recursive: true });
+  copyFileSync(FIXTURE, join(dir, 'model.pt'));
+  copyFileSync(VOCAB, join(dir, 'bpe_simple_vocab_16e6.txt.gz'));
+  const manifest = {
+    format: 'inficond-model/1', kind: 'concept', encoder: 'global', file: 'model.pt',
+    input: { channels: 3, height: 64, width: 64, mean: [0.4815, 0.4578, 0.4082], std: [0.2686, 0.2613, 0.2758] },
+    methods: { image: 'encode_image', text: 'encode_text' },
+    embedding_dim: 64,
+    tokenizer: { type: 'clip-bpe', vocab: 'bpe_simple_vocab_16e6.txt.gz', context_length: 77 },
+    ...manifestPatch,
+  };
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
+  return dir;
+}
+
+function editManifest(dir, edit) {
+  const p = join(dir, 'manifest.json');
+  const m = JSON.parse(readFileSync(p, 'utf8'));
+  edit(m);
+  writeFileSync(p, JSON.stringify(m));
+}
+
+// A small idx pair: N 28x28 images (a bright square whose place depends on the label,
+// plus noise) and labels 0..2.
+function writeIdx(dir, n) {
+  const img = Buffer.alloc(16 + n * 784);
+  img.writeUInt32BE(0x803, 0); img.writeUInt32BE(n, 4); img.writeUInt32BE(28, 8); img.writeUInt32BE(28, 12);
+  const lab = Buffer.alloc(8 + n);
+  lab.writeUInt32BE(0x801, 0); lab.writeUInt32BE(n, 4);
+  let seed = 12345;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  for (let i = 0; i < n; i++) {
+    const label = i % 3;
+    lab[8 + i] = label;
+    for (let y = 0; y < 28; y++) for (let x = 0; x < 28; x++) {
+      const inSquare = x >= 4 + label * 7 && x < 12 + label * 7 && y >= 8 && y < 20;
+      img[16 + i * 784 + y * 28 + x] = inSquare ? 230 : Math.floor(rnd() * 60);
+    }
+  }
+  writeFileSync(join(dir, 'imgs-idx3-ubyte'), img);
+  writeFileSync(join(dir, 'labels-idx1-ubyte'), lab);
+}
+
+async function makeUser(role) {
+  const name = `${role}_${Math.random().toString(36).slice(2, 10)}`;
+  const u = await call(server, 'POST', '/api/v1/users', { body: { username: name, role, password: 'correct horse battery' } });
+  assert.equal(u.status, 201, u.text);
+  const t = await call(server, 'POST', '/api/v1/tokens', { body: { name: 'test', user_id: u.json.id } });
+  assert.equal(t.status, 201, t.text);
+  return t.json.token;
+}
+
+function tarOf(dir) {
+  const out = join(work, `${Math.random().toString(36).slice(2)}.tar`);
+  execFileSync('tar', ['-cf', out, '-C', dir, '.']);
+  return readFileSync(out);
+}
+
+async function upload(path, body, token) {
+  return call(server, 'POST', path, { raw: body, token, headers: { 'Content-Type': 'application/octet-stream' } });
+}
+
+before(async () => {
+  work = mkdtempSync(join(tmpdir(), 'inficond-models-'));
+  server = await startServer({ env: { OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1' } });
+});
+after(async () => {
+  await server?.stop();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+test('the OpenAI-style CLIP fixture registers by path, copied into the data folder', async () => {
+  const dir = clipFolder(join(work, 'clip'));
+  const r = await call(server, 'POST', '/api/v1/models', { body: { name: 'clip-tiny', path: dir } });
+  assert.equal(r.status, 201, r.text);
+  assert.equal(r.json.kind, 'concept');
+  assert.equal(r.json.encoder, 'global');
+  assert.equal(r.json.embedding_dim, 64);
+  assert.match(r.json.sha256, /^[0-9a-f]{64}$/);
+  assert.equal(r.json.summary.patched_openai_jit, true);
+  assert.deepEqual(r.json.summary.methods.image.output, [2, 64]);
+  assert.deepEqual(r.json.summary.methods.text.output, [2, 64]);
+  assert.equal(r.headers.get('location'), `/api/v1/models/${r.json.id}`);
+  // The registry keeps its own copy: the user's folder may go away.
+  rmSync(dir, { recursive: true });
+  const g = await call(server, 'GET', `/api/v1/models/${r.json.id}`);
+  assert.equal(g.status, 200);
+  assert.equal(g.json.name, 'clip-tiny');
+  const dup = await call(server, 'POST', '/api/v1/models', { body: { name: 'clip-tiny', path: clipFolder(join(work, 'clip2')) } });
+  assert.equal(dup.status, 409, dup.text);
+  assert.equal(errorCode(dup), 'conflict');
+});
+
+test('a C++-built teacher registers from a .tar upload', async () => {
+  teacherDir = join(work, 'teacher');
+  teacherInit(teacherDir, CLASSES, ['--size', '28', '--channels', '1', '--mean', '0.3', '--std', '0.3']);
+  const r = await upload('/api/v1/models/upload?name=cnn-teacher', tarOf(teacherDir));
+  assert.equal(r.status, 201, r.text);
+  assert.equal(r.json.kind, 'teacher');
+  assert.deepEqual(r.json.classes, CLASSES);
+  assert.deepEqual(r.json.summary.methods.forward.output, [2, 3]);
+  teacherId = r.json.id;
+  const list = await call(server, 'GET', '/api/v1/models?kind=teacher');
+  assert.equal(list.status, 200);
+  assert.ok(list.json.items.some((m) => m.id === teacherId && m.name === 'cnn-teacher'));
+  assert.ok(!list.json.items.some((m) => m.kind !== 'teacher'));
+});
+
+test('bad model folders get a 422 that names the problem', async () => {
+  const reg = (name, dir) => call(server, 'POST', '/api/v1/models', { body: { name, path: dir } });
+  const cases = [];
+  // Wrong manifest: no kind.
+  const a = join(work, 'bad-kind');
+  teacherInit(a, CLASSES);
+  editManifest(a, (m) => { delete m.kind; });
+  cases.push([a, /manifest\.kind/]);
+  // A method the model does not have.
+  const b = join(work, 'bad-method');
+  teacherInit(b, CLASSES);
+  editManifest(b, (m) => { m.methods.forward = 'predict'; });
+  cases.push([b, /methods\.forward.*'predict'/]);
+  // Wrong output shape: the manifest promises 5 classes, the model gives 3.
+  const c = join(work, 'bad-shape');
+  teacherInit(c, CLASSES);
+  editManifest(c, (m) => { m.classes = ['a', 'b', 'c', 'd', 'e']; });
+  cases.push([c, /manifest\.classes.*\(2, 3\)/]);
+  // Wrong input size for the CLIP image encoder's wrong method kind: encoder says dense.
+  const d = clipFolder(join(work, 'bad-encoder'), { encoder: 'dense' });
+  cases.push([d, /manifest\.encoder/]);
+  // A corrupt model.pt.
+  const f = join(work, 'bad-pt');
+  teacherInit(f, CLASSES);
+  writeFileSync(join(f, 'model.pt'), Buffer.from('this is not a zip archive at all'));
+  cases.push([f, /not a TorchScript archive/]);
+  let i = 0;
+  for (const [dir, re] of cases) {
+    const r = await reg(`bad-${i++}`, dir);
+    assert.equal(r.status, 422, `${dir}: ${r.text}`);
+    assert.equal(errorCode(r), 'unprocessable');
+    assert.match(r.json.error.message, re);
+  }
+  const missing = await reg('nowhere', join(work, 'does-not-exist'));
+  assert.equal(missing.status, 422);
+  assert.match(missing.json.error.message, /path/);
+  // Unsafe archive members are refused.
+  const evil = join(work, 'evil');
+  mkdirSync(evil);
+  execFileSync('tar', ['-cf', join(work, 'evil.tar'), '-C', work, '-P', `${work}/teacher/manifest.json`]);
+  const r = await upload('/api/v1/models/upload?name=evil', readFileSync(join(work, 'evil.tar')));
+  assert.equal(r.status, 422, r.text);
+  // Nothing of the failures was kept.
+  const list = await call(server, 'GET', '/api/v1/models');
+  assert.ok(!list.json.items.some((m) => m.name.startsWith('bad-')));
+});
+
+test('only an admin registers or deletes models; viewers read them', async () => {
+  const viewer = await makeUser('viewer');
+  const editor = await makeUser('editor');
+  const r = await call(server, 'POST', '/api/v1/models', { token: viewer, body: { name: 'x', path: teacherDir } });
+  assert.equal(r.status, 403);
+  const u = await upload('/api/v1/models/upload?name=x', tarOf(teacherDir), editor);
+  assert.equal(u.status, 403);
+  const g = await call(server, 'GET', `/api/v1/models/${teacherId}`, { token: viewer });
+  assert.equal(g.status, 200);
+  const d = await call(server, 'DELETE', `/api/v1/models/${teacherId}`, { token: editor });
+  assert.equal(d.status, 403);
+});
+
+test('teacher outputs: a job runs the teacher over a dataset and stores (N, C) probabilities', async () => {
+  writeIdx(work, N_IMAGES);
+  const ds = await call(server, 'POST', '/api/v1/datasets', { body: { name: 'tiny-idx' } });
+  assert.equal(ds.status, 201, ds.text);
+  datasetId = ds.json.id;
+  const imp = await call(server, 'POST', `/api/v1/datasets/${datasetId}/imports`, {
+    body: { source: 'idx', images: join(work, 'imgs-idx3-ubyte'), labels: join(work, 'labels-idx1-ubyte'), split: 'test', classes: CLASSES },
+  });
+  assert.equal(imp.status, 202, imp.text);
+  const ij = await waitJob(server, imp.json.id);
+  assert.equal(ij.state, 'succeeded', JSON.stringify(ij));
+
+  // A class count that does not match is refused before any work.
+  const clip = (await call(server, 'GET', '/api/v1/models?kind=concept')).json.items[0];
+  const bad = await call(server, 'POST', `/api/v1/datasets/${datasetId}/teacher-outputs`, { body: { model_id: clip.id } });
+  assert.equal(bad.status, 422);
+  const wrong = join(work, 'four');
+  teacherInit(wrong, ['a', 'b', 'c', 'd'], ['--size', '28', '--channels', '1']);
+  const w = await call(server, 'POST', '/api/v1/models', { body: { name: 'four-classes', path: wrong } });
+  assert.equal(w.status, 201, w.text);
+  const mism = await call(server, 'POST', `/api/v1/datasets/${datasetId}/teacher-outputs`, { body: { model_id: w.json.id } });
+  assert.equal(mism.status, 422);
+  assert.match(mism.json.error.message, /4 classes.*3/);
+
+  const start = await call(server, 'POST', `/api/v1/datasets/${datasetId}/teacher-outputs`, { body: { model_id: teacherId } });
+  assert.equal(start.status, 202, start.text);
+  assert.equal(start.headers.get('location'), `/api/v1/jobs/${start.json.id}`);
+  const job = await waitJob(server, start.json.id);
+  assert.equal(job.state, 'succeeded', JSON.stringify(job));
+  assert.equal(job.progress, 1);
+  assert.equal(job.result.n, N_IMAGES);
+  assert.equal(job.result.classes, 3);
+  assert.equal(job.result.class_mapping, 'by_name');
+  outputId = job.result.teacher_output_id;
+
+  // Re-running replaces the same row.
+  const again = await call(server, 'POST', `/api/v1/datasets/${datasetId}/teacher-outputs`, { body: { model_id: teacherId } });
+  const job2 = await waitJob(server, again.json.id);
+  assert.equal(job2.state, 'succeeded');
+  assert.equal(job2.result.teacher_output_id, outputId);
+
+  const list = await call(server, 'GET', `/api/v1/datasets/${datasetId}/teacher-outputs`);
+  assert.equal(list.status, 200);
+  assert.equal(list.json.items.length, 1);
+  const meta = await call(server, 'GET', `/api/v1/teacher-outputs/${outputId}`);
+  assert.equal(meta.status, 200, meta.text);
+  assert.equal(meta.json.source, 'model');
+  assert.equal(meta.json.model_id, teacherId);
+  assert.equal(meta.json.n, N_IMAGES);
+  assert.deepEqual(meta.json.class_names, CLASSES);
+  assert.equal(meta.json.accuracy.test.n, N_IMAGES);
+  assert.ok(meta.json.accuracy.test.accuracy >= 0 && meta.json.accuracy.test.accuracy <= 1);
+
+  const page = await call(server, 'GET', `/api/v1/teacher-outputs/${outputId}/probabilities?split=test&limit=10&offset=30`);
+  assert.equal(page.status, 200, page.text);
+  assert.equal(page.json.total, N_IMAGES);
+  assert.equal(page.json.items.length, N_IMAGES - 30);
+  for (const row of page.json.items) {
+    assert.equal(row.probs.length, 3);
+    assert.ok(Math.abs(row.probs.reduce((s, p) => s + p, 0) - 1) < 1e-5);
+  }
+  const none = await call(server, 'GET', `/api/v1/teacher-outputs/${outputId}/probabilities?split=train`);
+  assert.equal(none.json.total, 0);
+
+  const raw = await fetch(`${server.url}/api/v1/teacher-outputs/${outputId}/probabilities?format=f32`,
+    { headers: { Authorization: `Bearer ${(await import('./harness.mjs')).ADMIN_TOKEN}` } });
+  assert.equal(raw.status, 200);
+  assert.equal(raw.headers.get('content-type'), 'application/octet-stream');
+  assert.equal(raw.headers.get('x-shape'), `${N_IMAGES},3`);
+  assert.equal(raw.headers.get('etag'), `"${meta.json.probs_sha256}"`);
+  const buf = Buffer.from(await raw.arrayBuffer());
+  assert.equal(buf.length, N_IMAGES * 3 * 4);
+  const f = new Float32Array(buf.buffer, buf.byteOffset, N_IMAGES * 3);
+  const all = await call(server, 'GET', `/api/v1/teacher-outputs/${outputId}/probabilities?limit=1000`);
+  for (let i = 0; i < N_IMAGES; i++)
+    for (let j = 0; j < 3; j++) assert.ok(Math.abs(f[i * 3 + j] - all.json.items[i].probs[j]) < 1e-6);
+});
+
+test('predictions files: every image covered, right width; logits become probabilities', async () => {
+  const imgs = await call(server, 'GET', `/api/v1/datasets/${datasetId}/images?limit=500`);
+  assert.equal(imgs.status, 200, imgs.text);
+  const items = imgs.json.items;
+  assert.equal(items.length, N_IMAGES);
+  const logits = (i) => [i % 3, 0.5, -1];
+  const csv = (rows) => ['key,shirt,shoe,bag', ...rows].join('\n') + '\n';
+  const post = (body, name = 'ext') => call(server, 'POST', `/api/v1/datasets/${datasetId}/predictions?name=${name}`,
+    { raw: body, headers: { 'Content-Type': 'text/csv' } });
+
+  const missing = await post(csv(items.slice(1).map((im, i) => [im.id, ...logits(i)].join(','))));
+  assert.equal(missing.status, 422, missing.text);
+  assert.match(missing.json.error.message, new RegExp(`image ${items[0].id}\\b`));
+
+  const narrow = await post(csv(items.map((im) => [im.id, 0.5, 0.5].join(','))));
+  assert.equal(narrow.status, 422);
+  assert.match(narrow.json.error.message, /line 2.*2 values, expected 3/);
+
+  const unknown = await post(csv([...items.map((im, i) => [im.id, ...logits(i)].join(',')), '999999999,1,2,3']));
+  assert.equal(unknown.status, 422);
+  assert.match(unknown.json.error.message, /999999999/);
+
+  // Keys may be ids or sha256; rows are logits here.
+  const ok = await post(csv(items.map((im, i) => [i % 2 ? im.sha256 : im.id, ...logits(i)].join(','))));
+  assert.equal(ok.status, 201, ok.text);
+  assert.equal(ok.json.source, 'file');
+  assert.equal(ok.json.model_id, null);
+  assert.equal(ok.json.logit_rows, N_IMAGES);
+  const page = await call(server, 'GET', `/api/v1/teacher-outputs/${ok.json.id}/probabilities?limit=1000`);
+  const sorted = [...items].sort((a, b) => a.id - b.id);
+  const idx = new Map(items.map((im, i) => [im.id, i]));
+  for (const [k, row] of page.json.items.entries()) {
+    assert.equal(row.image_id, sorted[k].id);
+    const l = logits(idx.get(row.image_id));
+    const z = l.map(Math.exp), s = z.reduce((a, b) => a + b, 0);
+    for (let j = 0; j < 3; j++) assert.ok(Math.abs(row.probs[j] - z[j] / s) < 1e-5);
+  }
+  // JSON form with probabilities; wrong class names are refused.
+  const preds = Object.fromEntries(items.map((im) => [String(im.id), [0.2, 0.3, 0.5]]));
+  const j = await call(server, 'POST', `/api/v1/datasets/${datasetId}/predictions?name=json`,
+    { body: { classes: CLASSES, predictions: preds } });
+  assert.equal(j.status, 201, j.text);
+  assert.equal(j.json.logit_rows, 0);
+  const jbad = await call(server, 'POST', `/api/v1/datasets/${datasetId}/predictions?name=json`,
+    { body: { classes: ['x', 'y', 'z'], predictions: preds } });
+  assert.equal(jbad.status, 422);
+  assert.match(jbad.json.error.message, /classes\[0\]/);
+  const list = await call(server, 'GET', `/api/v1/datasets/${datasetId}/teacher-outputs`);
+  assert.equal(list.json.items.length, 3);
+});
+
+test('deleting a model removes it and its teacher outputs', async () => {
+  const d = await call(server, 'DELETE', `/api/v1/models/${teacherId}`);
+  assert.equal(d.status, 204);
+  assert.equal((await call(server, 'GET', `/api/v1/models/${teacherId}`)).status, 404);
+  assert.equal((await call(server, 'GET', `/api/v1/teacher-outputs/${outputId}`)).status, 404);
+  const start = await call(server, 'POST', `/api/v1/datasets/${datasetId}/teacher-outputs`, { body: { model_id: teacherId } });
+  assert.equal(start.status, 422);
+});
