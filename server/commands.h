@@ -24,6 +24,7 @@ int cmd_teacher_init(int argc, char **argv); /* cmd_teacher_init.c */
 int bench_tokenizer(int argc, char **argv); /* bench_tokenizer.c */
 int bench_teacher(int argc, char **argv);   /* bench_teacher.c */
 int bench_presence(int argc, char **argv);  /* bench_presence.c */
+int bench_student(int argc, char **argv);   /* bench_student.c */
 
 /* The table, in main.c. */
 extern const command commands[];
