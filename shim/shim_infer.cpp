@@ -12,7 +12,9 @@
 #include "shim_internal.h"
 
 struct shim_infer {
-    torch::jit::Module module;
+    torch::jit::Module module;     // frozen + optimised for inference
+    torch::jit::Module plain;      // as loaded: the fallback
+    bool use_plain = false;        // set once the optimised graph refused an input
     std::string method;
     std::mutex mu;  // one run at a time, as for shim_model
 };
@@ -31,6 +33,7 @@ extern "C" shim_infer *shim_infer_load(const char *path, const char *method, cha
         // Freeze explicitly: optimize_for_inference only freezes modules that carry a
         // `training` attribute, and modules made with Module::define may not, which
         // left weights as attributes and skipped the oneDNN rewrite (5x slower).
+        m->plain = loaded.clone();
         torch::jit::Module frozen = torch::jit::freeze(loaded, keep, true);
         m->module = torch::jit::optimize_for_inference(frozen, keep);
         return m.release();
@@ -63,7 +66,18 @@ extern "C" int shim_infer_run(shim_infer *m, const shim_input *in, shim_output *
         {
             std::lock_guard<std::mutex> lock(m->mu);
             torch::NoGradGuard no_grad;
-            c10::IValue v = m->module.get_method(m->method)({x});
+            c10::IValue v;
+            if (!m->use_plain) {
+                // oneDNN kernels refuse some shapes the plain ones take (e.g. an
+                // adaptive pool whose input is not a multiple of its output): fall back
+                // to the model as loaded, for good.
+                try {
+                    v = m->module.get_method(m->method)({x});
+                } catch (const std::exception &) {
+                    m->use_plain = true;
+                }
+            }
+            if (m->use_plain) v = m->plain.get_method(m->method)({x});
             if (!v.isTensor()) throw std::runtime_error("returned " + v.tagKind() + ", not a tensor");
             res = v.toTensor().to(at::kFloat).contiguous();
         }
