@@ -81,15 +81,7 @@ extern "C" int shim_infer_run(shim_infer *m, const shim_input *in, shim_output *
             if (!v.isTensor()) throw std::runtime_error("returned " + v.tagKind() + ", not a tensor");
             res = v.toTensor().to(at::kFloat).contiguous();
         }
-        if (res.dim() > SHIM_MAX_DIMS) throw std::runtime_error("too many dimensions");
-        size_t count = (size_t)res.numel();
-        float *data = (float *)malloc(count ? count * sizeof(float) : 1);
-        if (!data) throw std::bad_alloc();
-        if (count) memcpy(data, res.data_ptr<float>(), count * sizeof(float));
-        out->data = data;
-        out->ndim = (int)res.dim();
-        for (int d = 0; d < out->ndim; d++) out->shape[d] = res.size(d);
-        out->count = count;
+        shim_output_from_tensor(res, out);
         return 0;
     } catch (...) {
         shim_report_current(errbuf, errlen, ("method '" + (m ? m->method : std::string("?")) + "'").c_str());

@@ -9,6 +9,12 @@
 #include <cstddef>
 #include <string>
 
+#include "inficond_shim.h"
+
+namespace at {
+class Tensor;
+}
+
 // Upper bound on any message we hand to C (the header promises < 300 chars).
 constexpr size_t SHIM_MSG_MAX = 299;
 
@@ -21,5 +27,9 @@ std::string shim_trim(const std::string &raw);
 void shim_put_error(char *errbuf, size_t errlen, const std::string &msg);
 // shim_put_error(context + ": " + trimmed current exception). Call inside catch.
 void shim_report_current(char *errbuf, size_t errlen, const char *context);
+
+// Copy a method's result (already contiguous float32 on the CPU) into a malloc'd
+// shim_output. Throws on too many dimensions or out of memory. (shim_model.cpp)
+void shim_output_from_tensor(const at::Tensor &res, shim_output *out);
 
 #endif

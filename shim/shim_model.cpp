@@ -368,21 +368,25 @@ extern "C" int shim_model_run(shim_model *m, const char *method, const shim_inpu
             res = first_tensor((*meth)(std::move(args)));
             res = res.to(torch::TensorOptions().device(c10::kCPU).dtype(at::kFloat)).contiguous();
         }
-        if (res.dim() > SHIM_MAX_DIMS)
-            throw std::runtime_error("returned a tensor with " + std::to_string(res.dim()) + " dimensions");
-        size_t count = (size_t)res.numel();
-        float *data = (float *)malloc(count ? count * sizeof(float) : 1);
-        if (!data) throw std::bad_alloc();
-        if (count) memcpy(data, res.data_ptr<float>(), count * sizeof(float));
-        out->data = data;
-        out->ndim = (int)res.dim();
-        for (int d = 0; d < out->ndim; d++) out->shape[d] = res.size(d);
-        out->count = count;
+        shim_output_from_tensor(res, out);
         return 0;
     } catch (...) {
         shim_report_current(errbuf, errlen, ctx.c_str());
         return -1;
     }
+}
+
+void shim_output_from_tensor(const at::Tensor &res, shim_output *out) {
+    if (res.dim() > SHIM_MAX_DIMS)
+        throw std::runtime_error("returned a tensor with " + std::to_string(res.dim()) + " dimensions");
+    size_t count = (size_t)res.numel();
+    float *data = (float *)malloc(count ? count * sizeof(float) : 1);
+    if (!data) throw std::bad_alloc();
+    if (count) memcpy(data, res.data_ptr<float>(), count * sizeof(float));
+    out->data = data;
+    out->ndim = (int)res.dim();
+    for (int d = 0; d < out->ndim; d++) out->shape[d] = res.size(d);
+    out->count = count;
 }
 
 extern "C" void shim_free_output(shim_output *out) {
