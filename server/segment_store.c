@@ -123,7 +123,8 @@ int segment_store_add_labels(segment_store *st, int k, const float *emb, const u
             return err_set(e, ERR_BAD_REQUEST, "segment store: label %d out of range (k = %d)", labels[i], k);
     if (seg_check_emb(emb, (size_t)k * st->dim, e) < 0) return -1;
     if (seg_reserve(st, k, e) < 0) return -1;
-    memcpy(st->emb + st->s_total * st->dim, emb, (size_t)k * st->dim * sizeof *emb);
+    /* k == 0 (an image that failed) passes emb == NULL: memcpy must not see it. */
+    if (k > 0) memcpy(st->emb + st->s_total * st->dim, emb, (size_t)k * st->dim * sizeof *emb);
     memcpy(st->labels + (size_t)st->n * hw, labels, hw);
     st->s_total += (size_t)k;
     st->n++;
@@ -142,7 +143,7 @@ int segment_store_add_boxes(segment_store *st, int k, const float *emb, const se
     }
     if (seg_check_emb(emb, (size_t)k * st->dim, e) < 0) return -1;
     if (seg_reserve(st, k, e) < 0) return -1;
-    memcpy(st->emb + st->s_total * st->dim, emb, (size_t)k * st->dim * sizeof *emb);
+    if (k > 0) memcpy(st->emb + st->s_total * st->dim, emb, (size_t)k * st->dim * sizeof *emb);
     for (int i = 0; i < k; i++) {
         float *dst = st->boxes + (st->s_total + (size_t)i) * 4; // (4)
         dst[0] = boxes[i].x0;
