@@ -11,6 +11,9 @@ if [ -z "${DATABASE_URL:-}" ]; then
   trap 'echo "run: stopping the private PostgreSQL"; bash scripts/pg.sh stop' EXIT
 fi
 port=${INFICOND_PORT:-8080}
+# The first start builds the demo project (a job; the page shows its progress);
+# INFICOND_DEMO=small builds a quick one, off none.
+export INFICOND_DEMO=${INFICOND_DEMO:-full}
 echo "run: starting inficond on http://localhost:$port/ (Ctrl-C stops it)"
 echo "run: on the first start the admin's login token is printed below; keep it."
 build/inficond serve &

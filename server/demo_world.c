@@ -126,6 +126,8 @@ static int render_split(const scenes_world *w, const scenes_config *cfg, const v
     d->labels = malloc((size_t)n * sizeof(int64_t));
     d->truth = malloc((size_t)n * (size_t)v->n_words);
     scene *sc = malloc(sizeof *sc);
+    int before = 0, total = 0; /* progress runs over all splits, so it never goes back */
+    for (int s = 0; s < SCENES_SPLITS; s++) total += cfg->count[s], before += s < split ? cfg->count[s] : 0;
     if (!d->x || !d->labels || !d->truth || !sc) {
         free(sc);
         return err_set(e, ERR_INTERNAL, "out of memory rendering %d %s scenes", n, name);
@@ -138,7 +140,7 @@ static int render_split(const scenes_world *w, const scenes_config *cfg, const v
         to_chw(sc->pixels, d->x + (size_t)i * per);
         d->labels[i] = sc->label;
         scene_words(v, sc, d->truth + (size_t)i * (size_t)v->n_words);
-        if ((i & 1023) == 0 && report_progress(st, (double)i / n, "rendering scenes")) {
+        if ((i & 1023) == 0 && report_progress(st, (double)(before + i) / total, "rendering scenes")) {
             free(sc);
             return err_set(e, ERR_CANCELLED, "cancelled");
         }
@@ -211,7 +213,8 @@ static json_t *input_json(void) {
 static int write_manifests(const char *out, const vocabulary *v, err *e) {
     char path[PATH_MAX];
     json_t *classes = json_array();
-    for (int c = 0; c < SCENES_CLASSES; c++) json_array_append_new(classes, json_string(scenes_class_name(c)));
+    /* The scene folder names: the imported dataset's classes, so outputs match by name. */
+    for (int c = 0; c < SCENES_CLASSES; c++) json_array_append_new(classes, json_string(scenes_class_dir(c)));
     json_t *teacher = json_pack(
         "{s:s,s:s,s:s,s:s,s:o,s:{s:s},s:o}", "format", "inficond-model/1", "name", "demo teacher",
         "kind", "teacher", "file", "model.pt", "input", input_json(), "methods", "forward",

@@ -13,6 +13,7 @@
 #include "app.h"
 #include "auth.h"
 #include "commands.h"
+#include "demo_job.h"
 #include "http_server.h"
 #include "inficond_shim.h"
 #include "jobs.h"
@@ -109,6 +110,8 @@ int cmd_serve(int argc, char **argv) {
         return 1;
     }
     job_workers *workers = a.cfg.workers > 0 ? job_workers_start(&a, a.cfg.workers, &e) : NULL;
+    int64_t demo_job = 0; /* first start: queue the demo build (INFICOND_DEMO, demo_job.h) */
+    if (demo_autostart(&a, &demo_job, &e)) log_warn("demo: not queued: %s", e.msg);
     log_info("inficond %s serving on http://%s:%d/ (libtorch %s, %s)", INFICOND_VERSION,
              strcmp(a.cfg.bind, "0.0.0.0") ? a.cfg.bind : "localhost", a.cfg.port,
              shim_torch_version(), shim_device_name());

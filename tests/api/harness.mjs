@@ -32,6 +32,7 @@ export async function startServer({ env = {}, command = 'serve', port, dataDir }
       INFICOND_ADMIN_TOKEN: ADMIN_TOKEN,
       INFICOND_WORKERS: '1',
       INFICOND_HTTP_THREADS: '2',
+      INFICOND_DEMO: 'off', // no demo build on start unless a test asks for one
       ASAN_OPTIONS: process.env.ASAN_OPTIONS ?? 'detect_leaks=0',
       ...env,
     },

@@ -1,0 +1,154 @@
+// demo.test.mjs — the built-in demo at small scale, end to end through the job
+// system: a server started with INFICOND_DEMO=small queues demo.build on its first
+// start, the job's progress moves forward by long-poll and it succeeds; the dataset
+// "demo" (4 splits, 2000/400/400/400), both models, the teacher outputs, the corpus
+// and the project "demo" exist and are usable; a second start queues nothing. Also
+// the projects API: create with parts checked, list, get, delete.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startServer, call, errorCode } from './harness.mjs';
+
+const BUILD_MS = 6 * 60 * 1000; // under ASan on ~1 core; release takes ~1.5 min
+
+async function demoJobs(server) {
+  const r = await call(server, 'GET', '/api/v1/jobs?kind=demo.build');
+  assert.equal(r.status, 200, r.text);
+  return r.json.items;
+}
+
+test('the first start builds the demo project; a later start reuses it', { timeout: BUILD_MS + 120000 }, async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'inficond-demo-'));
+  let server = await startServer({ dataDir, env: { INFICOND_DEMO: 'small' } });
+  try {
+    // The start-up hook runs once the HTTP side is up: give it a moment to log.
+    for (let i = 0; i < 100 && !/serving on/.test(server.log); i++) await sleep(50);
+    assert.match(server.log, /building the demo world.*page shows its progress/);
+    const jobs = await demoJobs(server);
+    assert.equal(jobs.length, 1);
+    assert.deepEqual(jobs[0].params, { scale: 'small', seed: 1 });
+
+    // Follow by long-poll: progress never goes back and passes through the stages.
+    const t0 = Date.now();
+    let seq = 0, last = 0, job;
+    const seen = new Set();
+    for (;;) {
+      const r = await call(server, 'GET', `/api/v1/jobs/${jobs[0].id}?wait=10&after=${seq}`);
+      assert.equal(r.status, 200, r.text);
+      job = r.json;
+      seq = job.seq;
+      assert.ok(job.progress >= last - 1e-6, `progress went back: ${last} -> ${job.progress} (${job.message})`);
+      last = job.progress;
+      seen.add(Math.floor(job.progress * 10));
+      if (['succeeded', 'failed', 'cancelled'].includes(job.state)) break;
+      assert.ok(Date.now() - t0 < BUILD_MS, `demo.build still ${job.state} at ${job.progress}: ${job.message}`);
+    }
+    const seconds = (Date.now() - t0) / 1000;
+    console.log(`demo.build (small) took ${seconds.toFixed(1)} s; progress seen in tenths ${[...seen].sort()}`);
+    assert.equal(job.state, 'succeeded', job.error);
+    assert.ok(seen.size >= 5, `progress seen at ${[...seen]}`);
+
+    const res = job.result;
+    const rep = res.report;
+    assert.equal(rep.scale, 'small');
+    assert.deepEqual(rep.scenes, { train: 2000, val: 400, test: 400, shifted: 400 });
+    assert.ok(rep.teacher.test > 0.4, `teacher test accuracy ${rep.teacher.test}`);
+    assert.ok(rep.concepts.mean_auc > 0.7, `concept mean AUC ${rep.concepts.mean_auc}`);
+
+    // The dataset went through the normal import: 4 splits with the expected counts.
+    const ds = await call(server, 'GET', `/api/v1/datasets/${res.dataset_id}`);
+    assert.equal(ds.status, 200, ds.text);
+    assert.equal(ds.json.name, 'demo');
+    assert.deepEqual(ds.json.splits, { shifted: 400, test: 400, train: 2000, val: 400 });
+    assert.equal(ds.json.classes.length, 10);
+
+    // Both models registered like any user model, and the teacher ran over the dataset.
+    const tm = await call(server, 'GET', `/api/v1/models/${res.teacher_model_id}`);
+    assert.equal(tm.status, 200, tm.text);
+    assert.equal(tm.json.name, 'demo-teacher');
+    assert.equal(tm.json.kind, 'teacher');
+    const cm = await call(server, 'GET', `/api/v1/models/${res.concept_model_id}`);
+    assert.equal(cm.json.name, 'demo-concepts');
+    assert.equal(cm.json.kind, 'concept');
+    assert.equal(cm.json.encoder, 'dense');
+    const to = await call(server, 'GET', `/api/v1/teacher-outputs/${res.teacher_output_id}`);
+    assert.equal(to.status, 200, to.text);
+    assert.equal(to.json.n, 3200);
+
+    const corpus = await call(server, 'GET', `/api/v1/corpora/${res.corpus_id}`);
+    assert.equal(corpus.status, 200, corpus.text);
+    assert.equal(corpus.json.name, 'demo');
+
+    // The project lists its parts and their readiness.
+    const list = await call(server, 'GET', '/api/v1/projects');
+    assert.equal(list.status, 200, list.text);
+    const demo = list.json.items.find((p) => p.name === 'demo');
+    assert.ok(demo, list.text);
+    assert.equal(demo.id, res.project_id);
+    assert.equal(demo.is_demo, true);
+    assert.equal(demo.parts.dataset.name, 'demo');
+    assert.equal(demo.parts.dataset.image_count, 3200);
+    assert.equal(demo.parts.teacher_model.name, 'demo-teacher');
+    assert.equal(demo.parts.concept_model.name, 'demo-concepts');
+    assert.equal(demo.parts.teacher_output.ready, true);
+    assert.equal(demo.parts.corpus.ready, true);
+    assert.ok(demo.parts.extraction.id > 0, 'the concept extraction was queued');
+
+    await testProjectsApi(server, res);
+  } finally {
+    await server.stop();
+  }
+
+  // A second start finds the project and queues nothing.
+  server = await startServer({ dataDir, env: { INFICOND_DEMO: 'small' } });
+  try {
+    for (let i = 0; i < 100 && !/serving on/.test(server.log); i++) await sleep(50);
+    assert.doesNotMatch(server.log, /building the demo world/);
+    const jobs = await demoJobs(server);
+    assert.equal(jobs.length, 1);
+  } finally {
+    await server.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+async function testProjectsApi(server, res) {
+  // Missing parts are named together; wrong kinds and unknown ids are 422 too.
+  let r = await call(server, 'POST', '/api/v1/projects', { body: { name: 'p1', dataset_id: res.dataset_id } });
+  assert.equal(r.status, 422);
+  assert.equal(errorCode(r), 'unprocessable');
+  assert.match(r.json.error.message, /teacher_model_id.*concept_model_id.*corpus_id/);
+  r = await call(server, 'POST', '/api/v1/projects', {
+    body: { name: 'p1', dataset_id: 999999, teacher_model_id: res.concept_model_id,
+            concept_model_id: res.teacher_model_id, corpus_id: res.corpus_id },
+  });
+  assert.equal(r.status, 422);
+  assert.match(r.json.error.message, /no dataset 999999/);
+  assert.match(r.json.error.message, /teacher_model_id.*not a teacher/);
+  assert.match(r.json.error.message, /concept_model_id.*not a concept model/);
+
+  const body = { name: 'p1', dataset_id: res.dataset_id, teacher_model_id: res.teacher_model_id,
+                 concept_model_id: res.concept_model_id, corpus_id: res.corpus_id };
+  r = await call(server, 'POST', '/api/v1/projects', { body });
+  assert.equal(r.status, 201, r.text);
+  assert.equal(r.headers.get('location'), `/api/v1/projects/${r.json.id}`);
+  assert.equal(r.json.is_demo, false);
+  assert.equal(r.json.parts.teacher_output.id, res.teacher_output_id);
+  const id = r.json.id;
+  r = await call(server, 'POST', '/api/v1/projects', { body });
+  assert.equal(r.status, 409);
+  r = await call(server, 'GET', `/api/v1/projects/${id}`);
+  assert.equal(r.status, 200);
+  assert.equal(r.json.name, 'p1');
+  r = await call(server, 'GET', '/api/v1/projects', { token: null });
+  assert.equal(r.status, 401);
+  r = await call(server, 'DELETE', `/api/v1/projects/${id}`);
+  assert.equal(r.status, 204);
+  r = await call(server, 'GET', `/api/v1/projects/${id}`);
+  assert.equal(r.status, 404);
+  r = await call(server, 'DELETE', `/api/v1/projects/${id}`);
+  assert.equal(r.status, 404);
+}
