@@ -7,6 +7,9 @@
 
 int dataset_import_job(job_ctx *ctx, const json_t *params, json_t **result, err *e); /* dataset_import.c */
 int teacher_outputs_job(job_ctx *ctx, const json_t *params, json_t **result, err *e); /* teacher.c */
+int extraction_job(job_ctx *ctx, const json_t *params, json_t **result, err *e); /* extraction.c */
+int ss_distill_job(job_ctx *ctx, const json_t *params, json_t **result, err *e); /* student_store.c */
+int demo_build_job(job_ctx *ctx, const json_t *params, json_t **result, err *e); /* demo_job.c */
 
 /* diag.sleep — an operator's check that workers claim, report progress, heartbeat
  * and honour cancel, end to end through the database. Params: {"seconds": 0..3600,
@@ -32,6 +35,9 @@ static const job_kind kinds[] = {
     {"diag.sleep", diag_sleep, "admin"},
     {"dataset.import", dataset_import_job, "admin"}, /* params name server files; editors upload */
     {"teacher.outputs", teacher_outputs_job, "editor"},
+    {"concepts.extract", extraction_job, "editor"},
+    {"student.distill", ss_distill_job, "editor"},
+    {"demo.build", demo_build_job, "admin"}, /* builds and registers the demo project */
 };
 
 const job_kind *job_kinds_all(int *count) {

@@ -51,4 +51,40 @@ void route_dataset_images(req *r);
 void route_image_get(req *r);
 void route_image_thumb(req *r);
 
+/* routes_concepts.c */
+void route_corpora_create(req *r);
+void route_corpora_import(req *r);
+void route_corpora_list(req *r);
+void route_corpora_get(req *r);
+void route_corpora_update(req *r);
+void route_corpora_word_add(req *r);
+void route_corpora_word_delete(req *r);
+void route_extractions_create(req *r);
+void route_extractions_list(req *r);
+void route_extractions_get(req *r);
+void route_extractions_presence(req *r);
+void route_extraction_image_presence(req *r);
+void route_extraction_image_segments(req *r);
+void route_extraction_gallery(req *r);
+
+/* routes_projects.c */
+void route_projects_list(req *r);
+void route_projects_get(req *r);
+void route_projects_create(req *r);
+void route_projects_delete(req *r);
+
+/* routes_students.c */
+void route_students_create(req *r);
+void route_students_list(req *r);
+void route_students_get(req *r);
+void route_student_versions_list(req *r);
+void route_student_version_get(req *r);
+void route_student_versions_create(req *r);
+void route_student_version_restore(req *r);
+void route_student_provenance(req *r);
+void route_student_influence(req *r);
+void route_student_disagreements(req *r);
+void route_student_contributions(req *r);
+void route_student_export(req *r);
+
 #endif
