@@ -27,7 +27,9 @@ static const char help_text[] =
     "  INFICOND_STALE_AFTER_MS  silence after which a running job's worker counts as dead\n"
     "                           and the job is re-queued or failed (15000)\n"
     "  INFICOND_JOB_MAX_ATTEMPTS  runs a job gets before it is failed (2)\n"
-    "  INFICOND_LOG_LEVEL       debug | info | warn | error (info)\n";
+    "  INFICOND_LOG_LEVEL       debug | info | warn | error (info)\n"
+    "  INFICOND_DEMO            off | small | full (full): build the demo world on the\n"
+    "                           first start, when no demo project exists\n";
 
 const char *config_help(void) { return help_text; }
 
