@@ -1,26 +1,271 @@
-// views/performance.js — how well the student follows the teacher.
-// For now an honest empty state: what will appear here and what it needs. It
-// follows the selection (store 'select' events) so the state it would use is shown.
-// init(store, api, el) renders into el (the view's body) and returns {update()}.
+// views/performance.js — how well the student follows the teacher, on the selected
+// split (store 'split'; null = test) and version (store 'version'; null = head):
+//   a summary line (fidelity, accuracies, disagreements),
+//   per-class bars of fidelity, student accuracy and teacher accuracy, the classes
+//   where the two disagree marked (band, ⚠ and the count in words); a row selects
+//   its class,
+//   the student-vs-teacher confusion matrix (rows: teacher, columns: student); a
+//   cell selects its subset "teacher=A,student=B" (formatSubset).
+// Without a student it offers "Distil a student" (editor+, a student.distill job
+// followed with jobrun.js) when the project's teacher output and extraction are
+// ready, else says what is missing.
+// Data: store data 'student' (student.js) and the version body (fetchVersion).
+// init(store, api, el) -> {update()}
 
-import { emptyState } from '../ui.js';
+import { emptyState, canEdit, announce } from '../ui.js';
+import { TERMINAL } from '../api.js';
+import { createJobRunner } from '../jobrun.js';
+import { studentSource, fetchVersion, reloadStudent, shownVersion, formatSubset, parseSubset } from './student.js';
 
-const TITLE = 'No student measured yet.';
-const WHAT = 'Per-class fidelity and accuracy of the student against the teacher, the classes and subsets where they disagree, and a student-vs-teacher confusion matrix on the held-out split.';
-const NEEDS = ['a distilled student for the selected project', 'its measures (the measures API)'];
-const USES = ['project', 'version', 'split', 'class', 'subset']; // selection keys this view reads
+const d3 = window.d3;
+const DEFAULT_SPLIT = 'test';
+const pct = (v) => (v === null || v === undefined ? '–' : d3.format('.1%')(v));
+const MEASURES = [
+  { key: 'fidelity', label: 'Fidelity' },
+  { key: 'student_accuracy', label: 'Student accuracy' },
+  { key: 'teacher_accuracy', label: 'Teacher accuracy' },
+];
 
-export function init(store, api, el) {
-  function update() {
-    const s = store.state;
-    emptyState(el, {
-      title: TITLE,
-      what: WHAT,
-      needs: NEEDS,
-      selected: USES.filter((k) => s[k] !== null).map((k) => [k, s[k]]),
+// classBars(): one button per class with three horizontal bars (0..1), keyed by
+// class name. Datum: [{name, fidelity, student_accuracy, teacher_accuracy,
+// disagree, selected}]. onPick(name) when a row is chosen.
+function classBars() {
+  const s = { onPick: () => {}, measures: MEASURES };
+  function chart(selection) {
+    selection.each(function (rows) {
+      const rowSel = d3.select(this).selectAll('button.perf-row').data(rows, (d) => d.name)
+        .join((enter) => {
+          const b = enter.append('button').attr('type', 'button').attr('class', 'perf-row');
+          const head = b.append('span').attr('class', 'perf-row-head');
+          head.append('span').attr('class', 'perf-class');
+          head.append('span').attr('class', 'perf-flag');
+          const bars = b.append('span').attr('class', 'perf-bars');
+          for (const m of s.measures) {
+            const line = bars.append('span').attr('class', `perf-bar-line m-${m.key}`);
+            line.append('span').attr('class', 'perf-track').append('span').attr('class', 'perf-bar');
+            line.append('span').attr('class', 'perf-val');
+          }
+          return b;
+        })
+        .classed('disagree', (d) => d.disagree > 0)
+        .attr('aria-pressed', (d) => String(!!d.selected))
+        .attr('data-class', (d) => d.name)
+        .attr('aria-label', (d) => `${d.name}: ${s.measures.map((m) => `${m.label.toLowerCase()} ${pct(d[m.key])}`).join(', ')}` +
+          `, ${d.n} image${d.n === 1 ? '' : 's'} the teacher puts here, ${d.disagree} where the student disagrees with the teacher. Select this class.`)
+        .on('click', (ev, d) => s.onPick(d.name));
+      rowSel.select('.perf-class').text((d) => d.name);
+      rowSel.select('.perf-flag').text((d) => (d.disagree > 0 ? `⚠ ${d.disagree} disagree` : d.n ? '✓ agrees' : 'no images here'));
+      for (const m of s.measures) {
+        const line = rowSel.select(`.m-${m.key}`);
+        line.select('.perf-bar').style('width', (d) => `${Math.round(100 * Math.max(0, Math.min(1, d[m.key] ?? 0)))}%`);
+        line.select('.perf-val').text((d) => pct(d[m.key]));
+      }
     });
   }
-  store.on('select.performance', update);
-  update();
-  return { update };
+  chart.onPick = function (f) { if (!arguments.length) return s.onPick; s.onPick = f; return chart; };
+  return chart;
+}
+
+export function init(store, api, el) {
+  const source = studentSource(store, api);
+  const root = d3.select(el);
+  const status = root.append('p').attr('class', 'perf-status sv-status').attr('role', 'status');
+  const emptyBox = root.append('div').attr('class', 'perf-empty');
+  const distil = root.append('div').attr('class', 'perf-distil').attr('hidden', true);
+  const distilWhat = distil.append('p').attr('class', 'sv-note perf-distil-what');
+  const distilNeeds = distil.append('ul').attr('class', 'sv-needs');
+  const body = root.append('div').attr('class', 'perf').attr('hidden', true);
+  const summary = body.append('p').attr('class', 'perf-summary');
+  const legend = body.append('p').attr('class', 'perf-legend').attr('aria-hidden', 'true');
+  for (const m of MEASURES) {
+    const item = legend.append('span').attr('class', `perf-key m-${m.key}`);
+    item.append('span').attr('class', 'perf-swatch');
+    item.append('span').text(m.label);
+  }
+  const barsBox = body.append('div').attr('class', 'perf-bars-list').attr('role', 'group')
+    .attr('aria-label', 'Per-class fidelity and accuracy');
+  body.append('h3').attr('class', 'sv-h3').attr('id', 'perf-cm-title').text('Student vs teacher');
+  const cmBox = body.append('div').attr('class', 'perf-cm-wrap');
+  const bars = classBars().onPick((name) => {
+    store.select({ class: name }, { source: 'performance' });
+    announce(`Class ${name} selected.`);
+  });
+
+  let key = null;       // project this view's runner belongs to
+  let version = null;   // {sid, number, body} shown
+  let vgen = 0;
+
+  const runner = createJobRunner(api, store, distil.node(), {
+    label: 'Distil a student',
+    what: 'Distillation',
+    notFound: 'Distillation is not available in this version of the server.',
+    start: () => {
+      const p = source.current.info;
+      return api.post('/api/v1/students', { extraction_id: p.extraction_id, teacher_output_id: p.teacher_output_id });
+    },
+    onDone: () => reloadStudent(store),
+  });
+
+  function missing(info) {
+    const parts = info?.parts || {};
+    const out = [];
+    if (!info?.teacher_output_id || parts.teacher_output?.ready === false) {
+      out.push('teacher outputs: run the teacher over the dataset (Configuration → Run teacher outputs)');
+    }
+    if (!info?.extraction_id || (parts.extraction && parts.extraction.ready === false)) {
+      out.push('concepts extracted from the images (Configuration → Run concept extraction)');
+    }
+    return out;
+  }
+
+  function renderDistil(snap) {
+    const show = snap.state === 'none' || (snap.state === 'ready' && runner.job);
+    distil.attr('hidden', show ? null : true);
+    if (!show) return;
+    const user = store.data('user');
+    const needs = snap.state === 'none' ? missing(snap.info) : [];
+    if (snap.state === 'none') {
+      distilWhat.text(needs.length
+        ? 'This project has no student yet. Distilling one needs:'
+        : 'This project has no student yet. Distilling fits one linear model per class over the extracted concepts, on the training split.');
+    } else distilWhat.text('');
+    distilNeeds.selectAll('li').data(needs).join('li').text((d) => d);
+    // A distillation already running for these inputs (started elsewhere) is followed.
+    const p = snap.info;
+    const running = (store.data('jobs') || []).find((j) => j.kind === 'student.distill' && !TERMINAL.has(j.state) &&
+      j.params?.extraction_id === p?.extraction_id && j.params?.teacher_output_id === p?.teacher_output_id);
+    if (running && snap.state === 'none') runner.attach(running);
+    runner.render({
+      // Once the student exists, the finished job stays in view but is not offered again.
+      editable: canEdit(user) && snap.state === 'none',
+      disabledReason: needs.length ? 'The project is not ready to distil yet.' : '',
+    });
+    if (!canEdit(user) && snap.state === 'none' && !needs.length) {
+      distilWhat.text('This project has no student yet; an editor or admin can distil one.');
+    }
+  }
+
+  function render() {
+    const snap = source.current;
+    if (snap.project !== key) { key = snap.project; runner.reset(); }
+    status.attr('data-kind', snap.state === 'error' ? 'error' : null)
+      .text(snap.state === 'loading' ? 'Loading the student…' : snap.state === 'error' ? snap.error : '');
+    const showEmpty = ['idle', 'draft', 'error'].includes(snap.state);
+    emptyBox.attr('hidden', showEmpty ? null : true);
+    if (showEmpty) {
+      emptyState(emptyBox.node(), {
+        title: snap.state === 'draft' ? 'Save this as a project to distil a student.' : 'No student to measure yet.',
+        what: 'Per-class fidelity and accuracy of the student against the teacher, the classes where they disagree, and a student-vs-teacher confusion matrix.',
+        needs: ['a project (pick one in Projects)', 'a distilled student for it'],
+      });
+    }
+    renderDistil(snap);
+    const ready = snap.state === 'ready' && version && version.sid === snap.student.id;
+    body.attr('hidden', ready ? null : true);
+    if (ready) renderBody(snap);
+  }
+
+  function renderBody(snap) {
+    const v = version.body;
+    const splitKey = store.get('split') ?? DEFAULT_SPLIT;
+    const m = v.measures?.splits?.[splitKey];
+    const head = snap.student.head.number;
+    const which = `version ${v.number}${v.number === head ? ' (head)' : ` of ${head}`}`;
+    if (!m) {
+      summary.text(`${snap.student.name || `Student ${snap.student.id}`}, ${which}: this dataset has no “${splitKey}” split. Pick another split above.`);
+      barsBox.selectAll('*').remove();
+      cmBox.selectAll('*').remove();
+      return;
+    }
+    const classes = v.classes;
+    const conf = m.confusion; // C x C, rows teacher, columns student
+    summary.text(`${snap.student.name || `Student ${snap.student.id}`}, ${which}, on the ${splitKey} split (${m.n} images): ` +
+      `fidelity ${pct(m.fidelity)}, student accuracy ${pct(m.student_accuracy)}, teacher accuracy ${pct(m.teacher_accuracy)}; ` +
+      `${m.disagreements} disagreement${m.disagreements === 1 ? '' : 's'}.` + (snap.student.stale ? ' The inputs changed since it was fitted (stale).' : ''));
+    const selClass = store.get('class');
+    const rows = classes.map((name, k) => ({
+      name,
+      ...m.classes[k],
+      disagree: d3.sum(conf[k]) - conf[k][k],
+      n: d3.sum(conf[k]),
+      selected: name === selClass,
+    }));
+    barsBox.datum(rows).call(bars);
+
+    // Confusion matrix as a table: every cell is a button choosing its subset.
+    const sub = parseSubset(store.get('subset'));
+    const maxOff = d3.max(classes.flatMap((a, i) => classes.map((b, j) => (i === j ? 0 : conf[i][j])))) || 1;
+    const maxDiag = d3.max(classes.map((a, i) => conf[i][i])) || 1;
+    const table = cmBox.selectAll('table.confusion').data([null]).join((enter) => {
+      const t = enter.append('table').attr('class', 'confusion').attr('aria-describedby', 'perf-cm-title');
+      t.append('caption');
+      t.append('thead').append('tr');
+      t.append('tbody');
+      return t;
+    });
+    table.select('caption').text(`Rows: the teacher's class; columns: the student's. ${m.n} images on the ${splitKey} split; off the diagonal they disagree. Choose a cell to see its images.`);
+    const hr = table.select('thead tr');
+    hr.selectAll('th').data(['', ...classes]).join('th')
+      .attr('scope', (d, i) => (i ? 'col' : null))
+      .attr('class', (d, i) => (i ? 'cm-col' : 'cm-corner'))
+      .text((d, i) => (i ? d : 'teacher ↓ student →'));
+    const tr = table.select('tbody').selectAll('tr').data(classes, (d) => d).join((enter) => {
+      const r = enter.append('tr');
+      r.append('th').attr('scope', 'row');
+      return r;
+    });
+    tr.select('th').text((d) => d);
+    tr.selectAll('td').data((t, i) => classes.map((s, j) => ({ t, s, i, j, n: conf[i][j] })), (d) => d.s)
+      .join((enter) => enter.append('td').call((td) => td.append('button').attr('type', 'button').attr('class', 'cm-cell')))
+      .each(function (d) {
+        const diag = d.i === d.j;
+        const f = diag ? d.n / maxDiag : d.n / maxOff;
+        const bg = d.n === 0 ? '#ffffff' : diag ? d3.interpolateBlues(0.15 + 0.6 * f) : d3.interpolateOranges(0.2 + 0.6 * f);
+        const selected = !!sub && sub.teacher === d.t && sub.student === d.s;
+        d3.select(this).select('button')
+          .classed('diag', diag)
+          .classed('off', !diag && d.n > 0)
+          .attr('data-teacher', d.t).attr('data-student', d.s)
+          .attr('aria-pressed', String(selected))
+          .attr('aria-label', `${d.n} image${d.n === 1 ? '' : 's'}: teacher ${d.t}, student ${d.s}${diag ? ' (agree)' : ' (disagree)'}`)
+          .style('background', bg)
+          .style('color', (diag ? 0.15 + 0.6 * f : 0.2 + 0.6 * f) > 0.55 && d.n ? '#fff' : 'var(--ink)')
+          .text(d.n)
+          .on('click', () => {
+            store.select({ subset: formatSubset(d.t, d.s) }, { source: 'performance' });
+            announce(`Subset selected: teacher ${d.t}, student ${d.s}, ${d.n} images.`);
+          });
+      });
+  }
+
+  async function loadVersion() {
+    const snap = source.current;
+    const g = ++vgen;
+    if (snap.state !== 'ready') { version = null; render(); return; }
+    const n = shownVersion(store, snap);
+    if (version && version.sid === snap.student.id && version.number === n) { render(); return; }
+    render();
+    try {
+      const body = await fetchVersion(api, snap.student.id, n);
+      if (g !== vgen) return;
+      version = { sid: snap.student.id, number: n, body };
+    } catch (e) {
+      if (g !== vgen) return;
+      version = null;
+      status.attr('data-kind', 'error').text(`Could not read version ${n}: ${e.message}`);
+      return;
+    }
+    render();
+  }
+
+  store.on('data.performance', ({ key: k }) => {
+    if (k === 'student') loadVersion();
+    else if (k === 'jobs' && source.current.state === 'none') render();
+  });
+  store.on('select.performance', ({ changed }) => {
+    if (changed.includes('version')) loadVersion();
+    else render();
+  });
+  loadVersion();
+  return { update: render };
 }

@@ -1,0 +1,122 @@
+// views/student.js — the selected project's student, shared by the views that show
+// it (performance, overview, provenance, and any view that tunes it).
+//
+// One source per store (studentSource(store, api) is idempotent): when the project
+// changes, or the session does, it reads GET /api/v1/projects/{id}, then finds the
+// project's student in GET /api/v1/students?dataset_id= (the newest whose
+// extraction_id and teacher_output_id are the project's) and fires
+//   store.setData('student', {project, state, info, student, error})
+//     project  the store's project key this answer is for
+//     state    'idle' (no project / signed out) | 'loading' | 'draft' (an unsaved
+//              "dataset:<id>" project) | 'none' (no student yet) | 'ready' | 'error'
+//     info     the project, normalised (projects.js), or null
+//     student  the API's student {id, name, classes, stale, head: {number, id, measures}}
+//
+// Anything that makes a new version (a tune, a restore, a distillation) asks for a
+// re-read with reloadStudent(store), i.e. store.setData('student:reload', time);
+// every view listening to data 'student' then re-renders without a page reload.
+//
+// Subsets: a disagreement cell is the store subset "teacher=<class>,student=<class>"
+// (class names); formatSubset / parseSubset write and read it.
+//
+// fetchVersion(api, studentId, number): a version's body (weights, measures). Versions
+// never change, so the promise is cached per (student, number).
+
+import { isAbort } from '../api.js';
+import { DRAFT_PREFIX, normaliseProject } from './projects.js';
+
+const sources = new WeakMap(); // store -> source
+const live = new Set();        // every source, for reloadStudent() without a store
+const versions = new Map();    // "sid/number" -> Promise<version>
+
+export function formatSubset(teacher, student) {
+  return `teacher=${teacher},student=${student}`;
+}
+
+// parseSubset("teacher=cat,student=dog") -> {teacher: 'cat', student: 'dog'} | null
+export function parseSubset(s) {
+  const m = /^teacher=(.*),student=(.*)$/.exec(s || '');
+  return m ? { teacher: m[1], student: m[2] } : null;
+}
+
+export function fetchVersion(api, studentId, number) {
+  const key = `${studentId}/${number}`;
+  if (!versions.has(key)) {
+    const p = api.get(`/api/v1/students/${studentId}/versions/${number}`);
+    versions.set(key, p);
+    p.catch(() => versions.delete(key));
+  }
+  return versions.get(key);
+}
+
+// reloadStudent(store): re-read the student (after a tune, restore or distillation).
+// Without a store, every source on the page re-reads.
+export function reloadStudent(store) {
+  if (store) { store.setData('student:reload', Date.now()); return; }
+  for (const s of live) s.reload();
+}
+
+// The version a view shows: the store's version (a number) when it names one the
+// student has, else the head.
+export function shownVersion(store, snap) {
+  const head = snap?.student?.head?.number;
+  const v = Number(store.get('version'));
+  return Number.isInteger(v) && v >= 1 && head && v <= head ? v : head ?? null;
+}
+
+export function studentSource(store, api) {
+  if (sources.has(store)) return sources.get(store);
+  let snap = { project: null, state: 'idle', info: null, student: null, error: '' };
+  let gen = 0;
+  let ctl = null;
+
+  function publish(next) {
+    snap = next;
+    store.setData('student', snap);
+  }
+
+  async function load({ quiet = false } = {}) {
+    const g = ++gen;
+    ctl?.abort();
+    const key = store.data('user') ? store.get('project') : null;
+    const base = { project: key, state: 'idle', info: null, student: null, error: '' };
+    if (!key) { publish(base); return; }
+    if (key.startsWith(DRAFT_PREFIX)) { publish({ ...base, state: 'draft' }); return; }
+    // A re-read of the same project keeps showing the old answer until the new one.
+    if (!quiet || snap.project !== key) publish({ ...base, state: 'loading' });
+    ctl = new AbortController();
+    const { signal } = ctl;
+    try {
+      const info = normaliseProject(await api.get(`/api/v1/projects/${encodeURIComponent(key)}`, { signal }));
+      if (g !== gen) return;
+      let student = null;
+      if (info.extraction_id && info.teacher_output_id) {
+        const r = await api.get('/api/v1/students', { query: { dataset_id: info.dataset_id, limit: 500 }, signal });
+        if (g !== gen) return;
+        student = (r.items || []).find((s) => s.extraction_id === info.extraction_id &&
+          s.teacher_output_id === info.teacher_output_id && s.head) || null;
+      }
+      publish({ ...base, state: student ? 'ready' : 'none', info, student });
+    } catch (e) {
+      if (isAbort(e) || g !== gen) return;
+      publish({ ...base, state: 'error', error: e.status === 404 ? `Project ${key} does not exist.` : e.message });
+    }
+  }
+
+  store.on('select.student-source', ({ changed }) => { if (changed.includes('project')) load(); });
+  store.on('data.student-source', ({ key }) => {
+    if (key === 'user') load();
+    else if (key === 'student:reload') load({ quiet: true });
+    // The project's parts became ready (teacher outputs, extraction finished).
+    else if (key === 'projects' && (snap.state === 'none' || snap.state === 'error')) load({ quiet: true });
+  });
+
+  const source = {
+    get current() { return snap; },
+    reload: () => load({ quiet: true }),
+  };
+  sources.set(store, source);
+  live.add(source);
+  load();
+  return source;
+}

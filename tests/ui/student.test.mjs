@@ -1,0 +1,279 @@
+// student.test.mjs — the student views end to end in chromium against a real
+// inficond: a tiny pipeline built through the API (a dataset uploaded as a tar of
+// the fixture JPEGs, a teacher from `inficond teacher-init` run over it, the tiny
+// OpenAI-style CLIP fixture with a corpus and an extraction, a project); then in the
+// page: distil from the Student performance view (progress to 100%), per-class bars
+// and the confusion matrix (a cell selects its subset), the concept × class heat map
+// (C x d cells; a cell selects class and concept), a tune made through the API shows
+// up in Provenance with its deltas after the app's refresh (reloadStudent), restoring
+// version 1 makes a new head, the export link downloads the JSON, a 409 on restore
+// (stale student) is explained with a "Reload the head" button; no console errors
+// or failed requests but that one.
+//
+// Env: INFICOND_TEST_DATABASE_URL (required), INFICOND_BIN (default
+// build/asan/inficond), INFICOND_CHROMIUM (default /usr/bin/chromium).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, copyFileSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium } from 'playwright-core';
+import { startServer, call, ADMIN_TOKEN, waitJob, databaseUrl } from '../api/harness.mjs';
+
+const CHROMIUM = process.env.INFICOND_CHROMIUM || '/usr/bin/chromium';
+const BIN = process.env.INFICOND_BIN || 'build/asan/inficond';
+const ART = 'test-artifacts/ui';
+const FIXTURES = resolve('tests/fixtures/images');
+const CLIP = resolve('../shared/fixtures/clip_tiny_openai_style.pt');
+const VOCAB = resolve('../shared/clip/bpe_simple_vocab_16e6.txt.gz');
+const skip = !existsSync(CHROMIUM) ? `no browser at ${CHROMIUM}`
+  : !existsSync(CLIP) || !existsSync(VOCAB) ? 'no CLIP fixture or vocab in ../shared' : false;
+const WORDS = ['red', 'green', 'blue', 'stripes', 'grass', 'water', 'sand', 'brick', 'redwood'];
+
+let server;
+let browser;
+let work;
+const world = {};
+const uniq = (p) => `${p}_${Math.random().toString(36).slice(2, 8)}`;
+
+async function must(method, path, body, status) {
+  const r = await call(server, method, path, body === undefined ? {} : { body });
+  assert.equal(r.status, status, `${method} ${path}: ${r.text}`);
+  return r.json;
+}
+async function job(r) {
+  const j = await waitJob(server, r.id, undefined, 90000);
+  assert.equal(j.state, 'succeeded', JSON.stringify(j));
+  return j;
+}
+
+before(async () => {
+  if (skip) return;
+  mkdirSync(ART, { recursive: true });
+  work = mkdtempSync(join(tmpdir(), 'inficond-uistu-'));
+  server = await startServer({ env: { INFICOND_WORKERS: '2', OMP_NUM_THREADS: '1' } });
+
+  const tree = join(work, 'tree');
+  const layout = [['train', 'plain', 'red.jpg'], ['train', 'plain', 'green.jpg'],
+    ['train', 'striped', 'stripes.jpg'], ['test', 'plain', 'blue.jpg']];
+  for (const [split, cls, file] of layout) {
+    mkdirSync(join(tree, split, cls), { recursive: true });
+    copyFileSync(join(FIXTURES, file), join(tree, split, cls, file));
+  }
+  const tar = join(work, 'images.tar');
+  execFileSync('tar', ['-cf', tar, '-C', tree, 'train', 'test']);
+  world.dataset = await must('POST', '/api/v1/datasets', { name: uniq('uistu') }, 201);
+  const up = await call(server, 'POST', `/api/v1/datasets/${world.dataset.id}/upload`,
+    { raw: readFileSync(tar), headers: { 'Content-Type': 'application/x-tar' } });
+  assert.equal(up.status, 202, up.text);
+  await job(up.json);
+  world.dataset = await must('GET', `/api/v1/datasets/${world.dataset.id}`, undefined, 200);
+
+  const tdir = join(work, 'teacher');
+  execFileSync(BIN, ['teacher-init', tdir, '--classes', world.dataset.classes.join(','), '--size', '64'],
+    { env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=0' } });
+  world.teacher = await must('POST', '/api/v1/models', { name: uniq('teacher'), path: tdir }, 201);
+
+  const cdir = join(work, 'clip');
+  mkdirSync(cdir);
+  copyFileSync(CLIP, join(cdir, 'model.pt'));
+  copyFileSync(VOCAB, join(cdir, 'bpe_simple_vocab_16e6.txt.gz'));
+  writeFileSync(join(cdir, 'manifest.json'), JSON.stringify({
+    format: 'inficond-model/1', kind: 'concept', encoder: 'global', file: 'model.pt',
+    input: { channels: 3, height: 64, width: 64, mean: [0.4815, 0.4578, 0.4082], std: [0.2686, 0.2613, 0.2758] },
+    methods: { image: 'encode_image', text: 'encode_text' },
+    embedding_dim: 64,
+    tokenizer: { type: 'clip-bpe', vocab: 'bpe_simple_vocab_16e6.txt.gz', context_length: 77 },
+  }));
+  world.concept = await must('POST', '/api/v1/models', { name: uniq('clip'), path: cdir }, 201);
+  world.corpus = await must('POST', '/api/v1/corpora', { name: uniq('colours'), words: WORDS }, 201);
+
+  await job(await must('POST', `/api/v1/datasets/${world.dataset.id}/teacher-outputs`, { model_id: world.teacher.id }, 202));
+  await job(await must('POST', '/api/v1/extractions',
+    { dataset_id: world.dataset.id, concept_model_id: world.concept.id, corpus_id: world.corpus.id }, 202));
+  world.project = await must('POST', '/api/v1/projects', {
+    name: uniq('stuproj'), dataset_id: world.dataset.id, teacher_model_id: world.teacher.id,
+    concept_model_id: world.concept.id, corpus_id: world.corpus.id,
+  }, 201);
+  assert.equal(world.project.ready, true, JSON.stringify(world.project));
+
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+async function openPage() {
+  const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+  context.setDefaultTimeout(15000);
+  const page = await context.newPage();
+  const problems = [];
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()} (${m.location()?.url || ''})`); });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('requestfailed', (r) => {
+    const why = r.failure()?.errorText || '';
+    const path = new URL(r.url()).pathname;
+    if (why === 'net::ERR_ABORTED' && (path === '/favicon.svg' || (r.method() === 'GET' && path.startsWith('/api/v1/')))) return;
+    problems.push(`request failed: ${r.method()} ${r.url()} ${why}`);
+  });
+  page.on('response', (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.request().method()} ${r.url()}`); });
+  return {
+    page,
+    async close(allowed = []) {
+      await context.close();
+      const left = problems.filter((p) => !allowed.some((re) => re.test(p)));
+      assert.deepEqual(left, [], `unexpected problems in the page:\n${left.join('\n')}`);
+    },
+  };
+}
+
+async function shot(page, name) {
+  await page.evaluate(() => document.querySelectorAll('.view').forEach((v) => { v.scrollTop = 0; }));
+  await page.screenshot({ path: `${ART}/${name}.png` });
+}
+const param = (page, k) => page.evaluate((key) => new URL(location.href).searchParams.get(key), k);
+
+async function signIn(page, path = '/') {
+  await page.goto(server.url + path);
+  await page.getByLabel('API token').fill(ADMIN_TOKEN);
+  await page.getByLabel('API token').press('Enter');
+  await page.locator('#workspace').waitFor({ state: 'visible' });
+}
+
+test('student views: distil, bars, confusion, heat map, provenance, restore, export', { skip, timeout: 180000 }, async () => {
+  const { page, close } = await openPage();
+  await signIn(page);
+  const item = page.locator('#projects').getByRole('button', { name: new RegExp(`^${world.project.name}`) });
+  await item.click();
+  await page.waitForFunction(() => new URL(location.href).searchParams.get('project'));
+
+  // No student yet: the performance view offers to distil one and follows the job.
+  const perf = page.locator('#view-performance');
+  await perf.getByText('This project has no student yet').waitFor();
+  await shot(page, '30-student-none');
+  await perf.getByRole('button', { name: 'Distil a student' }).click();
+  const box = perf.locator('.run-job[data-state="succeeded"]');
+  await box.waitFor({ timeout: 90000 });
+  assert.equal(await box.locator('.progress').getAttribute('aria-valuenow'), '100');
+  await perf.locator('.run-status', { hasText: 'Distillation finished.' }).waitFor();
+
+  // Per-class bars and the confusion matrix (C x C buttons).
+  const C = world.dataset.classes.length;
+  await perf.locator('button.perf-row').nth(C - 1).waitFor();
+  assert.deepEqual(await perf.locator('button.perf-row .perf-class').allTextContents(), world.dataset.classes);
+  assert.match(await perf.locator('.perf-summary').textContent(), /version 1 \(head\), on the test split \(1 images\): fidelity/);
+  assert.equal(await perf.locator('table.confusion button.cm-cell').count(), C * C);
+  const [a, b] = world.dataset.classes;
+  await perf.locator(`button.cm-cell[data-teacher="${a}"][data-student="${b}"]`).click();
+  await page.waitForFunction(() => new URL(location.href).searchParams.get('subset'));
+  assert.equal(await param(page, 'subset'), `teacher=${a},student=${b}`);
+  assert.equal(await perf.locator(`button.cm-cell[data-teacher="${a}"][data-student="${b}"]`).getAttribute('aria-pressed'), 'true');
+  await perf.locator('button.perf-row', { hasText: b }).click();
+  await page.waitForFunction((cls) => new URL(location.href).searchParams.get('class') === cls, b);
+  assert.equal(await param(page, 'subset'), null); // a new class clears the subset
+
+  // Heat map: C x d cells; a cell selects its class and concept.
+  const ov = page.locator('#view-overview');
+  await ov.locator('rect.hm-cell').first().waitFor();
+  assert.equal(await ov.locator('rect.hm-cell').count(), C * WORDS.length);
+  const cell = ov.locator('rect.hm-cell').nth(3);
+  const [cc, cw] = [await cell.getAttribute('data-class'), await cell.getAttribute('data-concept')];
+  await cell.click();
+  await page.waitForFunction(([k, w]) => {
+    const q = new URL(location.href).searchParams;
+    return q.get('class') === k && q.get('concept') === w;
+  }, [cc, cw]);
+  assert.equal(await ov.locator(`rect.hm-cell.selected[data-class="${cc}"][data-concept="${cw}"]`).count(), 1);
+  // The keyboard moves the tab stop and selects.
+  await cell.focus();
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction((w) => new URL(location.href).searchParams.get('concept') !== w, cw);
+
+  // Provenance: the distillation.
+  const prov = page.locator('#view-provenance');
+  await prov.locator('li.prov-item[data-version="1"]').waitFor();
+  assert.match(await prov.locator('li.prov-item[data-version="1"] .prov-kind').textContent(), /distill/);
+  await page.waitForTimeout(400);
+  await shot(page, '31-student-distilled');
+
+  // A tune through the API, then the refresh the app's tuning controls ask for.
+  const st = (await call(server, 'GET', `/api/v1/students?dataset_id=${world.dataset.id}`)).json.items[0];
+  const v1 = (await call(server, 'GET', `/api/v1/students/${st.id}/versions/1`)).json;
+  let best = { k: 0, j: 0, w: 0 };
+  v1.weights.forEach((row, k) => row.forEach((w, j) => { if (Math.abs(w) > Math.abs(best.w)) best = { k, j, w }; }));
+  const tune = await call(server, 'POST', `/api/v1/students/${st.id}/versions`, {
+    body: { parent: 1, actions: [{ action: 'downtune', concept: v1.concepts[best.j], class: v1.classes[best.k], factor: 2 }] },
+  });
+  assert.equal(tune.status, 201, tune.text);
+  await page.evaluate(() => import('/views/student.js').then((m) => m.reloadStudent()));
+  const v2 = prov.locator('li.prov-item[data-version="2"]');
+  await v2.waitFor();
+  assert.match(await v2.locator('.prov-actions').textContent(), new RegExp(`downtune “${v1.concepts[best.j]}” for ${v1.classes[best.k]} ×2`));
+  assert.match(await v2.locator('.prov-who').textContent(), /by admin/);
+  const deltas = await v2.locator('.prov-deltas li').allTextContents();
+  assert.equal(deltas.length, 3, deltas.join(' | '));
+  for (const t of deltas) assert.match(t, /^[▲▼=] /);
+  await perf.locator('.perf-summary', { hasText: 'version 2 (head)' }).waitFor();
+  await ov.locator('.ov-caption', { hasText: 'Version 2 (head)' }).waitFor();
+
+  // Show an older version: every student view follows.
+  await prov.locator('li.prov-item[data-version="1"] .prov-show').click();
+  await page.waitForFunction(() => new URL(location.href).searchParams.get('version') === '1');
+  await perf.locator('.perf-summary', { hasText: 'version 1 of 2' }).waitFor();
+  await ov.locator('.ov-caption', { hasText: 'Version 1 of 2' }).waitFor();
+  assert.match(await prov.locator('.prov-export').getAttribute('href'), new RegExp(`/api/v1/students/${st.id}/versions/1/export$`));
+
+  // Export downloads the JSON.
+  const [download] = await Promise.all([page.waitForEvent('download'), prov.locator('.prov-export').click()]);
+  const saved = join(work, 'export.json');
+  await download.saveAs(saved);
+  const ex = JSON.parse(readFileSync(saved, 'utf8'));
+  assert.equal(ex.format, 'inficond-student/1');
+  assert.deepEqual(ex.weights, v1.weights);
+
+  // Restore version 1: a new head appears, and the views go back to the head.
+  await prov.locator('li.prov-item[data-version="1"] .prov-restore').click();
+  const v3 = prov.locator('li.prov-item[data-version="3"]');
+  await v3.waitFor();
+  assert.match(await v3.locator('.prov-kind').textContent(), /restore/);
+  assert.match(await v3.locator('.prov-actions').textContent(), /restored version 1/);
+  await prov.locator('.prov-outcome', { hasText: 'Version 1 restored as version 3.' }).waitFor();
+  assert.equal(await param(page, 'version'), null);
+  await perf.locator('.perf-summary', { hasText: 'version 3 (head)' }).waitFor();
+  await page.waitForTimeout(400);
+  await shot(page, '32-student-restored');
+
+  // Another split: the measures follow the header's split picker.
+  await page.locator('#split-select').selectOption('train');
+  await perf.locator('.perf-summary', { hasText: 'on the train split (3 images)' }).waitFor();
+  await page.waitForTimeout(400);
+  await shot(page, '33-student-train-split');
+
+  // A reload keeps the selection and shows the same head.
+  await page.reload();
+  await prov.locator('li.prov-item[data-version="3"].is-head').waitFor();
+
+  // A conflict: the student's inputs changed under it (stale), so a restore is
+  // refused with 409; the view explains and offers to reload the head.
+  execFileSync('psql', [databaseUrl(), '-qAt', '-v', 'ON_ERROR_STOP=1', '-c',
+    `UPDATE students SET presence_sha256 = repeat('0', 64) WHERE id = ${st.id}`]);
+  await prov.locator('li.prov-item[data-version="2"] .prov-restore').click();
+  const notice = prov.locator('.prov-notice');
+  await notice.waitFor();
+  assert.match(await notice.textContent(), /refused: .*stale.*can no longer be restored/);
+  await page.waitForTimeout(200);
+  await shot(page, '34-student-conflict');
+  await notice.getByRole('button', { name: 'Reload the head' }).click();
+  await perf.locator('.perf-summary', { hasText: '(stale)' }).waitFor();
+  await close([/HTTP 409: POST .*\/versions\/2\/restore$/, /console error: .*status of 409/]);
+});

@@ -1,0 +1,268 @@
+// tuning.test.mjs — the Concepts and Instances views end to end in chromium against
+// a real inficond: a tiny pipeline built through the API (the four fixture JPEGs as
+// a dataset, a teacher from `inficond teacher-init`, the tiny OpenAI-style CLIP
+// fixture as concept model, a corpus, teacher outputs, an extraction, a project and a
+// distilled student). In the page: the influence bars of a class, a keyboard
+// downtune (running state, a new head, changed bars), a 409 from a head someone else
+// moved (explained, "Reload head" works), the instances with teacher/student answers
+// and contributions, outlines on hover, a typed concept (422 message for an unknown
+// one, then added, then distilled again). No console errors or failed requests but
+// the deliberate 409.
+//
+// Env: INFICOND_TEST_DATABASE_URL (required), INFICOND_BIN (default
+// build/asan/inficond), INFICOND_CHROMIUM (default /usr/bin/chromium).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, copyFileSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium } from 'playwright-core';
+import { startServer, call, ADMIN_TOKEN, waitJob } from '../api/harness.mjs';
+
+const CHROMIUM = process.env.INFICOND_CHROMIUM || '/usr/bin/chromium';
+const BIN = process.env.INFICOND_BIN || 'build/asan/inficond';
+const ART = 'test-artifacts/ui';
+const FIXTURES = resolve('tests/fixtures/images');
+const CLIP = resolve('../shared/fixtures/clip_tiny_openai_style.pt');
+const VOCAB = resolve('../shared/clip/bpe_simple_vocab_16e6.txt.gz');
+const skip = !existsSync(CHROMIUM) ? `no browser at ${CHROMIUM}`
+  : !existsSync(CLIP) || !existsSync(VOCAB) ? 'no CLIP fixture in ../shared' : false;
+const WORDS = ['red', 'green', 'blue', 'stripes', 'grass', 'water', 'sand', 'brick'];
+
+let server;
+let browser;
+let work;
+const world = {};
+const uniq = (p) => `${p}_${Math.random().toString(36).slice(2, 8)}`;
+
+async function must(method, path, body, status) {
+  const r = await call(server, method, path, body === undefined ? {} : { body });
+  assert.equal(r.status, status, `${method} ${path}: ${r.text}`);
+  return r.json;
+}
+async function job(method, path, body) {
+  const r = await call(server, method, path, { body });
+  assert.equal(r.status, 202, `${method} ${path}: ${r.text}`);
+  const j = await waitJob(server, r.json.id);
+  assert.equal(j.state, 'succeeded', JSON.stringify(j));
+  return j;
+}
+
+before(async () => {
+  if (skip) return;
+  mkdirSync(ART, { recursive: true });
+  work = mkdtempSync(join(tmpdir(), 'inficond-uitune-'));
+  server = await startServer({ env: { INFICOND_WORKERS: '2', OMP_NUM_THREADS: '1' } });
+
+  const tree = join(work, 'tree');
+  const layout = [['train', 'plain', 'red.jpg'], ['train', 'plain', 'green.jpg'],
+    ['train', 'striped', 'stripes.jpg'], ['test', 'plain', 'blue.jpg']];
+  for (const [split, cls, file] of layout) {
+    mkdirSync(join(tree, split, cls), { recursive: true });
+    copyFileSync(join(FIXTURES, file), join(tree, split, cls, file));
+  }
+  const tar = join(work, 'images.tar');
+  execFileSync('tar', ['-cf', tar, '-C', tree, 'train', 'test']);
+  world.dataset = await must('POST', '/api/v1/datasets', { name: uniq('uitune') }, 201);
+  const up = await call(server, 'POST', `/api/v1/datasets/${world.dataset.id}/upload`,
+    { raw: readFileSync(tar), headers: { 'Content-Type': 'application/x-tar' } });
+  assert.equal(up.status, 202, up.text);
+  assert.equal((await waitJob(server, up.json.id)).state, 'succeeded');
+  world.dataset = await must('GET', `/api/v1/datasets/${world.dataset.id}`, undefined, 200);
+
+  const tdir = join(work, 'teacher');
+  execFileSync(BIN, ['teacher-init', tdir, '--classes', world.dataset.classes.join(','), '--size', '64'],
+    { env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=0' } });
+  world.teacher = await must('POST', '/api/v1/models', { name: uniq('teacher'), path: tdir }, 201);
+
+  const cdir = join(work, 'clip');
+  mkdirSync(cdir);
+  copyFileSync(CLIP, join(cdir, 'model.pt'));
+  copyFileSync(VOCAB, join(cdir, 'bpe_simple_vocab_16e6.txt.gz'));
+  writeFileSync(join(cdir, 'manifest.json'), JSON.stringify({
+    format: 'inficond-model/1', kind: 'concept', encoder: 'global', file: 'model.pt',
+    input: { channels: 3, height: 64, width: 64, mean: [0.4815, 0.4578, 0.4082], std: [0.2686, 0.2613, 0.2758] },
+    methods: { image: 'encode_image', text: 'encode_text' },
+    embedding_dim: 64,
+    tokenizer: { type: 'clip-bpe', vocab: 'bpe_simple_vocab_16e6.txt.gz', context_length: 77 },
+  }));
+  world.concept = await must('POST', '/api/v1/models', { name: uniq('clip'), path: cdir }, 201);
+  world.corpus = await must('POST', '/api/v1/corpora', { name: uniq('words'), words: WORDS }, 201);
+
+  const to = await job('POST', `/api/v1/datasets/${world.dataset.id}/teacher-outputs`, { model_id: world.teacher.id });
+  world.teacherOutput = to.result?.teacher_output_id;
+  const ex = await job('POST', '/api/v1/extractions',
+    { dataset_id: world.dataset.id, concept_model_id: world.concept.id, corpus_id: world.corpus.id });
+  world.project = await must('POST', '/api/v1/projects', {
+    name: uniq('tune'), dataset_id: world.dataset.id, teacher_model_id: world.teacher.id,
+    concept_model_id: world.concept.id, corpus_id: world.corpus.id,
+  }, 201);
+  const parts = world.project.parts;
+  assert.ok(parts.teacher_output?.id && parts.extraction?.id, JSON.stringify(parts));
+  world.extraction = parts.extraction.id;
+  void ex;
+  const st = await job('POST', '/api/v1/students', { extraction_id: parts.extraction.id, teacher_output_id: parts.teacher_output.id });
+  world.student = st.result.student_id;
+
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+async function openPage() {
+  const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+  context.setDefaultTimeout(15000);
+  const page = await context.newPage();
+  const problems = [];
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()} (${m.location()?.url || ''})`); });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('requestfailed', (r) => {
+    const why = r.failure()?.errorText || '';
+    const path = new URL(r.url()).pathname;
+    if (why === 'net::ERR_ABORTED' && r.method() === 'GET' && path.startsWith('/api/v1/')) return;
+    problems.push(`request failed: ${r.method()} ${r.url()} ${why}`);
+  });
+  page.on('response', (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.request().method()} ${r.url()}`); });
+  return {
+    page,
+    async close(allowed = []) {
+      await context.close();
+      const left = problems.filter((p) => !allowed.some((re) => re.test(p)));
+      assert.deepEqual(left, [], `unexpected problems in the page:\n${left.join('\n')}`);
+    },
+  };
+}
+
+const shot = (page, name) => page.screenshot({ path: `${ART}/${name}.png` });
+const head = async () => (await call(server, 'GET', `/api/v1/students/${world.student}`)).json.head.number;
+const values = (view) => view.locator('.inf-row .inf-value').allTextContents();
+
+async function signInAndPick(page) {
+  await page.goto(server.url + '/');
+  await page.getByLabel('API token').fill(ADMIN_TOKEN);
+  await page.getByLabel('API token').press('Enter');
+  await page.locator('#workspace').waitFor({ state: 'visible' });
+  const item = page.locator('#projects').getByRole('button', { name: new RegExp(`^${world.project.name}`) });
+  await item.waitFor();
+  await item.focus();
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => new URL(location.href).searchParams.get('project'));
+}
+
+test('concepts: influence bars, keyboard downtune, 409 explained with reload, instances, a typed concept', { skip, timeout: 240000 }, async () => {
+  const { page, close } = await openPage();
+  await signInAndPick(page);
+  const view = page.locator('#view-concepts');
+  await view.getByLabel('Class', { exact: true }).waitFor();
+  await view.getByLabel('Class', { exact: true }).selectOption('plain');
+  await page.waitForFunction(() => new URL(location.href).searchParams.get('class') === 'plain');
+  const rows = view.locator('.inf-row');
+  await rows.first().waitFor();
+  assert.equal(await rows.count(), WORDS.length);
+  const before1 = await values(view);
+  // Searchable.
+  await view.getByLabel('Search', { exact: true }).fill('re');
+  await view.locator('#concepts-count', { hasText: /of 8 concepts match/ }).waitFor();
+  assert.deepEqual((await view.locator('.inf-row .concept-name').allTextContents()).sort(), ['green', 'red']);
+  await view.getByLabel('Search', { exact: true }).fill('');
+  await view.locator('#concepts-count', { hasText: /^8 concepts/ }).waitFor();
+  await shot(page, '30-concepts-influence');
+
+  // Downtune the most influential concept with the keyboard; watch for the running state.
+  const inf = (await call(server, 'GET', `/api/v1/students/${world.student}/versions/1/classes/plain/influence`)).json;
+  const top = [...inf.items].sort((a, b) => Math.abs(b.weight) - Math.abs(a.weight))[0];
+  assert.notEqual(top.weight, 0, JSON.stringify(inf));
+  await page.evaluate(() => {
+    window.__busy = false;
+    new MutationObserver(() => {
+      if (document.querySelector('#view-concepts .tune[aria-busy="true"]')) window.__busy = true;
+    }).observe(document.querySelector('#view-concepts'), { subtree: true, attributes: true, childList: true });
+  });
+  const down = view.getByRole('button', { name: `Downtune ${top.concept} for plain by ×2` });
+  await down.focus();
+  await page.keyboard.press('Enter');
+  await view.locator('.tuning-status', { hasText: 'Version 2 is the new head' }).waitFor();
+  assert.equal(await page.evaluate(() => window.__busy), true, 'the control never showed it was running');
+  assert.equal(await head(), 2);
+  await view.locator('.tuning-caption', { hasText: 'version 2 (head)' }).waitFor();
+  await page.waitForFunction((old) => {
+    const now = [...document.querySelectorAll('#view-concepts .inf-row .inf-value')].map((e) => e.textContent);
+    return now.length === old.length && now.join() !== old.join();
+  }, before1);
+  await shot(page, '31-concepts-downtuned');
+
+  // Someone else tunes head 2 first; the page's tune on 2 is a 409, explained.
+  const other = await call(server, 'POST', `/api/v1/students/${world.student}/versions`,
+    { body: { parent: 2, actions: [{ action: 'uptune', concept: WORDS[1], class: 'striped', factor: 2 }] } });
+  assert.equal(other.status, 201, other.text);
+  await view.getByRole('button', { name: `Uptune ${WORDS[0]} for plain by ×2` }).click();
+  const conflict = view.locator('.tuning-conflict');
+  await conflict.waitFor({ state: 'visible' });
+  assert.match(await conflict.textContent(), /Someone else changed this student.*version 3, not 2/);
+  await shot(page, '32-concepts-conflict');
+  assert.equal(await head(), 3);
+  await conflict.getByRole('button', { name: 'Reload head' }).click();
+  await conflict.waitFor({ state: 'hidden' });
+  await view.locator('.tuning-caption', { hasText: 'version 3 (head)' }).waitFor();
+  // Tuning works again on the reloaded head.
+  await view.getByRole('button', { name: `Uptune ${WORDS[0]} for plain by ×2` }).click();
+  await view.locator('.tuning-status', { hasText: 'Version 4 is the new head' }).waitFor();
+  assert.equal(await head(), 4);
+
+  // Instances: the class's thumbnails with answers; a click shows contributions.
+  const inst = page.locator('#view-instances');
+  const thumbs = inst.locator('li.thumb');
+  await page.waitForFunction(() => {
+    const t = [...document.querySelectorAll('#view-instances li.thumb')];
+    return t.length === 3 && t.every((li) => /T: \S+/.test(li.textContent) && /S: \S+/.test(li.textContent) &&
+      li.querySelector('img').complete && li.querySelector('img').naturalWidth > 0);
+  });
+  assert.match(await thumbs.first().getByRole('button').getAttribute('aria-label'), /teacher says \w+, student says \w+/);
+  await thumbs.first().getByRole('button').focus();
+  await page.keyboard.press('Enter');
+  const contrib = inst.locator('.contrib');
+  await contrib.locator('.contrib-list li, .contrib-note:text-matches("No concept contributes")').first().waitFor();
+  assert.match(await contrib.locator('h3').textContent(), /why the student says/);
+  // Hovering a concept outlines the segments nearest to it.
+  const imgId = Number((await thumbs.first().getByRole('button').getAttribute('aria-label')).match(/Image (\d+)/)[1]);
+  const seg = (await call(server, 'GET', `/api/v1/extractions/${world.extraction}/images/${imgId}/segments`)).json;
+  const word = seg.segments.find((s) => s.box || s.mask)?.nearest?.word;
+  assert.ok(word, JSON.stringify(seg).slice(0, 300));
+  await view.locator(`.inf-row[data-concept="${word}"] .concept-name`).hover();
+  await thumbs.first().locator('svg.thumb-outline :is(rect, path)').first().waitFor({ state: 'attached' });
+  await inst.locator('.tuning-status', { hasText: `segments nearest to “${word}”` }).waitFor();
+  await shot(page, '33-instances-contributions-outline');
+  await page.mouse.move(5, 5);
+
+  // A typed concept: an unknown one is a 422 shown as such; a known one is added.
+  const box = view.getByLabel('New concept');
+  await box.fill('1'.repeat(90));
+  await box.press('Enter');
+  await view.locator('.add-msg[data-kind="error"]', { hasText: /^Not added: / }).waitFor();
+  await shot(page, '34-concepts-add-422');
+  await box.fill('yellow');
+  await box.press('Enter');
+  await view.locator('.inf-row.pending[data-concept="yellow"]').waitFor();
+  const stale = view.locator('.tuning-stale');
+  await stale.waitFor({ state: 'visible' });
+  assert.match(await stale.textContent(), /Added “yellow”/);
+  await shot(page, '35-concepts-added');
+  await stale.getByRole('button', { name: 'Distil again' }).click();
+  await view.locator('.inf-row:not(.pending)[data-concept="yellow"]').waitFor({ timeout: 60000 });
+  assert.equal(await rows.count(), WORDS.length + 1);
+  await stale.waitFor({ state: 'hidden' });
+  await page.waitForTimeout(300);
+  await shot(page, '36-concepts-redistilled');
+  await close([/HTTP 409: POST .*\/api\/v1\/students\/\d+\/versions$/, /HTTP 422: POST .*\/words$/,
+    /console error: .*status of (409|422)/]);
+});
