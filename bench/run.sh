@@ -46,3 +46,16 @@ fi
 teacher_images=${BENCH_TEACHER_IMAGES:-var/bench/teacher-scenes}
 mkdir -p "$teacher_images"
 build/inficond bench teacher --images "$teacher_images" --make-images --n 2000 --batch 64
+
+echo "== extract (C vs python3-torch, one thread; dense demo model, global CLIP fixture)"
+extract_demo=${BENCH_EXTRACT_DEMO:-var/bench/extract-demo}
+if [ ! -f "$extract_demo/concepts/manifest.json" ]; then
+  build/inficond demo --scale small --out "$extract_demo" >/dev/null
+fi
+build/inficond bench extract --model "$extract_demo/concepts" --images "$extract_demo/scenes" \
+  --corpus "$extract_demo/corpus.txt" --n 512 --batch 32 --runs 5
+clip=../shared/fixtures/clip_tiny_openai_style.pt
+if [ -f "$clip" ] && [ -f "$vocab" ]; then
+  build/inficond bench extract --model "$clip" --vocab "$vocab" --images "$extract_demo/scenes" \
+    --n 512 --batch 8 --runs 5
+fi

@@ -8,6 +8,7 @@
 static const command benches[] = {
     {"tokenizer", bench_tokenizer, "CLIP vocab load time and prompts tokenized per second"},
     {"teacher", bench_teacher, "teacher inference images/s (JPEG decode + preprocess + forward), C vs Python"},
+    {"extract", bench_extract, "concept extraction images/s (decode + encode + segments + presence), C vs Python"},
     {"presence", bench_presence, "concept presence SGEMM GFLOP/s vs OpenBLAS peak, peak RSS, add-one-concept ms"},
     {"student", bench_student, "L1 student fit (all classes) and one-class warm retrain vs a PyTorch Adam peer"},
     {NULL, NULL, NULL},

@@ -25,6 +25,7 @@ int bench_tokenizer(int argc, char **argv); /* bench_tokenizer.c */
 int bench_teacher(int argc, char **argv);   /* bench_teacher.c */
 int bench_presence(int argc, char **argv);  /* bench_presence.c */
 int bench_student(int argc, char **argv);   /* bench_student.c */
+int bench_extract(int argc, char **argv);   /* bench_extract.c */
 
 /* The table, in main.c. */
 extern const command commands[];
