@@ -64,6 +64,13 @@ test: deps
 	@$(MAKE) --no-print-directory all asan
 	@bash tests/run.sh
 
+# libFuzzer targets (tests/fuzz/, clang with ASan + UBSan): each runs FUZZ_SECONDS;
+# `tests/fuzz/run.sh --regress` replays the saved crash inputs and seeds once.
+FUZZ_SECONDS ?= 60
+.PHONY: fuzz
+fuzz: $(SHIM_LIB)
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh
+
 bench: deps all
 	@bash bench/run.sh
 
