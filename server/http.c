@@ -36,6 +36,7 @@
 #include "static_files.h"
 
 #define MAX_HEADERS 8
+#define DISCARD_MAX ((size_t)64 << 20) /* refused bodies up to this are read and dropped */
 
 struct http_conn {
     app *app;
@@ -52,6 +53,8 @@ struct http_conn {
     char early_msg[256];
     char allow[64];
     /* body */
+    size_t declared; /* Content-Length, 0 when absent                              */
+    size_t received; /* bytes of body seen, kept or dropped                        */
     char *body;
     size_t body_len, body_cap, body_max;
     int body_fd;
@@ -571,6 +574,7 @@ static void first_call(struct http_conn *hc, const char *url, const char *method
     } else {
         hc->body_max = 0;
     }
+    hc->declared = declared > 0 ? (size_t)declared : 0;
     if (declared > 0 && rt->body != BODY_NONE && (size_t)declared > hc->body_max)
         remember_error(hc, 413, "payload_too_large", "the body is larger than the %zu-byte limit",
                        hc->body_max);
@@ -689,10 +693,10 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *mhd, con
         hc->start_ns = now_ns();
         *con_cls = hc;
         first_call(hc, url, method);
-        if (hc->early_status == 413) {
-            dispatch(hc); /* answer now: reading a body we refuse would be wasted */
-            return MHD_YES;
-        }
+        /* A refused body of modest size is read and dropped so the 413 reaches a client
+         * that writes its whole body before reading (most do); past DISCARD_MAX we
+         * answer at once and the connection closes. */
+        if (hc->early_status == 413 && hc->declared > DISCARD_MAX) dispatch(hc);
         return MHD_YES;
     }
     if (hc->replied) {
@@ -700,9 +704,11 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *mhd, con
         return MHD_YES;
     }
     if (*upload_data_size) {
+        hc->received += *upload_data_size;
         take_body(hc, upload_data, *upload_data_size);
         *upload_data_size = 0;
-        if (hc->early_status == 413 || hc->early_status == 507) dispatch(hc);
+        if (hc->early_status == 507 || (hc->early_status == 413 && hc->received > DISCARD_MAX))
+            dispatch(hc);
         return MHD_YES;
     }
     hc->dispatched = 1;
