@@ -4,6 +4,9 @@
 #   2. API tests:  node --test tests/api/*.test.mjs against real servers and a fresh
 #                  database on the private PostgreSQL (or TEST_DATABASE_URL's server)
 #   3. UI tests:   node --test tests/ui/*.test.mjs (playwright-core + Debian chromium)
+#   4. fuzzing:    tests/fuzz/smoke.sh: every libFuzzer target replays its regressions
+#                  and seeds, then fuzzes TEST_FUZZ_SECONDS (default 10); `make fuzz`
+#                  is the long run
 # and ends with one line: "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -77,6 +80,21 @@ shopt -s nullglob
 export INFICOND_BIN=${INFICOND_BIN:-build/asan/inficond}
 run_node_suite api tests/api/*.test.mjs
 run_node_suite ui tests/ui/*.test.mjs
+
+# Fuzzing, bounded: each target counts as one test (tests/fuzz/smoke.sh).
+echo "== fuzz (replay, then ${TEST_FUZZ_SECONDS:-10} s per target)"
+if command -v clang >/dev/null; then
+  fuzz_out=$(bash tests/fuzz/smoke.sh "$artifacts/fuzz.log")
+  rc=$?
+  echo "$fuzz_out" | grep -v ' passed, '
+  p=$(tail -n1 <<<"$fuzz_out" | awk '{print $1}'); f=$(tail -n1 <<<"$fuzz_out" | awk '{print $3}')
+  p=${p:-0}; f=${f:-0}
+  if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+  passed=$((passed + p)); failed=$((failed + f))
+  [ $rc -eq 0 ] || failures+=("fuzz")
+else
+  echo "-- fuzz: clang missing (scripts/deps.sh installs it)"; failed=$((failed + 1)); failures+=("fuzz")
+fi
 
 echo
 [ ${#failures[@]} -eq 0 ] || echo "failed suites: ${failures[*]}"

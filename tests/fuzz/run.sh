@@ -9,7 +9,8 @@
 #
 # Objects go to build/fuzz/obj (every server/*.c but main.c, built with
 # -fsanitize=fuzzer-no-link,address,undefined), targets to build/fuzz/fuzz_<t>, the
-# growing corpus to build/fuzz/corpus/<t>, crashes to build/fuzz/artifacts/<t>/.
+# growing corpus to build/fuzz/corpus/<t>, crashes to build/fuzz/artifacts/<t>/
+# ($FUZZ_OUT instead of build/fuzz when set).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
@@ -18,7 +19,7 @@ CLANG=${CLANG:-clang}
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 CFLAGS="-std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O1 -g -pthread $SAN -Iserver -Ishim -I/usr/include/postgresql"
 LIBS="-lmicrohttpd -lz -ljansson -lpq -lopenblas -lturbojpeg -lsodium -larchive -lutf8proc -lm -lpthread"
-OUT=build/fuzz
+OUT=${FUZZ_OUT:-build/fuzz}   # make test uses its own, so a long run can go on beside it
 ALL_TARGETS=$(ls tests/fuzz/fuzz_*.c | sed 's#.*/fuzz_\(.*\)\.c#\1#')
 
 mode=fuzz
