@@ -71,6 +71,8 @@ static const route table[] = {
     {"GET",    "/api/v1/students/{id}/versions/{v}/disagreements", route_student_disagreements, ROLE_VIEWER, BODY_NONE, 0, "images where student and teacher disagree, paged and filtered"},
     {"GET",    "/api/v1/students/{id}/versions/{v}/images/{image_id}/contributions", route_student_contributions, ROLE_VIEWER, BODY_NONE, 0, "an image's concept contributions to each class score"},
     {"GET",    "/api/v1/students/{id}/versions/{v}/export", route_student_export, ROLE_VIEWER, BODY_NONE, 0, "the fitted student as JSON"},
+    {"GET",    "/api/v1/students/{id}/versions/{v}/export.pt", route_student_export_torchscript, ROLE_VIEWER, BODY_NONE, 0, "the fitted student as a TorchScript module over presence vectors"},
+    {"POST",   "/api/v1/students/{id}/versions/{v}/predict", route_student_predict, ROLE_VIEWER, BODY_FILE, 16 * 1024 * KB, "predict one JPEG: class, scores, top concepts with their segments"},
     {NULL, NULL, NULL, ROLE_PUBLIC, BODY_NONE, 0, NULL},
 };
 

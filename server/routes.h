@@ -87,4 +87,8 @@ void route_student_disagreements(req *r);
 void route_student_contributions(req *r);
 void route_student_export(req *r);
 
+/* routes_student_use.c */
+void route_student_export_torchscript(req *r);
+void route_student_predict(req *r);
+
 #endif

@@ -112,6 +112,17 @@ void shim_trim_error(const char *raw, char *out, size_t outlen);
 int shim_create_teacher_cnn(const char *path, int channels, int height, int width, int classes,
                             uint64_t seed, char *errbuf, size_t errlen);
 
+/* ---- exporting a student (shim_student_export.cpp) ------------------------- */
+
+/* A linear student as a TorchScript archive in memory: forward(x (B, d)) -> (B, C) =
+ * x W^T + b and predict(x) -> (B) int64 argmax, with attributes concepts (List[str],
+ * d), classes (List[str], C) and meta (str; `meta` may be NULL: "{}"). w: (C, d)
+ * row-major, b: (C), all finite; names are copied. On success *buf is a new malloc'd
+ * archive of *len bytes (free() it) and 0 is returned; else -1 with the reason. */
+int shim_student_export(const float *w, const float *b, int c, int d, const char *const *concepts,
+                        const char *const *classes, const char *meta, void **buf, size_t *len,
+                        char *errbuf, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif
