@@ -13,6 +13,7 @@ typedef struct app {
     db_pool *db;
     atomic_int stopping; /* set on SIGINT/SIGTERM: workers finish their step and exit */
     char worker_name[128]; /* host:pid, written into jobs.worker */
+    struct login_limit *logins; /* failed-login counters (serve only; NULL: no limit) */
 } app;
 
 #endif

@@ -6,6 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The parser's own ceiling (CONCEPT_CORPUS_MAX in concepts.h): a corpus is checked
+ * for repeats word by word, so far larger ones would be slow to accept. */
+#define CORPUS_CONCEPTS_CEILING 20000
+
 static const char help_text[] =
     "Environment:\n"
     "  DATABASE_URL             PostgreSQL connection (URL or key=value); required by\n"
@@ -28,6 +32,14 @@ static const char help_text[] =
     "                           and the job is re-queued or failed (15000)\n"
     "  INFICOND_JOB_MAX_ATTEMPTS  runs a job gets before it is failed (2)\n"
     "  INFICOND_LOG_LEVEL       debug | info | warn | error (info)\n"
+    "  INFICOND_MAX_IMPORT_IMAGES  images one import may hold; a larger one fails\n"
+    "                           before storing anything (1000000)\n"
+    "  INFICOND_MAX_CORPUS_CONCEPTS  concept words per corpus (10000, at most 20000)\n"
+    "  INFICOND_LOGIN_MAX_FAILURES  failed logins per account name or client address\n"
+    "                           within the window before logins are refused (10)\n"
+    "  INFICOND_LOGIN_WINDOW_S  that window, and the lockout after it, in seconds (60)\n"
+    "  INFICOND_TLS_CERT        PEM certificate (chain) file: serve HTTPS; needs\n"
+    "  INFICOND_TLS_KEY         the PEM private key file too (both or neither)\n"
     "  INFICOND_DEMO            off | small | full (full): build the demo world on the\n"
     "                           first start, when no demo project exists\n";
 
@@ -94,6 +106,23 @@ int config_from_env(config *c, err *e) {
         env_str("INFICOND_ADMIN_TOKEN", "", c->admin_token, sizeof c->admin_token, e) ||
         env_str("INFICOND_LOG_LEVEL", "info", c->log_level, sizeof c->log_level, e))
         return -1;
+    long max_import, max_concepts, login_failures, login_window;
+    if (env_long("INFICOND_MAX_IMPORT_IMAGES", 1000000, 1, 1000000000L, &max_import, e) ||
+        env_long("INFICOND_MAX_CORPUS_CONCEPTS", 10000, 1, CORPUS_CONCEPTS_CEILING, &max_concepts, e) ||
+        env_long("INFICOND_LOGIN_MAX_FAILURES", 10, 1, 100000, &login_failures, e) ||
+        env_long("INFICOND_LOGIN_WINDOW_S", 60, 1, 86400, &login_window, e) ||
+        env_str("INFICOND_TLS_CERT", "", c->tls_cert, sizeof c->tls_cert, e) ||
+        env_str("INFICOND_TLS_KEY", "", c->tls_key, sizeof c->tls_key, e))
+        return -1;
+    c->max_import_images = max_import;
+    c->max_corpus_concepts = (int)max_concepts;
+    c->login_max_failures = (int)login_failures;
+    c->login_window_s = (int)login_window;
+    if (!c->tls_cert[0] != !c->tls_key[0])
+        return err_set(e, ERR_UNPROCESSABLE, "%s is set but %s is not: HTTPS needs both the certificate and "
+                       "the key (or neither, for plain HTTP)",
+                       c->tls_cert[0] ? "INFICOND_TLS_CERT" : "INFICOND_TLS_KEY",
+                       c->tls_cert[0] ? "INFICOND_TLS_KEY" : "INFICOND_TLS_CERT");
     if (strcmp(c->log_level, "debug") && strcmp(c->log_level, "info") &&
         strcmp(c->log_level, "warn") && strcmp(c->log_level, "error"))
         return err_set(e, ERR_UNPROCESSABLE, "INFICOND_LOG_LEVEL must be debug, info, warn or error");

@@ -25,6 +25,12 @@ typedef struct config {
     int stale_after_ms;            /* INFICOND_STALE_AFTER_MS, 15000                    */
     int job_max_attempts;          /* INFICOND_JOB_MAX_ATTEMPTS, 2                      */
     char log_level[16];            /* INFICOND_LOG_LEVEL, info                          */
+    long max_import_images;        /* INFICOND_MAX_IMPORT_IMAGES, 1000000: per import   */
+    int max_corpus_concepts;       /* INFICOND_MAX_CORPUS_CONCEPTS, 10000 (<= CONCEPT_CORPUS_MAX) */
+    int login_max_failures;        /* INFICOND_LOGIN_MAX_FAILURES, 10: per name/address  */
+    int login_window_s;            /* INFICOND_LOGIN_WINDOW_S, 60: failure window = lockout */
+    char tls_cert[PATH_MAX];       /* INFICOND_TLS_CERT: PEM file; with tls_key, HTTPS  */
+    char tls_key[PATH_MAX];        /* INFICOND_TLS_KEY: PEM file; both or neither       */
 } config;
 
 /* Fill `c` from the environment. Returns -1 with e set on an unparsable value. */

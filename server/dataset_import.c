@@ -158,6 +158,7 @@ int dataset_import_check(const json_t *params, err *e) {
  * unsafe component); a class whose every file turns out bad still gets its name. */
 typedef struct prescan {
     size_t count;
+    size_t images;   /* paths the import would accept: checked against the limit */
     int depth;       /* of the first image: 2 = <class>/f, 3 = <split>/<class>/f */
     json_t *classes; /* unique names */
 } prescan;
@@ -177,6 +178,7 @@ static void prescan_path(prescan *ps, const char *path) {
     if (!dot || (strcasecmp(dot, ".jpg") && strcasecmp(dot, ".jpeg"))) return;
     if (!ps->depth) ps->depth = n;
     if (n != ps->depth || strlen(comps[n - 2]) > CLASS_NAME_MAX) return;
+    ps->images++;
     size_t i;
     json_t *v;
     json_array_foreach(ps->classes, i, v) if (!strcmp(json_string_value(v), comps[n - 2])) return;
@@ -469,6 +471,10 @@ static int flush(importer *im, err *e) {
 /* Store one image's bytes and queue its row. 0, or -1 on a fatal (I/O, DB) error. */
 static int add_row(importer *im, const char *split, const char *class_name, const uint8_t *bytes, size_t len,
                    int w, int h, const char *source, err *e) {
+    /* Backstop should the count taken first have missed some: never past the limit. */
+    if (im->imported + im->duplicates + im->n_rows >= im->a->cfg.max_import_images)
+        return err_set(e, ERR_UNPROCESSABLE, "more images than counted at the start, over the limit of %ld per "
+                       "import (INFICOND_MAX_IMPORT_IMAGES)", im->a->cfg.max_import_images);
     pending_row *pr = &im->rows[im->n_rows];
     memset(pr, 0, sizeof *pr);
     if (blobstore_put(im->a->cfg.data_dir, bytes, len, pr->sha, e)) return -1;
@@ -482,6 +488,15 @@ static int add_row(importer *im, const char *split, const char *class_name, cons
     im->n_rows++;
     if (!pr->source || (class_name && *class_name && !pr->class_name)) return err_set(e, ERR_INTERNAL, "out of memory");
     return im->n_rows == DATASET_IMPORT_BATCH ? flush(im, e) : 0;
+}
+
+/* INFICOND_MAX_IMPORT_IMAGES, checked on the count taken before anything is stored. */
+static int within_import_limit(const app *a, size_t n, err *e) {
+    if ((long)n <= a->cfg.max_import_images) return 0;
+    return err_set(e, ERR_UNPROCESSABLE,
+                   "the source holds %zu images, over the limit of %ld per import "
+                   "(INFICOND_MAX_IMPORT_IMAGES); nothing was imported: split it into smaller imports",
+                   n, a->cfg.max_import_images);
 }
 
 static double now_s(void) {
@@ -541,6 +556,7 @@ int dataset_import_run(app *a, const json_t *params, dataset_progress_fn progres
         int max_label = -1;
         for (size_t i = 0; i < lab.count; i++) max_label = lab.data[i] > max_label ? lab.data[i] : max_label;
         idx_free(&lab);
+        if (within_import_limit(a, total, e)) goto out;
         seed = json_array();
         if (want_classes) {
             json_array_extend(seed, (json_t *)want_classes);
@@ -560,13 +576,19 @@ int dataset_import_run(app *a, const json_t *params, dataset_progress_fn progres
         src = image_source_open_idx(images, labels, split, (const char *const *)digit_names, n_names, e);
     } else {
         const char *path = json_string_value(json_object_get(params, "path"));
-        prescan ps = {0, 0, json_array()};
+        prescan ps = {0, 0, 0, json_array()};
         if (!strcmp(source, "tar"))
             prescan_tar(&ps, path);
         else
             prescan_folder(&ps, path);
         prescan_sort(&ps);
         total = ps.count;
+        if (within_import_limit(a, ps.images, e)) {
+            json_decref(ps.classes);
+            /* Too big as it is: keeping the upload would only hold disk space. */
+            if (json_is_true(json_object_get(params, "upload"))) remove_upload(a, path);
+            goto out;
+        }
         /* Given names first (their order), then the folders' names, sorted. */
         seed = json_array();
         if (want_classes) json_array_extend(seed, (json_t *)want_classes);

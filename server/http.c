@@ -19,6 +19,7 @@
 #include <microhttpd.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +79,7 @@ struct http_conn {
 struct http_server {
     app *app;
     struct MHD_Daemon *daemon;
+    char *tls_cert, *tls_key; /* PEM text, kept for the daemon's life (TLS only) */
     pthread_t notifier;
     int notifier_started;
     atomic_int stop;
@@ -118,6 +120,8 @@ static void queue(req *r, unsigned status, struct MHD_Response *resp) {
     }
     for (size_t i = 0; i < sizeof security_headers / sizeof *security_headers; i++)
         MHD_add_response_header(resp, security_headers[i][0], security_headers[i][1]);
+    if (hc->app->cfg.tls_cert[0]) /* browsers keep to HTTPS for this host from now on */
+        MHD_add_response_header(resp, "Strict-Transport-Security", "max-age=31536000");
     for (int i = 0; i < hc->nhdr; i++) MHD_add_response_header(resp, hc->hdr_name[i], hc->hdr_value[i]);
     hc->replied = 1;
     hc->status = status;
@@ -264,6 +268,18 @@ const char *req_header(req *r, const char *name) {
 
 const char *req_cookie(req *r, const char *name) {
     return MHD_lookup_connection_value(r->conn->mhd, MHD_COOKIE_KIND, name);
+}
+
+const char *req_client_address(req *r, char *buf, size_t cap) {
+    snprintf(buf, cap, "?");
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn->mhd, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, buf, (socklen_t)cap);
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, buf, (socklen_t)cap);
+    return buf;
 }
 
 static int parse_long(const char *s, long *out) {
@@ -772,6 +788,48 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
     log_warn("libmicrohttpd: %s", buf);
 }
 
+static void free_pem(char *pem) {
+    if (!pem) return;
+    sodium_memzero(pem, strlen(pem));
+    free(pem);
+}
+
+/* A PEM file as a string, checked for the block it must hold, so that a wrong or
+ * unreadable file is named at start-up rather than failing every handshake. */
+static char *read_pem(const char *path, const char *var, const char *what, const char *marker,
+                      err *e) {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return err_set(e, ERR_IO, "%s: cannot read %s: %s", var, path, strerror(errno)), NULL;
+    size_t cap = 1 << 20, n = 0;
+    char *buf = malloc(cap + 1);
+    if (buf) n = fread(buf, 1, cap, f);
+    int more = buf && n == cap && fgetc(f) != EOF;
+    int bad_read = ferror(f);
+    fclose(f);
+    if (!buf) return err_set(e, ERR_INTERNAL, "out of memory"), NULL;
+    buf[n] = '\0';
+    const char *why = NULL;
+    if (bad_read) why = "could not be read";
+    else if (more) why = "is larger than 1 MiB";
+    else if (strlen(buf) != n || !strstr(buf, "-----BEGIN ") || !strstr(buf, marker)) why = what;
+    if (why) {
+        free_pem(buf);
+        return err_set(e, ERR_UNPROCESSABLE, "%s: %s %s%s", var, path, why == what ? "is not a PEM " : "",
+                       why),
+               NULL;
+    }
+    return buf;
+}
+
+static void server_free(http_server *s) {
+    the_server = NULL;
+    pthread_mutex_destroy(&s->wait_lock);
+    free_pem(s->tls_cert);
+    free_pem(s->tls_key);
+    free(s);
+}
+
 http_server *http_server_start(app *a, err *e) {
     http_server *s = calloc(1, sizeof *s);
     if (!s) return err_set(e, ERR_INTERNAL, "out of memory"), NULL;
@@ -779,25 +837,50 @@ http_server *http_server_start(app *a, err *e) {
     pthread_mutex_init(&s->wait_lock, NULL);
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)a->cfg.port)};
     if (inet_pton(AF_INET, a->cfg.bind, &addr.sin_addr) != 1) {
-        free(s);
+        server_free(s);
         return err_set(e, ERR_UNPROCESSABLE, "INFICOND_BIND '%s' is not an IPv4 address",
                        a->cfg.bind),
                NULL;
     }
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    int tls = a->cfg.tls_cert[0] != '\0';
+    if (tls) {
+        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+            server_free(s);
+            return err_set(e, ERR_UNPROCESSABLE, "INFICOND_TLS_CERT is set but this libmicrohttpd "
+                           "was built without TLS"),
+                   NULL;
+        }
+        if (!(s->tls_cert = read_pem(a->cfg.tls_cert, "INFICOND_TLS_CERT", "certificate",
+                                     "-----BEGIN CERTIFICATE-----", e)) ||
+            !(s->tls_key = read_pem(a->cfg.tls_key, "INFICOND_TLS_KEY", "private key",
+                                    "PRIVATE KEY-----", e))) {
+            server_free(s);
+            return NULL;
+        }
+        flags |= MHD_USE_TLS;
+    }
     the_server = s;
+    /* Without TLS the two TLS options are skipped: MHD_OPTION_END ends the list first. */
     s->daemon = MHD_start_daemon(
-        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
-        (uint16_t)a->cfg.port, NULL, NULL, &access_handler, s, MHD_OPTION_EXTERNAL_LOGGER,
+        flags, (uint16_t)a->cfg.port, NULL, NULL, &access_handler, s, MHD_OPTION_EXTERNAL_LOGGER,
         &mhd_log, NULL, MHD_OPTION_UNESCAPE_CALLBACK, &unescape_no_nul, NULL,
         MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)a->cfg.http_threads, MHD_OPTION_NOTIFY_COMPLETED, &request_completed, s,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)120, MHD_OPTION_CONNECTION_LIMIT, (unsigned)2000,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+        tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, s->tls_cert,
+        MHD_OPTION_HTTPS_MEM_KEY, s->tls_key, MHD_OPTION_END);
     if (!s->daemon) {
-        the_server = NULL;
-        pthread_mutex_destroy(&s->wait_lock);
-        free(s);
+        server_free(s);
+        if (tls)
+            return err_set(e, ERR_UNPROCESSABLE,
+                           "cannot serve HTTPS on %s:%d with INFICOND_TLS_CERT %s and INFICOND_TLS_KEY "
+                           "%s: the port is in use, or the key does not match the certificate or is "
+                           "encrypted (see the libmicrohttpd message above)",
+                           a->cfg.bind, a->cfg.port, a->cfg.tls_cert, a->cfg.tls_key),
+                   NULL;
         return err_set(e, ERR_IO, "cannot listen on %s:%d (in use?)", a->cfg.bind, a->cfg.port),
                NULL;
     }
@@ -811,7 +894,5 @@ void http_server_stop(http_server *s) {
     if (s->notifier_started) pthread_join(s->notifier, NULL);
     resume_waiters(s, -1, 0);
     MHD_stop_daemon(s->daemon);
-    pthread_mutex_destroy(&s->wait_lock);
-    the_server = NULL;
-    free(s);
+    server_free(s);
 }

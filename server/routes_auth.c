@@ -3,9 +3,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "auth.h"
 #include "db_json.h"
+#include "log.h"
+#include "login_limit.h"
 #include "routes.h"
 
 #define PASSWORD_MIN 8
@@ -34,9 +37,35 @@ static json_t *user_json(int64_t id, const char *username, role ro) {
 
 static void set_session_cookie(req *r, const char *value, int max_age) {
     char cookie[256];
-    snprintf(cookie, sizeof cookie, "%s=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%d",
-             AUTH_SESSION_COOKIE, value, max_age);
+    /* Secure only when we serve HTTPS ourselves: over plain HTTP a browser would drop it. */
+    snprintf(cookie, sizeof cookie, "%s=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%d%s",
+             AUTH_SESSION_COOKIE, value, max_age, r->app->cfg.tls_cert[0] ? "; Secure" : "");
     reply_add_header(r, "Set-Cookie", cookie);
+}
+
+static uint64_t monotonic_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* 429 with Retry-After while the account name or the address is locked out (before
+ * any password is checked, so a correct one is refused too). Returns 1 if it replied. */
+static int locked_out_or_reply(req *r, const char *user, const char *address) {
+    int wait = login_limit_wait_s(r->app->logins, user, address, monotonic_ms());
+    if (wait <= 0) return 0;
+    char s[16];
+    snprintf(s, sizeof s, "%d", wait);
+    reply_add_header(r, "Retry-After", s);
+    reply_error(r, 429, "too_many_requests",
+                "too many failed logins for this account or from this address; try again in %d s", wait);
+    return 1;
+}
+
+static void login_failed(req *r, const char *user, const char *address) {
+    if (login_limit_failed(r->app->logins, user, address, monotonic_ms()))
+        log_warn("login: %d failures from %s or for one account name: locked for %d s",
+                 r->app->cfg.login_max_failures, address, r->app->cfg.login_window_s);
 }
 
 void route_login(req *r) {
@@ -44,21 +73,27 @@ void route_login(req *r) {
     if (!only_fields_or_reply(r, r->json, allowed)) return;
     auth_identity id = {0};
     err e = {0};
+    char address[64];
+    req_client_address(r, address, sizeof address);
+    const char *user = NULL;
     json_t *tok = json_object_get(r->json, "token");
     if (tok) {
         if (!json_is_string(tok)) {
             reply_error(r, 422, "unprocessable", "field 'token' must be a string");
             return;
         }
+        if (locked_out_or_reply(r, NULL, address)) return;
         if (auth_resolve(r->app, json_string_value(tok), 0, &id, &e)) {
+            if (e.code == ERR_UNAUTHORIZED) login_failed(r, NULL, address);
             reply_err(r, &e);
             return;
         }
     } else {
-        const char *user = json_req_string_or_reply(r, r->json, "username", 64);
+        user = json_req_string_or_reply(r, r->json, "username", 64);
         if (!user) return;
         const char *pw = json_req_string_or_reply(r, r->json, "password", PASSWORD_MAX);
         if (!pw) return;
+        if (locked_out_or_reply(r, user, address)) return;
         const char *p[] = {user};
         json_t *row = db_json(r->app, "no such user",
                               "SELECT json_build_object('id', id, 'role', role, 'hash', password_hash,"
@@ -80,6 +115,7 @@ void route_login(req *r) {
         }
         if (!ok) {
             json_decref(row);
+            login_failed(r, user, address);
             reply_error(r, 401, "unauthorized", "wrong username or password");
             return;
         }
@@ -94,6 +130,7 @@ void route_login(req *r) {
         reply_err(r, &e);
         return;
     }
+    login_limit_succeeded(r->app->logins, user, address);
     set_session_cookie(r, session, AUTH_SESSION_DAYS * 86400);
     reply_json(r, 200, json_pack("{s:o}", "user", user_json(id.user_id, id.username, id.user_role)));
 }

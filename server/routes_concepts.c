@@ -36,6 +36,14 @@ static void reply_created_corpus(req *r, int64_t id, json_t *report, unsigned st
 
 /* ---- corpora ------------------------------------------------------------------ */
 
+/* INFICOND_MAX_CORPUS_CONCEPTS, never above what the parser takes. */
+static int corpus_limit(const req *r) {
+    int n = r->app->cfg.max_corpus_concepts;
+    return n > 0 && n < CONCEPT_CORPUS_MAX ? n : CONCEPT_CORPUS_MAX;
+}
+
+#define CORPUS_LIMIT_FMT "over the limit of %d concepts per corpus (INFICOND_MAX_CORPUS_CONCEPTS)"
+
 /* Normalise a JSON array of words; replies 422 (and returns NULL) naming a bad or
  * repeated word. Returns a corpus_text with the words. */
 static int words_from_json_or_reply(req *r, const json_t *arr, corpus_text *out) {
@@ -48,8 +56,9 @@ static int words_from_json_or_reply(req *r, const json_t *arr, corpus_text *out)
         reply_error(r, 422, "unprocessable", "field 'words': the corpus is empty; give at least one concept word");
         return -1;
     }
-    if (json_array_size(arr) > CONCEPT_CORPUS_MAX) {
-        reply_error(r, 422, "unprocessable", "field 'words': at most %d words", CONCEPT_CORPUS_MAX);
+    if (json_array_size(arr) > (size_t)corpus_limit(r)) {
+        reply_error(r, 422, "unprocessable", "field 'words': %zu words is " CORPUS_LIMIT_FMT,
+                    json_array_size(arr), corpus_limit(r));
         return -1;
     }
     out->words = calloc(json_array_size(arr), sizeof *out->words);
@@ -193,10 +202,20 @@ void route_corpora_import(req *r) {
     err e = {0};
     if (corpus_text_parse(text, got, &w, &e)) {
         free(text);
-        reply_err(r, &e);
+        if (e.code == ERR_UNPROCESSABLE) /* its only refusal: too many words */
+            reply_error(r, 422, "unprocessable", "the file holds more concept words than allowed: " CORPUS_LIMIT_FMT,
+                        corpus_limit(r));
+        else
+            reply_err(r, &e);
         return;
     }
     free(text);
+    if (w.n > (size_t)corpus_limit(r)) {
+        reply_error(r, 422, "unprocessable", "the file holds %zu concept words, " CORPUS_LIMIT_FMT, w.n,
+                    corpus_limit(r));
+        corpus_text_free(&w);
+        return;
+    }
     if (w.n == 0) {
         corpus_text_free(&w);
         reply_error(r, 422, "unprocessable", "the file holds no concept words: the corpus would be empty");
@@ -372,6 +391,29 @@ out:
     else reply_after_change(r, id);
 }
 
+/* Under the corpus lock: ERR_UNPROCESSABLE when the corpus is already at the limit. */
+static int room_for_a_word(req *r, PGconn *c, int64_t id, err *e) {
+    char ids[24];
+    snprintf(ids, sizeof ids, "%lld", (long long)id);
+    const char *p[] = {ids};
+    PGresult *res = db_exec(c, "SELECT count(*) FROM corpus_words WHERE corpus_id = $1", 1, p, e);
+    if (!res) return -1;
+    long n = atol(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    if (n < corpus_limit(r)) return 0;
+    return err_set(e, ERR_UNPROCESSABLE, "corpus %lld holds %ld words: one more is " CORPUS_LIMIT_FMT,
+                   (long long)id, n, corpus_limit(r));
+}
+
+/* The same, before any embedding is computed and stored (checked again under the lock). */
+static int room_for_a_word_now(req *r, int64_t id, err *e) {
+    PGconn *c = db_acquire(r->app->db, e);
+    if (!c) return -1;
+    int rc = room_for_a_word(r, c, id, e);
+    db_release(r->app->db, c);
+    return rc;
+}
+
 void route_corpora_word_add(req *r) {
     int64_t id = req_id_or_reply(r, 0);
     if (id < 0) return;
@@ -385,7 +427,8 @@ void route_corpora_word_add(req *r) {
     }
     err e = {0};
     char *words[] = {word};
-    if (corpus_exists(r->app, id, &e) || check_words_for_models(r->app, id, words, 1, &e)) {
+    if (corpus_exists(r->app, id, &e) || room_for_a_word_now(r, id, &e) ||
+        check_words_for_models(r->app, id, words, 1, &e)) {
         reply_err(r, &e);
         return;
     }
@@ -397,7 +440,7 @@ void route_corpora_word_add(req *r) {
         reply_err(r, &e);
         return;
     }
-    int rc = db_begin(c, &e) || lock_corpus(c, id, &e) ||
+    int rc = db_begin(c, &e) || lock_corpus(c, id, &e) || room_for_a_word(r, c, id, &e) ||
              db_run(c, "INSERT INTO corpus_words (corpus_id, position, word) SELECT $1, coalesce(max(position), 0) + 1,"
                        " $2 FROM corpus_words WHERE corpus_id = $1", 2, p, &e) ||
              db_run(c, "UPDATE corpora SET version = version + 1, updated_at = now() WHERE id = $1", 1, p, &e) ||

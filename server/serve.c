@@ -18,6 +18,7 @@
 #include "inficond_shim.h"
 #include "jobs.h"
 #include "log.h"
+#include "login_limit.h"
 #include "migrate.h"
 #include "version.h"
 
@@ -103,16 +104,19 @@ int cmd_serve(int argc, char **argv) {
         db_pool_close(a.db);
         return 1;
     }
-    http_server *http = http_server_start(&a, &e);
+    a.logins = login_limit_new(a.cfg.login_max_failures, a.cfg.login_window_s);
+    http_server *http = a.logins ? http_server_start(&a, &e) : NULL;
     if (!http) {
-        fprintf(stderr, "inficond serve: %s\n", e.msg);
+        fprintf(stderr, "inficond serve: %s\n", a.logins ? e.msg : "out of memory");
+        login_limit_free(a.logins);
         db_pool_close(a.db);
         return 1;
     }
     job_workers *workers = a.cfg.workers > 0 ? job_workers_start(&a, a.cfg.workers, &e) : NULL;
     int64_t demo_job = 0; /* first start: queue the demo build (INFICOND_DEMO, demo_job.h) */
     if (demo_autostart(&a, &demo_job, &e)) log_warn("demo: not queued: %s", e.msg);
-    log_info("inficond %s serving on http://%s:%d/ (libtorch %s, %s)", INFICOND_VERSION,
+    log_info("inficond %s serving on %s://%s:%d/ (libtorch %s, %s)", INFICOND_VERSION,
+             a.cfg.tls_cert[0] ? "https" : "http",
              strcmp(a.cfg.bind, "0.0.0.0") ? a.cfg.bind : "localhost", a.cfg.port,
              shim_torch_version(), shim_device_name());
     int sig = 0;
@@ -121,6 +125,7 @@ int cmd_serve(int argc, char **argv) {
     atomic_store(&a.stopping, 1);
     job_workers_stop(workers);
     http_server_stop(http);
+    login_limit_free(a.logins);
     db_pool_close(a.db);
     log_info("inficond: stopped");
     return 0;

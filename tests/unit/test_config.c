@@ -11,7 +11,10 @@
 
 static const char *vars[] = {"INFICOND_PORT", "INFICOND_WORKERS", "INFICOND_MAX_BODY_MB",
                              "INFICOND_HEARTBEAT_MS", "INFICOND_STALE_AFTER_MS",
-                             "INFICOND_LOG_LEVEL", "INFICOND_DB_POOL", "INFICOND_HTTP_THREADS"};
+                             "INFICOND_LOG_LEVEL", "INFICOND_DB_POOL", "INFICOND_HTTP_THREADS",
+                             "INFICOND_MAX_IMPORT_IMAGES", "INFICOND_MAX_CORPUS_CONCEPTS",
+                             "INFICOND_LOGIN_MAX_FAILURES", "INFICOND_LOGIN_WINDOW_S",
+                             "INFICOND_TLS_CERT", "INFICOND_TLS_KEY"};
 
 static int clean(void **state) {
     (void)state;
@@ -30,6 +33,32 @@ static void defaults(void **state) {
     assert_int_equal(c.db_pool_size, 8);
     assert_int_equal(c.max_body_bytes, 16u << 20);
     assert_string_equal(c.data_dir, "./var");
+    assert_int_equal(c.max_import_images, 1000000);
+    assert_int_equal(c.max_corpus_concepts, 10000);
+    assert_int_equal(c.login_max_failures, 10);
+    assert_int_equal(c.login_window_s, 60);
+    assert_string_equal(c.tls_cert, "");
+}
+
+/* TLS is on with both files named, off with neither; one alone is refused. */
+static void tls_pair(void **state) {
+    (void)state;
+    setenv("INFICOND_TLS_CERT", "/etc/x/cert.pem", 1);
+    setenv("INFICOND_TLS_KEY", "/etc/x/key.pem", 1);
+    config c;
+    err e = {0};
+    assert_int_equal(config_from_env(&c, &e), 0);
+    assert_string_equal(c.tls_cert, "/etc/x/cert.pem");
+    assert_string_equal(c.tls_key, "/etc/x/key.pem");
+    unsetenv("INFICOND_TLS_KEY");
+    err e2 = {0};
+    assert_int_equal(config_from_env(&c, &e2), -1);
+    assert_non_null(strstr(e2.msg, "INFICOND_TLS_KEY"));
+    setenv("INFICOND_TLS_KEY", "/etc/x/key.pem", 1);
+    unsetenv("INFICOND_TLS_CERT");
+    err e3 = {0};
+    assert_int_equal(config_from_env(&c, &e3), -1);
+    assert_non_null(strstr(e3.msg, "INFICOND_TLS_CERT is not"));
 }
 
 static void values(void **state) {
@@ -53,6 +82,10 @@ static void refusals(void **state) {
         {"INFICOND_WORKERS", "-1", "INFICOND_WORKERS"},
         {"INFICOND_LOG_LEVEL", "loud", "INFICOND_LOG_LEVEL"},
         {"INFICOND_STALE_AFTER_MS", "1000", "twice"},
+        {"INFICOND_MAX_IMPORT_IMAGES", "0", "INFICOND_MAX_IMPORT_IMAGES"},
+        {"INFICOND_MAX_CORPUS_CONCEPTS", "20001", "[1, 20000]"},
+        {"INFICOND_LOGIN_MAX_FAILURES", "ten", "INFICOND_LOGIN_MAX_FAILURES"},
+        {"INFICOND_LOGIN_WINDOW_S", "0", "INFICOND_LOGIN_WINDOW_S"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         clean(NULL);
@@ -70,6 +103,7 @@ int main(void) {
         cmocka_unit_test_setup(defaults, clean),
         cmocka_unit_test_setup(values, clean),
         cmocka_unit_test_setup(refusals, clean),
+        cmocka_unit_test_setup(tls_pair, clean),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
