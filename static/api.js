@@ -12,7 +12,11 @@
 // A 401 on anything but the login call means the session is gone: onUnauthorized()
 // runs once (the app shows the login view) and the call still rejects.
 // Network failures reject with ApiError status 0, code "network".
+// Reads in flight are counted for perf.js ("have the views caught up?"), except
+// background ones: long-polls and periodic refreshes pass {background: true}.
 // Leaves out: retries of writes (never safe to repeat blindly), caching.
+
+import { requestStarted, requestEnded } from './perf.js';
 
 export class ApiError extends Error {
   constructor(status, code, message, body = null) {
@@ -45,7 +49,17 @@ const sleep = (ms, signal) => new Promise((resolve) => {
 });
 
 export function createApi({ base = '', onUnauthorized = () => {}, fetchFn = (...a) => fetch(...a) } = {}) {
-  async function request(method, path, { body, query, signal, unauthorizedIsLogout = true } = {}) {
+  async function request(method, path, opts = {}) {
+    if (opts.background) return send(method, path, opts);
+    requestStarted();
+    try {
+      return await send(method, path, opts);
+    } finally {
+      requestEnded();
+    }
+  }
+
+  async function send(method, path, { body, query, signal, unauthorizedIsLogout = true } = {}) {
     const headers = { Accept: 'application/json' };
     const init = { method, headers, credentials: 'same-origin', cache: 'no-store', signal };
     if (body !== undefined) {
@@ -103,7 +117,7 @@ export function createApi({ base = '', onUnauthorized = () => {}, fetchFn = (...
           let job;
           try {
             job = await request('GET', `/api/v1/jobs/${encodeURIComponent(id)}`,
-              { query: { wait, after: seq }, signal: ctl.signal });
+              { query: { wait, after: seq }, signal: ctl.signal, background: true });
           } catch (e) {
             if (isAbort(e) || ctl.signal.aborted) return null;
             if (e.status === 0 || e.status >= 500) {

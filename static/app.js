@@ -5,9 +5,11 @@
 // ("inficond.signedIn") says whether asking GET /api/v1/me is worthwhile at load; a
 // 401 from any call (api onUnauthorized) clears it and returns to the login view.
 
+import './d3text.js';
 import { createStore } from './store.js';
 import { createApi } from './api.js';
 import { announce } from './ui.js';
+import { begin } from './perf.js';
 import * as login from './views/login.js';
 import * as jobs from './views/jobs.js';
 import * as projects from './views/projects.js';
@@ -39,6 +41,9 @@ function main() {
   }
   const store = createStore();
   let signedIn = false;
+  let entered = false;
+  // Registered before the views' listeners, so the mark precedes their work (perf.js).
+  store.on('select.perf', () => { if (signedIn) begin('selection-updated'); });
   const api = createApi({ onUnauthorized: () => { if (signedIn) signOut('Your session has ended. Sign in again.'); } });
 
   const loginView = login.init(store, api, $('login'), { onSignedIn: (user) => enter(user) });
@@ -52,6 +57,9 @@ function main() {
 
   function enter(user) {
     signedIn = true;
+    // Navigation start -> every view of the URL's selection drawn (once per page load).
+    if (!entered) begin('workspace-interactive', { fromNavigation: true, until: () => store.data('student')?.state !== 'loading' });
+    entered = true;
     hint(true);
     store.setData('user', user);
     $('user-name').textContent = user.username;

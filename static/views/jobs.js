@@ -93,7 +93,8 @@ export function init(store, api, el) {
     listCtl?.abort();
     listCtl = new AbortController();
     try {
-      const page = await api.get('/api/v1/jobs', { query: { limit: LIST_LIMIT }, signal: listCtl.signal });
+      // background: the periodic refresh is not part of any view update (perf.js)
+      const page = await api.get('/api/v1/jobs', { query: { limit: LIST_LIMIT }, signal: listCtl.signal, background: true });
       if (!running) return;
       total = page.total ?? page.items.length;
       const seen = new Set();
