@@ -43,13 +43,21 @@ export function percent(p) {
 const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
 const dateFmt = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
 
-// A timestamp as a short local time (today) or date and time (earlier).
+// A timestamp as a short local time (today) or date and time (earlier). Remembered
+// per day: lists re-render often and Intl formatting is not free.
+const whenMemo = new Map();
 export function when(iso) {
   if (!iso) return '';
-  const t = new Date(iso);
-  if (Number.isNaN(t.getTime())) return '';
-  const today = new Date();
-  return t.toDateString() === today.toDateString() ? timeFmt.format(t) : dateFmt.format(t);
+  const day = new Date().toDateString();
+  const key = `${day}|${iso}`;
+  let out = whenMemo.get(key);
+  if (out === undefined) {
+    const t = new Date(iso);
+    out = Number.isNaN(t.getTime()) ? '' : t.toDateString() === day ? timeFmt.format(t) : dateFmt.format(t);
+    if (whenMemo.size > 2000) whenMemo.clear();
+    whenMemo.set(key, out);
+  }
+  return out;
 }
 
 // Seconds between two timestamps (or until now) as "4 s", "2 min 5 s", "1 h 3 min".

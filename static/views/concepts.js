@@ -17,6 +17,7 @@
 // init(store, api, el) -> {update()}
 
 import { announce, canEdit, emptyState } from '../ui.js';
+import { begin } from '../perf.js';
 import { createJobRunner } from '../jobrun.js';
 import { studentSource, reloadStudent, fetchVersion, shownVersion } from './student.js';
 
@@ -134,7 +135,7 @@ export function init(store, api, el) {
       extraction_id: info.student.extraction_id, teacher_output_id: info.student.teacher_output_id,
       lambda: info.student.lambda, name: info.student.name,
     }),
-    onDone: () => { pending = []; reloadStudent(store); },
+    onDone: () => { pending = []; reloadStudent(store, { full: true }); }, // a new student
   });
 
   const count = main.append('p').attr('class', 'tuning-count').attr('id', 'concepts-count');
@@ -169,7 +170,7 @@ export function init(store, api, el) {
           : `${x.a === 'uptune' ? 'Uptune' : 'Downtune'} ${x.d.concept} for ${cls()} by ×${factor}`))
         .attr('title', (x) => (x.a === 'remove' ? 'Remove (weight 0)' : `${x.a === 'uptune' ? 'Uptune' : 'Downtune'} ×${factor}`))
         .attr('aria-busy', (x) => (busy && busy.concept === x.d.concept && busy.action === x.a ? 'true' : null))
-        .property('disabled', (x) => !!busy || !!x.d.pending)
+        .property('disabled', (x) => !!busy || !!x.d.pending || influenceState === 'loading')
         .text((x) => (busy && busy.concept === x.d.concept && busy.action === x.a ? '…'
           : x.a === 'uptune' ? '▲' : x.a === 'downtune' ? '▼' : '✕'))
         .on('click', (ev, x) => tune(x.a, x.d.concept));
@@ -200,11 +201,13 @@ export function init(store, api, el) {
 
   function loadInfluence() {
     const g = ++infGen;
-    influence = null; influenceError = '';
+    influenceError = '';
     const k = cls();
     if (!info || info.none || !k || info.student?.stale || !(info.student?.classes || []).includes(k)) {
-      influenceState = 'idle'; render(); return;
+      influence = null; influenceState = 'idle'; render(); return;
     }
+    // The rows shown stay (dimmed, their buttons off) until the new ones arrive: the
+    // keyed join then updates them in place instead of rebuilding the list.
     influenceState = 'loading';
     render();
     const v = viewing();
@@ -223,6 +226,7 @@ export function init(store, api, el) {
   // ---- actions ------------------------------------------------------------------------
   async function tune(action, concept) {
     if (busy || !canTune()) return;
+    begin('tune-updated', { until: () => !busy }); // click -> every view on the new head
     const sid = info.student.id;
     const parent = headOf(info);
     const k = cls();
@@ -359,7 +363,7 @@ export function init(store, api, el) {
     }
 
     let rows = [];
-    if (influenceState === 'ok' && influence) {
+    if ((influenceState === 'ok' || influenceState === 'loading') && influence) {
       rows = [...influence.items].sort((a, b) => b.influence - a.influence);
     }
     const have = new Set(rows.map((d) => d.concept));
@@ -373,7 +377,8 @@ export function init(store, api, el) {
               : query ? `${shown.length} of ${rows.length} concepts match “${query}”.`
                 : `${rows.length} concepts, most positive first. Hover or focus a name to outline it on the images.`;
     count.attr('data-kind', influenceState === 'error' ? 'error' : null).text(msg);
-    list.attr('aria-busy', busy ? 'true' : null).classed('is-busy', !!busy);
+    list.attr('aria-busy', busy || influenceState === 'loading' ? 'true' : null).classed('is-busy', !!busy)
+      .classed('is-loading', influenceState === 'loading');
     list.datum(shown).call(chart.max(d3.max(rows, (d) => Math.abs(d.influence ?? 0)) || 1));
     list.selectAll('li.inf-row')
       .classed('selected', (d) => s.concept === d.concept)

@@ -52,7 +52,8 @@ export function init(store, api, el) {
   let hover = null;           // concept word hovered in another view (or here)
   let picked = null;          // image id whose contributions are shown
   let contribState = 'idle';
-  const answers = new Map();  // `${sid}:${v}:${image}` -> contributions body
+  const answers = new Map();  // `${sid}:${v}:${image}` -> Promise<contributions body>
+  const known = new Map();    // the same key -> the body, once it arrived
   const segments = new Map(); // `${x}:${image}` -> segments body | 'loading' | 'error'
   let gen = 0;
 
@@ -94,16 +95,19 @@ export function init(store, api, el) {
     const old = info;
     snap = next;
     info = fromSnap(next);
-    if (old?.student?.id !== info?.student?.id || old?.head !== info?.head ||
-      !!old?.student?.stale !== !!info?.student?.stale) load();
-    else render();
+    if (old?.student?.id !== info?.student?.id || !!old?.student?.stale !== !!info?.student?.stale) load();
+    else if (old?.head !== info?.head) {
+      // A new head (a tune): a class's or concept's images are the same, only the
+      // answers change; a disagreement subset depends on the version.
+      if (mode() === 'subset' || state !== 'ok') load();
+      else { for (const d of items) { delete d.answer; delete d.answerError; } scheduleRender(); loadAnswers(gen); }
+    } else render();
   }
 
   async function load() {
     const g = ++gen;
     const m = mode();
-    items = []; total = 0;
-    if (!info || info.none || !m) { state = 'idle'; render(); return; }
+    if (!info || info.none || !m) { items = []; total = 0; state = 'idle'; render(); return; }
     state = 'loading';
     render();
     const s = store.state;
@@ -126,6 +130,8 @@ export function init(store, api, el) {
       }
       if (g !== gen) return;
       items = (r.items || []).map((d) => ({ ...d, image_id: d.image_id ?? d.id }));
+      // Answers already known for this version show at once.
+      if (analysable()) for (const d of items) { const a = known.get(akey(d.image_id)); if (a) d.answer = a; }
       total = r.total ?? items.length;
       state = 'ok';
       render();
@@ -133,9 +139,18 @@ export function init(store, api, el) {
       if (shownConcept()) loadSegments(g);
     } catch (e) {
       if (g !== gen) return;
+      items = []; total = 0;
       state = 'error'; error = e.message;
       render();
     }
+  }
+
+  // Answers arrive one by one; the view is drawn once per frame, not once per answer.
+  let queued = false;
+  function scheduleRender() {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(() => { queued = false; render(); });
   }
 
   const akey = (id) => `${sid()}:${ver()}:${id}`;
@@ -144,22 +159,45 @@ export function init(store, api, el) {
     if (!answers.has(k)) {
       const p = api.get(`/api/v1/students/${sid()}/versions/${ver()}/images/${id}/contributions`, { query: { top: 10 } });
       answers.set(k, p);
-      p.catch(() => answers.delete(k));
+      p.then((r) => known.set(k, r), () => answers.delete(k));
     }
     return answers.get(k);
   }
 
+  // The thumbnails on screen: inside the view's scroll box and the window. Their
+  // answers are read first; the rest when scrolled to (one request per image).
+  const scroller = el.closest('.view');
+  function onScreen() {
+    const nodes = grid.selectAll('li.thumb').nodes();
+    if (!nodes.length) return new Set();
+    const box = scroller ? scroller.getBoundingClientRect() : { top: 0, bottom: innerHeight };
+    const top = Math.max(0, box.top) - 40, bottom = Math.min(innerHeight, box.bottom) + 40;
+    return new Set(nodes.filter((n) => { const r = n.getBoundingClientRect(); return r.height && r.bottom >= top && r.top <= bottom; })
+      .map((n) => d3.select(n).datum().image_id));
+  }
+  let scrollQueued = false;
+  function onScroll() {
+    if (scrollQueued || state !== 'ok' || !items.some((d) => !d.answer && !d.answerError)) return;
+    scrollQueued = true;
+    requestAnimationFrame(() => { scrollQueued = false; loadAnswers(gen); });
+  }
+  scroller?.addEventListener('scroll', onScroll, { passive: true });
+  window.addEventListener('scroll', onScroll, { passive: true });
+  window.addEventListener('resize', onScroll, { passive: true });
+
   function loadAnswers(g) {
     if (!analysable()) return;
+    const seen = onScreen();
     for (const d of items) {
+      if (d.answer || d.answerError || !seen.has(d.image_id)) continue;
       answer(d.image_id).then((r) => {
         if (g !== gen) return;
         d.answer = r;
-        render();
+        scheduleRender();
       }, () => {
         if (g !== gen) return;
         d.answerError = true;
-        render();
+        scheduleRender();
       });
     }
   }
@@ -173,7 +211,7 @@ export function init(store, api, el) {
       segments.set(k, 'loading');
       api.get(`/api/v1/extractions/${x}/images/${d.image_id}/segments`).then((r) => {
         segments.set(k, r);
-        if (g === gen) render();
+        if (g === gen) scheduleRender();
       }, () => { segments.set(k, 'error'); });
     }
   }
@@ -247,7 +285,9 @@ export function init(store, api, el) {
             : info.student.stale ? 'The student is out of date (its concepts changed), so its answers are not shown; distil it again.'
               : c ? `Outlined: segments nearest to “${c}”.` : 'Hover a concept to outline its segments; pick an image for its top concepts.');
 
-    const li = grid.selectAll('li.thumb').data(state === 'ok' ? items : [], (d) => d.image_id).join((enter) => {
+    // While the next page or selection loads, the current thumbnails stay (dimmed).
+    grid.classed('is-loading', state === 'loading');
+    const li = grid.selectAll('li.thumb').data(state === 'ok' || state === 'loading' ? items : [], (d) => d.image_id).join((enter) => {
       const e = enter.append('li').attr('class', 'thumb');
       const b = e.append('button').attr('type', 'button').attr('class', 'thumb-button')
         .on('click', (ev, d) => pick(d));

@@ -120,6 +120,7 @@ export function init(store, api, el) {
   const scroller = body.append('div').attr('class', 'ov-scroll');
   let version = null;
   let vgen = 0;
+  let marked = { row: null, col: null }; // the selection the heat map shows
 
   const chart = heatmap()
     .onCell((concept, cls) => {
@@ -169,7 +170,8 @@ export function init(store, api, el) {
       'each concept listed under the class it weighs most on. Choose a cell to select its class and concept.');
     renderLegend(max);
     const cellSize = v.concepts.length > 60 ? 12 : v.concepts.length > 20 ? 16 : 20;
-    chart.cell(cellSize).selected({ row: store.get('concept'), col: store.get('class') });
+    marked = { row: store.get('concept'), col: store.get('class') };
+    chart.cell(cellSize).selected(marked);
     scroller.datum({
       rows: rows.map((j) => v.concepts[j]),
       cols: v.classes,
@@ -197,9 +199,27 @@ export function init(store, api, el) {
   }
 
   store.on('data.overview', ({ key }) => { if (key === 'student') loadVersion(); });
+  // A new class or concept only moves the highlight: touch the cells of the old and
+  // new row and column, not all C x d of them.
+  function markSelection() {
+    const now = { row: store.get('concept'), col: store.get('class') };
+    chart.selected(now);
+    const svg = scroller.select('svg.heatmap');
+    if (!svg.empty()) {
+      const near = (d) => d.r === now.row || d.c === now.col || d.r === marked.row || d.c === marked.col;
+      svg.selectAll('rect.hm-cell').filter(near)
+        .classed('selected', (d) => d.r === now.row && d.c === now.col)
+        .classed('in-line', (d) => d.r === now.row || d.c === now.col)
+        .attr('aria-selected', (d) => String(d.r === now.row && d.c === now.col));
+      svg.selectAll('text.hm-col').classed('selected', (d) => d === now.col);
+      svg.selectAll('text.hm-row').classed('selected', (d) => d === now.row);
+    }
+    marked = now;
+  }
+
   store.on('select.overview', ({ changed }) => {
     if (changed.includes('version') || changed.includes('project')) loadVersion();
-    else render();
+    else if (changed.includes('class') || changed.includes('concept')) markSelection();
   });
   loadVersion();
   return { update: render };

@@ -103,7 +103,7 @@ export function init(store, api, el) {
       const p = source.current.info;
       return api.post('/api/v1/students', { extraction_id: p.extraction_id, teacher_output_id: p.teacher_output_id });
     },
-    onDone: () => reloadStudent(store),
+    onDone: () => reloadStudent(store, { full: true }), // a new student
   });
 
   function missing(info) {
@@ -145,9 +145,15 @@ export function init(store, api, el) {
     }
   }
 
+  let sid = null; // the student shown
   function render() {
     const snap = source.current;
     if (snap.project !== key) { key = snap.project; runner.reset(); }
+    // Another student replaced this one (distilled again elsewhere): the finished
+    // job shown here was about the old one.
+    const now = snap.student?.id ?? null;
+    if (now !== null && sid !== null && now !== sid && runner.job && TERMINAL.has(runner.job.state)) runner.reset();
+    if (now !== null) sid = now;
     status.attr('data-kind', snap.state === 'error' ? 'error' : null)
       .text(snap.state === 'loading' ? 'Loading the student…' : snap.state === 'error' ? snap.error : '');
     const showEmpty = ['idle', 'draft', 'error'].includes(snap.state);
@@ -262,9 +268,19 @@ export function init(store, api, el) {
     if (k === 'student') loadVersion();
     else if (k === 'jobs' && source.current.state === 'none') render();
   });
+  // A new class or subset only moves the highlight: the bars and counts stay.
+  function markSelection() {
+    const cls = store.get('class');
+    const sub = parseSubset(store.get('subset'));
+    barsBox.selectAll('button.perf-row').attr('aria-pressed', (d) => String(d.name === cls));
+    cmBox.selectAll('button.cm-cell')
+      .attr('aria-pressed', function () { return String(!!sub && sub.teacher === this.dataset.teacher && sub.student === this.dataset.student); });
+  }
+
   store.on('select.performance', ({ changed }) => {
     if (changed.includes('version')) loadVersion();
-    else render();
+    else if (changed.some((k) => k === 'project' || k === 'split')) render();
+    else if (changed.includes('class') || changed.includes('subset')) markSelection();
   });
   loadVersion();
   return { update: render };

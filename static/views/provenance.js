@@ -11,6 +11,7 @@
 
 import { emptyState, canEdit, announce, when } from '../ui.js';
 import { isAbort } from '../api.js';
+import { begin } from '../perf.js';
 import { studentSource, reloadStudent, shownVersion } from './student.js';
 
 const d3 = window.d3;
@@ -84,6 +85,7 @@ export function init(store, api, el) {
     if (!ready) return;
     const sid = snap.student.id;
     const head = snap.student.head.number;
+    if (forSid !== null && forSid !== sid) outcome.text(''); // a word about another student
     const shown = shownVersion(store, snap);
     const split = store.get('split') ?? DEFAULT_SPLIT;
     const editable = canEdit(store.data('user'));
@@ -137,6 +139,7 @@ export function init(store, api, el) {
 
   async function restore(v, head) {
     const sid = source.current.student.id;
+    begin('restore-updated', { until: () => restoring === null });
     restoring = v;
     notice.attr('hidden', true);
     outcome.text('');
@@ -167,11 +170,23 @@ export function init(store, api, el) {
     const snap = source.current;
     const g = ++gen;
     if (snap.state !== 'ready') { items = null; forSid = null; render(); return; }
+    const sid = snap.student.id;
+    const head = snap.student.head.number;
+    if (forSid !== null && forSid !== sid) outcome.text(''); // a word about another student
+    // Entries never change: with this student's history in hand, read only the
+    // versions made since (a tune adds one), not the whole log again.
+    const have = forSid === sid && items?.length ? items[0].version : 0;
+    if (have === head) { render(); return; }
+    const fresh = head - have;
+    const more = have > 0 && fresh > 0 && fresh <= 50;
     try {
-      const r = await api.get(`/api/v1/students/${snap.student.id}/provenance`, { query: { limit: 200 } });
+      const r = await api.get(`/api/v1/students/${sid}/provenance`, { query: { limit: more ? fresh : 200 } });
       if (g !== gen) return;
-      items = r.items || [];
-      forSid = snap.student.id;
+      const got = r.items || [];
+      if (!more) items = got;
+      else if (got.length === fresh && got.every((it) => it.version > have)) items = [...got, ...items].slice(0, 200);
+      else { forSid = null; items = null; load(); return; } // not what we expected: read it all
+      forSid = sid;
     } catch (e) {
       if (isAbort(e) || g !== gen) return;
       status.attr('data-kind', 'error').text(`Could not read the history: ${e.message}`);
@@ -181,7 +196,10 @@ export function init(store, api, el) {
   }
 
   store.on('data.provenance', ({ key }) => { if (key === 'student') load(); });
-  store.on('select.provenance', render);
+  // The history does not depend on the class, concept or subset.
+  store.on('select.provenance', ({ changed }) => {
+    if (changed.some((k) => k === 'version' || k === 'split' || k === 'project')) render();
+  });
   load();
   return { update: render };
 }

@@ -12,9 +12,11 @@
 //     info     the project, normalised (projects.js), or null
 //     student  the API's student {id, name, classes, stale, head: {number, id, measures}}
 //
-// Anything that makes a new version (a tune, a restore, a distillation) asks for a
-// re-read with reloadStudent(store), i.e. store.setData('student:reload', time);
-// every view listening to data 'student' then re-renders without a page reload.
+// Anything that makes a new version (a tune, a restore) asks for a re-read with
+// reloadStudent(store), i.e. store.setData('student:reload', {full: false}): one
+// GET of the student shown, for its new head. A distillation makes a new student:
+// reloadStudent(store, {full: true}) looks for the project's student again. Every
+// view listening to data 'student' then re-renders without a page reload.
 //
 // Subsets: a disagreement cell is the store subset "teacher=<class>,student=<class>"
 // (class names); formatSubset / parseSubset write and read it.
@@ -51,9 +53,9 @@ export function fetchVersion(api, studentId, number) {
 
 // reloadStudent(store): re-read the student (after a tune, restore or distillation).
 // Without a store, every source on the page re-reads.
-export function reloadStudent(store) {
-  if (store) { store.setData('student:reload', Date.now()); return; }
-  for (const s of live) s.reload();
+export function reloadStudent(store, { full = false } = {}) {
+  if (store) { store.setData('student:reload', { full }); return; }
+  for (const s of live) s.reload({ full });
 }
 
 // The version a view shows: the store's version (a number) when it names one the
@@ -75,7 +77,7 @@ export function studentSource(store, api) {
     store.setData('student', snap);
   }
 
-  async function load({ quiet = false } = {}) {
+  async function load({ quiet = false, full = false } = {}) {
     const g = ++gen;
     ctl?.abort();
     const key = store.data('user') ? store.get('project') : null;
@@ -86,6 +88,17 @@ export function studentSource(store, api) {
     if (!quiet || snap.project !== key) publish({ ...base, state: 'loading' });
     ctl = new AbortController();
     const { signal } = ctl;
+    // The same student's new head: one read instead of the project and the list.
+    if (quiet && !full && snap.project === key && snap.state === 'ready') {
+      try {
+        const student = await api.get(`/api/v1/students/${snap.student.id}`, { signal });
+        if (g !== gen) return;
+        if (student?.head) { publish({ ...snap, student }); return; }
+      } catch (e) {
+        if (isAbort(e) || g !== gen) return;
+        if (e.status !== 404) { publish({ ...snap, state: 'error', error: e.message }); return; }
+      }
+    }
     try {
       const info = normaliseProject(await api.get(`/api/v1/projects/${encodeURIComponent(key)}`, { signal }));
       if (g !== gen) return;
@@ -104,16 +117,16 @@ export function studentSource(store, api) {
   }
 
   store.on('select.student-source', ({ changed }) => { if (changed.includes('project')) load(); });
-  store.on('data.student-source', ({ key }) => {
+  store.on('data.student-source', ({ key, value }) => {
     if (key === 'user') load();
-    else if (key === 'student:reload') load({ quiet: true });
+    else if (key === 'student:reload') load({ quiet: true, full: !!value?.full });
     // The project's parts became ready (teacher outputs, extraction finished).
     else if (key === 'projects' && (snap.state === 'none' || snap.state === 'error')) load({ quiet: true });
   });
 
   const source = {
     get current() { return snap; },
-    reload: () => load({ quiet: true }),
+    reload: ({ full = false } = {}) => load({ quiet: true, full }),
   };
   sources.set(store, source);
   live.add(source);
