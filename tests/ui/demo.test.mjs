@@ -1,0 +1,275 @@
+// demo.test.mjs — the issue's end-to-end story in one flow, in Debian's chromium at
+// 1280x800, against a real inficond that builds the small demo world itself (the
+// demo.build job; the world's scenes and trained models are cached in
+// var/ui-demo-small so later runs skip the training), with the keyboard for the
+// main actions: sign in; open the demo project; distil a student and watch its
+// progress reach 100%; select a class; downtune its most influential concept; see
+// the new provenance entry and the changed measures in the performance view;
+// restore the previous version; add a typed concept and distil again. Every
+// control has a name for screen readers; no console error, page error, failed
+// request or HTTP error answer happens along the way. Screenshots of the workspace
+// and of each view go to test-artifacts/ui/demo-*.png.
+//
+// Env: INFICOND_TEST_DATABASE_URL (required), INFICOND_BIN (default
+// build/asan/inficond), INFICOND_CHROMIUM (default /usr/bin/chromium),
+// INFICOND_WORLD_BIN (the binary that builds the cached world; default the release
+// build/inficond when there is one, else INFICOND_BIN).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, cpSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { startServer, call, ADMIN_TOKEN, waitJob } from '../api/harness.mjs';
+
+const CHROMIUM = process.env.INFICOND_CHROMIUM || '/usr/bin/chromium';
+const BIN = process.env.INFICOND_BIN || 'build/asan/inficond';
+const WORLD_BIN = process.env.INFICOND_WORLD_BIN || (existsSync('build/inficond') ? 'build/inficond' : BIN);
+const WORLD = 'var/ui-demo-small'; // the small demo world, seed 1 (ignored by git)
+const ART = 'test-artifacts/ui';
+const skip = !existsSync(CHROMIUM) ? `no browser at ${CHROMIUM}`
+  : !existsSync('/usr/share/datasets/fashion-mnist') ? 'no Fashion-MNIST (apt-get install dataset-fashion-mnist)' : false;
+const VIEWS = ['configuration', 'performance', 'concepts', 'instances', 'overview', 'provenance'];
+
+let server;
+let browser;
+let dataDir;
+const demo = {};
+
+// The world is what takes long to make (training through libtorch); build it once.
+function worldCache() {
+  if (existsSync(join(WORLD, 'report.json'))) return;
+  const tmp = `${WORLD}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  execFileSync(WORLD_BIN, ['demo', '--scale', 'small', '--out', tmp],
+    { stdio: 'ignore', env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=0', OMP_NUM_THREADS: '1' } });
+  if (!existsSync(join(WORLD, 'report.json'))) {
+    rmSync(WORLD, { recursive: true, force: true });
+    renameSync(tmp, WORLD);
+  } else rmSync(tmp, { recursive: true, force: true });
+}
+
+before(async () => {
+  if (skip) return;
+  mkdirSync(ART, { recursive: true });
+  worldCache();
+  dataDir = mkdtempSync(join(tmpdir(), 'inficond-uidemo-'));
+  cpSync(WORLD, join(dataDir, 'demo-small-1'), { recursive: true });
+  server = await startServer({ dataDir, env: { INFICOND_DEMO: 'small', INFICOND_WORKERS: '2', OMP_NUM_THREADS: '1' } });
+  const jobs = (await call(server, 'GET', '/api/v1/jobs?kind=demo.build')).json.items;
+  assert.equal(jobs.length, 1, 'the server queued the demo build on its first start');
+  const built = await waitJob(server, jobs[0].id, undefined, 600000);
+  assert.equal(built.state, 'succeeded', JSON.stringify(built));
+  assert.ok(built.result.reused.includes('world'), 'the cached world was used');
+  const extracted = await waitJob(server, built.result.extraction_job_id, undefined, 600000);
+  assert.equal(extracted.state, 'succeeded', JSON.stringify(extracted));
+  Object.assign(demo, built.result);
+  demo.dataset = (await call(server, 'GET', `/api/v1/datasets/${demo.dataset_id}`)).json;
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function openPage() {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  context.setDefaultTimeout(30000);
+  const page = await context.newPage();
+  const problems = [];
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()} (${m.location()?.url || ''})`); });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('requestfailed', (r) => {
+    const why = r.failure()?.errorText || '';
+    const path = new URL(r.url()).pathname;
+    // A read (or the icon) cut off because the page moved on is not a failure.
+    if (why === 'net::ERR_ABORTED' && (path === '/favicon.svg' || (r.method() === 'GET' && path.startsWith('/api/v1/')))) return;
+    problems.push(`request failed: ${r.method()} ${r.url()} ${why}`);
+  });
+  page.on('response', (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.request().method()} ${r.url()}`); });
+  return { context, page, problems };
+}
+
+async function shots(page, step) {
+  await page.screenshot({ path: `${ART}/demo-${step}.png` });
+}
+async function viewShots(page, step) {
+  for (const v of VIEWS) await page.locator(`#view-${v}`).screenshot({ path: `${ART}/demo-${step}-${v}.png` });
+}
+const param = (page, k) => page.evaluate((key) => new URL(location.href).searchParams.get(key), k);
+const pct = (v) => `${(100 * v).toFixed(1)}%`;
+async function press(locator, key = 'Enter') {
+  await locator.focus();
+  await locator.press(key);
+}
+
+// Every control the page shows has a name a screen reader can say.
+async function unnamedControls(page) {
+  return page.evaluate(() => {
+    const nameOf = (el) => {
+      const by = el.getAttribute('aria-labelledby');
+      if (by) return by.split(/\s+/).map((id) => document.getElementById(id)?.textContent || '').join(' ').trim();
+      if (el.getAttribute('aria-label')) return el.getAttribute('aria-label').trim();
+      if (el.labels?.length) return [...el.labels].map((l) => l.textContent).join(' ').trim();
+      if (el.matches('img')) return el.getAttribute('alt') === '' ? '(decorative)' : (el.getAttribute('alt') || '');
+      return (el.textContent || el.getAttribute('title') || '').trim();
+    };
+    const visible = (el) => !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length) && !el.closest('[hidden]');
+    return [...document.querySelectorAll('#workspace :is(button, a[href], input, select, textarea, [role="gridcell"], [role="progressbar"], [tabindex="0"])')]
+      .filter(visible).filter((el) => !nameOf(el)).map((el) => el.outerHTML.slice(0, 120));
+  });
+}
+
+test('demo world: sign in, distil, select, downtune, provenance, restore, add a concept', { skip, timeout: 600000 }, async () => {
+  const { page, context, problems } = await openPage();
+  const classes = demo.dataset.classes;
+  assert.equal(classes.length, 10);
+
+  // 1. Sign in with the keyboard.
+  await page.goto(server.url + '/');
+  await page.getByLabel('API token').fill(ADMIN_TOKEN);
+  await page.getByLabel('API token').press('Enter');
+  await page.locator('#workspace').waitFor({ state: 'visible' });
+  assert.equal(await page.locator('#user-name').textContent(), 'admin');
+
+  // 2. The demo project, picked with the keyboard; the configuration shows its parts.
+  const item = page.locator('#projects').getByRole('button', { name: /^demo\b/ });
+  await press(item);
+  await page.waitForFunction((id) => new URL(location.href).searchParams.get('project') === String(id), demo.project_id);
+  const config = page.locator('#view-configuration');
+  await config.locator('.cfg-name', { hasText: `${demo.dataset.name} — 3200 images` }).waitFor();
+  assert.deepEqual(await config.locator('.class-list li').allTextContents(), classes);
+  await config.locator('.thumbs img').first().waitFor();
+  await shots(page, '01-project');
+
+  // 3. Distil from the performance view (keyboard); the bar moves to 100% live.
+  const perf = page.locator('#view-performance');
+  await perf.getByText('This project has no student yet').waitFor();
+  await page.evaluate(() => {
+    window.__progress = [];
+    new MutationObserver(() => {
+      const bar = document.querySelector('#view-performance .run-job .progress');
+      if (bar?.hasAttribute('aria-valuenow')) window.__progress.push(Number(bar.getAttribute('aria-valuenow')));
+    }).observe(document.querySelector('#view-performance'), { subtree: true, attributes: true, childList: true });
+  });
+  await press(perf.getByRole('button', { name: 'Distil a student' }));
+  const run = perf.locator('.run-job[data-state="succeeded"]');
+  await run.waitFor({ timeout: 120000 });
+  assert.equal(await run.getByRole('progressbar', { name: 'Distillation progress' }).getAttribute('aria-valuenow'), '100');
+  const seen = await page.evaluate(() => window.__progress);
+  for (let i = 1; i < seen.length; i++) assert.ok(seen[i] >= seen[i - 1], `progress went back: ${seen}`);
+  assert.equal(seen.at(-1), 100, `progress seen: ${seen}`);
+  await perf.locator('.run-status', { hasText: 'Distillation finished.' }).waitFor();
+  // The jobs panel followed the same job to the end.
+  const jobId = await run.getAttribute('data-job-id');
+  await page.locator(`#jobs li.job[data-job-id="${jobId}"][data-state="succeeded"] .job-pct`, { hasText: '100%' }).waitFor();
+
+  const students = (await call(server, 'GET', `/api/v1/students?dataset_id=${demo.dataset_id}`)).json.items;
+  assert.equal(students.length, 1);
+  const sid = students[0].id;
+  const v1 = (await call(server, 'GET', `/api/v1/students/${sid}/versions/1`)).json;
+  const t1 = v1.measures.splits.test;
+  const summary = perf.locator('.perf-summary');
+  await summary.filter({ hasText: `version 1 (head), on the test split (${t1.n} images): fidelity ${pct(t1.fidelity)}` }).waitFor();
+  assert.deepEqual(await perf.locator('button.perf-row .perf-class').allTextContents(), classes);
+  assert.equal(await perf.locator('table.confusion button.cm-cell').count(), classes.length ** 2);
+  await page.locator('#view-overview rect.hm-cell').first().waitFor();
+  assert.equal(await page.locator('#view-overview rect.hm-cell').count(), classes.length * v1.concepts.length);
+  await page.locator('#view-provenance li.prov-item[data-version="1"]').waitFor();
+  await shots(page, '02-distilled');
+  await viewShots(page, '02');
+
+  // 4. Select the class where the two disagree most, with the keyboard.
+  const conf = t1.confusion;
+  const k = conf.map((row, i) => row.reduce((a, b) => a + b, 0) - row[i]).reduce((b, d, i, all) => (d > all[b] ? i : b), 0);
+  const cls = classes[k];
+  await press(perf.locator(`button.perf-row[data-class="${cls}"]`));
+  await page.waitForFunction((c) => new URL(location.href).searchParams.get('class') === c, cls);
+  assert.equal(await perf.locator(`button.perf-row[data-class="${cls}"]`).getAttribute('aria-pressed'), 'true');
+  const concepts = page.locator('#view-concepts');
+  assert.equal(await concepts.getByLabel('Class', { exact: true }).inputValue(), cls);
+  await concepts.locator('.inf-row').nth(v1.concepts.length - 1).waitFor();
+  assert.equal(await concepts.locator('.inf-row').count(), v1.concepts.length);
+  // Every view follows: the heat map marks the class, the gallery shows its images.
+  assert.equal(await page.locator('#view-overview text.hm-col.selected').textContent(), cls.length > 20 ? `${cls.slice(0, 19)}…` : cls);
+  const inst = page.locator('#view-instances');
+  await inst.locator('.tuning-caption', { hasText: `Images labelled ${cls}` }).waitFor();
+  await page.waitForFunction(() => {
+    const t = [...document.querySelectorAll('#view-instances li.thumb')];
+    return t.length > 0 && /T: \S+/.test(t[0].textContent) && /S: \S+/.test(t[0].textContent);
+  });
+  await shots(page, '03-class-selected');
+
+  // 5. Downtune its most influential concept by ×10, with the keyboard.
+  const inf = (await call(server, 'GET', `/api/v1/students/${sid}/versions/1/classes/${encodeURIComponent(cls)}/influence`)).json;
+  const top = [...inf.items].sort((a, b) => b.influence - a.influence)[0];
+  assert.equal(await concepts.locator('.inf-row').first().getAttribute('data-concept'), top.concept);
+  await concepts.getByLabel('Factor').selectOption('10');
+  await press(concepts.getByRole('button', { name: `Downtune ${top.concept} for ${cls} by ×10` }));
+  await concepts.locator('.tuning-status', { hasText: `Version 2 is the new head: downtuned ×10 “${top.concept}” for ${cls}.` }).waitFor();
+  const v2 = (await call(server, 'GET', `/api/v1/students/${sid}/versions/2`)).json;
+  const t2 = v2.measures.splits.test;
+  assert.notDeepEqual(t2.classes, t1.classes, 'a ×10 downtune of the top concept changes some measure');
+  // The new provenance entry, with who did it and the change in each measure.
+  const prov = page.locator('#view-provenance');
+  const e2 = prov.locator('li.prov-item[data-version="2"]');
+  await e2.waitFor();
+  assert.match(await e2.locator('.prov-actions').textContent(), new RegExp(`downtune “${top.concept}” for ${cls} ×10 \\(from v1\\)`));
+  assert.match(await e2.locator('.prov-who').textContent(), /^by admin, /);
+  const deltas = await e2.locator('.prov-deltas li').allTextContents();
+  const dFid = t2.fidelity - t1.fidelity;
+  const want = Math.abs(dFid) < 5e-5 ? '= fidelity ±0' : `${dFid > 0 ? '▲' : '▼'} fidelity ${dFid > 0 ? '+' : '−'}${Math.abs(dFid * 100).toFixed(1)} pp`;
+  assert.equal(deltas[0].replace('-', '−'), want, deltas.join(' | '));
+  // The performance view shows version 2's measures, not version 1's.
+  await summary.filter({ hasText: `version 2 (head), on the test split (${t2.n} images): fidelity ${pct(t2.fidelity)}` }).waitFor();
+  const row = perf.locator(`button.perf-row[data-class="${cls}"]`);
+  const m2 = t2.classes[k];
+  await row.locator('.m-fidelity .perf-val', { hasText: pct(m2.fidelity) }).waitFor();
+  assert.equal(await row.locator('.m-student_accuracy .perf-val').textContent(), pct(m2.student_accuracy));
+  await page.locator('#view-overview .ov-caption', { hasText: 'Version 2 (head)' }).waitFor();
+  await shots(page, '04-downtuned');
+  await viewShots(page, '04');
+
+  // 6. Restore version 1 (keyboard): a new head with version 1's weights and measures.
+  await press(prov.locator('li.prov-item[data-version="1"]').getByRole('button', { name: 'Restore version 1 as a new head' }));
+  await prov.locator('.prov-outcome', { hasText: 'Version 1 restored as version 3.' }).waitFor();
+  assert.match(await prov.locator('li.prov-item[data-version="3"] .prov-actions').textContent(), /restored version 1/);
+  await summary.filter({ hasText: `version 3 (head), on the test split (${t1.n} images): fidelity ${pct(t1.fidelity)}` }).waitFor();
+  await row.locator('.m-fidelity .perf-val', { hasText: pct(t1.classes[k].fidelity) }).waitFor();
+  const v3 = (await call(server, 'GET', `/api/v1/students/${sid}/versions/3`)).json;
+  assert.deepEqual(v3.weights, v1.weights);
+  await concepts.locator('.tuning-caption', { hasText: 'version 3 (head)' }).waitFor();
+  await shots(page, '05-restored');
+
+  // Screen readers: every control has a name; the busy list and live regions exist.
+  assert.deepEqual(await unnamedControls(page), []);
+  assert.equal(await page.locator('#announcer').getAttribute('aria-live'), 'polite');
+
+  // 7. A typed concept: "small" is a caption word the corpus does not list yet.
+  assert.ok(!v1.concepts.includes('small'));
+  const box = concepts.getByLabel('New concept');
+  await box.fill('small');
+  await box.press('Enter');
+  await concepts.locator('.inf-row.pending[data-concept="small"]').waitFor();
+  const stale = concepts.locator('.tuning-stale');
+  await stale.waitFor({ state: 'visible' });
+  assert.match(await stale.textContent(), /Added “small”/);
+  await shots(page, '06-concept-added');
+  await press(stale.getByRole('button', { name: 'Distil again' }));
+  await concepts.locator('.inf-row:not(.pending)[data-concept="small"]').waitFor({ timeout: 120000 });
+  assert.equal(await concepts.locator('.inf-row').count(), v1.concepts.length + 1);
+  await page.locator('#view-overview .ov-caption', { hasText: `${classes.length} classes × ${v1.concepts.length + 1} concepts` }).waitFor();
+  await shots(page, '07-redistilled');
+  await viewShots(page, '07');
+
+  await context.close();
+  assert.deepEqual(problems, [], `unexpected problems in the page:\n${problems.join('\n')}`);
+});
