@@ -1,15 +1,17 @@
 /* student.c — the student solver (see student.h for the problem and the method).
  *
  * Layout of the work: each class keeps its weights w (D) and bias in double, the
- * exact scores z = X w + b (N) in double, and its active set A. One active-set solve
- * is a sequence of proximal Newton steps: gradient on A in double from the
- * contiguous columns of X^T, the weighted Gram matrix of [X_A, 1] from one SSYRK
- * (float; only the model's curvature), coordinate descent on the small dense quadratic
- * with the box-clipped soft threshold, then an Armijo backtracking line search on the
- * true objective. Between solves, the full gradient of every pending class comes from
- * one pass over X^T (SGEMM with the residuals R (N, C_pending)) and the worst KKT
- * violators join A. Leaves out: screening rules beyond this working-set growth,
- * dropping coordinates from A (a zero in A costs one column in the SSYRK).
+ * scores z = X w + b (N) in double, and its active set A. One active-set solve is a
+ * sequence of proximal Newton steps: gradient on A (and the weighted column means) in
+ * one read of each contiguous column of X^T (no gathered copy), the weighted
+ * covariance of the centred active columns from one SSYRK (float; only the model's
+ * curvature; the bias eliminated exactly), coordinate descent on that small dense
+ * quadratic with the box-clipped soft threshold, the bias's step from the eliminated
+ * row, then an Armijo backtracking line search on the true objective. Between solves,
+ * the full gradient of every pending class comes from one pass over X^T (SGEMM with
+ * the residuals R (N, C_pending)) and the worst KKT violators join A; zeros that meet
+ * their conditions leave it. Leaves out: screening rules beyond this working-set
+ * growth (one lambda, no path to screen along).
  */
 #include "student.h"
 
@@ -29,6 +31,8 @@
  * STUDENT_HESS_BLOCK rows in every hs blocks (contiguous runs, spread over the data). */
 #define STUDENT_HESS_ROWS 16384
 #define STUDENT_HESS_BLOCK 256
+/* Rows per block of the blocked column sweeps (z, u): 4096 doubles stay in L1/L2. */
+#define STUDENT_ROW_BLOCK 4096
 
 static inline double st_softplus(double z) { return z > 0 ? z + log1p(exp(-z)) : log1p(exp(z)); }
 
@@ -119,6 +123,7 @@ typedef struct st_class {
     double l1;            // |w|_1
     double kkt_a;         // KKT violation on A and the bias at the last gradient
     double out_viol;      // largest violation outside A at the last full pass (inf: none yet)
+    int final;            // the last active-set solve was to kkt_tol (not inexact)
     int inner_ok;         // the last active-set solve met both tests
     int stalled;          // F stopped moving (relative change < obj_tol, or no descent left)
     int done;
@@ -130,18 +135,21 @@ typedef struct st_ws {
     float *sh;     // (N) sqrt(sigma (1 - sigma))
     float *uf;     // (N) X_A delta
     float *m;      // (m_cap, N) rows: active columns scaled by sh, then sh
-    float *xa;     // (m_cap, N) the active columns, gathered
+    const float **cols; // (m_cap) the active columns: pointers into X^T (contiguous, no copy)
     float *dlf;    // (m_cap) the step in float
     size_t m_cap;
     float *hf;     // (m_cap, m_cap)
     double *h;     // (m_cap, m_cap)
     double *g, *dl, *hd, *tgt; // (m_cap) gradient, step, H step, target weights
+    double *mu, *gs;           // (m_cap) h-weighted column means, reduced gradient
+    float *hw;                 // (N) sigma (1 - sigma)
+    float *rf;                 // (N) the residual in float
 } st_ws;
 
 static void st_ws_free(st_ws *ws) {
-    free(ws->r), free(ws->u), free(ws->sig), free(ws->uf), free(ws->sh), free(ws->m), free(ws->xa), free(ws->dlf), free(ws->hf);
+    free(ws->r), free(ws->u), free(ws->sig), free(ws->uf), free(ws->sh), free(ws->m), free(ws->cols), free(ws->dlf), free(ws->hf);
     free(ws->h);
-    free(ws->g), free(ws->dl), free(ws->hd), free(ws->tgt);
+    free(ws->g), free(ws->dl), free(ws->hd), free(ws->tgt), free(ws->mu), free(ws->gs), free(ws->hw), free(ws->rf);
     memset(ws, 0, sizeof *ws);
 }
 
@@ -149,10 +157,10 @@ static int st_ws_reserve(st_ws *ws, size_t n, size_t m, err *e) {
     if (m <= ws->m_cap) return 0;
     size_t cap = ws->m_cap ? ws->m_cap : 32;
     while (cap < m) cap *= 2;
-    free(ws->m), free(ws->xa), free(ws->dlf), free(ws->hf), free(ws->h), free(ws->g), free(ws->dl), free(ws->hd);
-    free(ws->tgt);
+    free(ws->m), free(ws->cols), free(ws->dlf), free(ws->hf), free(ws->h), free(ws->g), free(ws->dl), free(ws->hd);
+    free(ws->tgt), free(ws->mu), free(ws->gs);
     ws->m = malloc(cap * n * sizeof *ws->m);
-    ws->xa = malloc(cap * n * sizeof *ws->xa);
+    ws->cols = malloc(cap * sizeof *ws->cols);
     ws->dlf = malloc(cap * sizeof *ws->dlf);
     ws->hf = malloc(cap * cap * sizeof *ws->hf);
     ws->h = malloc(cap * cap * sizeof *ws->h);
@@ -160,8 +168,11 @@ static int st_ws_reserve(st_ws *ws, size_t n, size_t m, err *e) {
     ws->dl = malloc(cap * sizeof *ws->dl);
     ws->hd = malloc(cap * sizeof *ws->hd);
     ws->tgt = malloc(cap * sizeof *ws->tgt);
+    ws->mu = malloc(cap * sizeof *ws->mu);
+    ws->gs = malloc(cap * sizeof *ws->gs);
     ws->m_cap = cap;
-    if (!ws->m || !ws->xa || !ws->dlf || !ws->hf || !ws->h || !ws->g || !ws->dl || !ws->hd || !ws->tgt) {
+    if (!ws->m || !ws->cols || !ws->dlf || !ws->hf || !ws->h || !ws->g || !ws->dl || !ws->hd || !ws->tgt || !ws->mu ||
+        !ws->gs) {
         ws->m_cap = 0;
         return err_set(e, ERR_INTERNAL, "student: out of memory for a %zu-column working set", m);
     }
@@ -187,42 +198,69 @@ static double st_smooth(const float *p, const double *z, const double *u, double
     return s / (double)n;
 }
 
-__attribute__((target_clones("avx2", "default"))) static double st_dot_fd(const float *x, const double *y,
-                                                                            size_t n) {
-    double s[8] = {0, 0, 0, 0, 0, 0, 0, 0}; /* 8 lanes: two AVX2 vectors, or four SSE2 */
+/* out (N) = (a - mu) * b elementwise (a column centred, then scaled). */
+__attribute__((target_clones("avx2", "default"))) static void st_cmul_f(const float *restrict a, float mu,
+                                                                         const float *restrict b,
+                                                                         float *restrict out, size_t n) {
     size_t i = 0;
     for (; i + 8 <= n; i += 8)
-        for (int l = 0; l < 8; l++) s[l] += (double)x[i + l] * y[i + l];
-    for (; i < n; i++) s[0] += (double)x[i] * y[i];
-    return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+        for (int l = 0; l < 8; l++) out[i + l] = (a[i + l] - mu) * b[i + l];
+    for (; i < n; i++) out[i] = (a[i] - mu) * b[i];
 }
 
-/* out (N) = a * b elementwise; unrolled by 8 so -O2 emits packed multiplies. */
-__attribute__((target_clones("avx2", "default"))) static void st_mul_f(const float *restrict a,
-                                                                        const float *restrict b,
-                                                                        float *restrict out, size_t n) {
+/* sum_i x_i r_i and (in *xh) sum_i x_i h_i: one read of x. Products and runs of
+ * STUDENT_DOT_RUN terms in float (8 lanes; X fits in the last-level cache, so this is
+ * arithmetic-bound), the runs summed in double: relative error ~1e-6 of sum |x r|, far
+ * below kkt_tol. */
+#define STUDENT_DOT_RUN 256
+__attribute__((target_clones("avx2", "default"))) static double st_dot2_f(const float *restrict x,
+                                                                            const float *restrict r,
+                                                                            const float *restrict h, size_t n,
+                                                                            double *xh) {
+    double s = 0, t = 0;
     size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        out[i] = a[i] * b[i], out[i + 1] = a[i + 1] * b[i + 1];
-        out[i + 2] = a[i + 2] * b[i + 2], out[i + 3] = a[i + 3] * b[i + 3];
-        out[i + 4] = a[i + 4] * b[i + 4], out[i + 5] = a[i + 5] * b[i + 5];
-        out[i + 6] = a[i + 6] * b[i + 6], out[i + 7] = a[i + 7] * b[i + 7];
+    while (i + 8 <= n) {
+        float fs[8] = {0, 0, 0, 0, 0, 0, 0, 0}, ft[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        size_t end = i + STUDENT_DOT_RUN < n ? i + STUDENT_DOT_RUN : n;
+        for (; i + 8 <= end; i += 8)
+            for (int l = 0; l < 8; l++) fs[l] += x[i + l] * r[i + l], ft[l] += x[i + l] * h[i + l];
+        for (int l = 0; l < 8; l++) s += (double)fs[l], t += (double)ft[l];
     }
-    for (; i < n; i++) out[i] = a[i] * b[i];
+    for (; i < n; i++) s += (double)x[i] * r[i], t += (double)x[i] * h[i];
+    *xh = t;
+    return s;
+}
+
+/* z (n) += w x, x float, z double. */
+__attribute__((target_clones("avx2", "default"))) static void st_axpy_fd(double *restrict z, double w,
+                                                                          const float *restrict x, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) /* 8 lanes so that -O2 emits packed code */
+        for (int l = 0; l < 8; l++) z[i + l] += w * (double)x[i + l];
+    for (; i < n; i++) z[i] += w * (double)x[i];
+}
+
+/* u (n) += w x, float. */
+__attribute__((target_clones("avx2", "default"))) static void st_axpy_f(float *restrict u, float w,
+                                                                         const float *restrict x, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++) u[i + l] += w * x[i + l];
+    for (; i < n; i++) u[i] += w * x[i];
 }
 
 /* z = X w + b exactly (double) over the nonzero weights of A; refreshes obj and l1. */
 static void st_refresh(const student_data *sd, st_class *c, double lambda) {
     size_t n = sd->n;
-    for (size_t i = 0; i < n; i++) c->z[i] = c->b;
     double l1 = 0;
-    for (size_t a = 0; a < c->n_act; a++) {
-        size_t j = c->act[a];
-        double wj = c->w[j];
-        if (wj == 0) continue;
-        l1 += fabs(wj);
-        const float *col = sd->xt + j * n;
-        for (size_t i = 0; i < n; i++) c->z[i] += wj * (double)col[i];
+    for (size_t a = 0; a < c->n_act; a++) l1 += fabs(c->w[c->act[a]]);
+    for (size_t i0 = 0; i0 < n; i0 += STUDENT_ROW_BLOCK) { /* z's block stays in cache */
+        size_t len = n - i0 < STUDENT_ROW_BLOCK ? n - i0 : STUDENT_ROW_BLOCK;
+        for (size_t i = i0; i < i0 + len; i++) c->z[i] = c->b;
+        for (size_t a = 0; a < c->n_act; a++) {
+            size_t j = c->act[a];
+            if (c->w[j] != 0) st_axpy_fd(c->z + i0, c->w[j], sd->xt + j * n + i0, len);
+        }
     }
     c->l1 = l1;
     c->obj = st_smooth(c->p, c->z, NULL, 0, n, NULL) + lambda * l1;
@@ -234,13 +272,16 @@ static int st_solve_active(const student_data *sd, st_class *c, const student_op
     const double lambda = o->lambda, inv_n = 1.0 / (double)n;
     if (st_ws_reserve(ws, n, m, e)) return -1;
     double *r = ws->r, *u = ws->u, *g = ws->g, *dl = ws->dl, *hd = ws->hd, *h = ws->h, *tgt = ws->tgt;
-    float *sh = ws->sh, *mm = ws->m, *hf = ws->hf, *xa = ws->xa, *uf = ws->uf, *dlf = ws->dlf;
-    for (size_t a = 0; a < na; a++) memcpy(xa + a * n, sd->xt + c->act[a] * n, n * sizeof *xa);
+    float *sh = ws->sh, *hw = ws->hw, *rf = ws->rf, *mm = ws->m, *hf = ws->hf, *uf = ws->uf, *dlf = ws->dlf;
+    double *mu = ws->mu, *gs = ws->gs;
+    const float **cols = ws->cols;
+    for (size_t a = 0; a < na; a++) cols[a] = sd->xt + c->act[a] * n;
     double last_rel = INFINITY;
     /* inexact solves while the working set is still growing: the tolerance on A follows
      * the violations outside it; the full tests only once those are below kkt_tol */
     const double tol_in = fmax(o->kkt_tol, 0.3 * c->out_viol);
     const int final = tol_in <= o->kkt_tol;
+    c->final = final;
     c->inner_ok = 0;
     c->stalled = 0;
     /* the Hessian's rows: the first STUDENT_HESS_BLOCK rows of every hs-th block */
@@ -251,18 +292,25 @@ static int st_solve_active(const student_data *sd, st_class *c, const student_op
     for (int it = 0;; it++) {
         /* residuals, curvature weights, gradient on A and the bias (sigma from the line
          * search after the first step) */
-        double gb = 0;
+        double gb = 0, hsum = 0;
         for (size_t i = 0; i < n; i++) {
             double s = it ? ws->sig[i] : st_sigmoid(c->z[i]);
             r[i] = s - (double)c->p[i];
-            sh[i] = (float)sqrt(s * (1 - s));
+            rf[i] = (float)r[i];
+            hw[i] = (float)(s * (1 - s));
+            sh[i] = sqrtf(hw[i]);
             gb += r[i];
+            hsum += (double)hw[i];
         }
         g[na] = gb * inv_n;
         double kkt = fabs(g[na]);
+        /* one read of each column: the gradient and the h-weighted column sum (for the
+         * centring below) */
         for (size_t a = 0; a < na; a++) {
             size_t j = c->act[a];
-            g[a] = st_dot_fd(xa + a * n, r, n) * inv_n;
+            double sx;
+            g[a] = st_dot2_f(cols[a], rf, hw, n, &sx) * inv_n;
+            mu[a] = hsum > 0 ? sx / hsum : 0.0;
             double v = st_viol(c->w[j], g[a], st_lo(c, j), st_hi(c, j), lambda);
             if (v > kkt) kkt = v;
         }
@@ -277,53 +325,62 @@ static int st_solve_active(const student_data *sd, st_class *c, const student_op
         }
         if (it >= o->max_newton) break;
 
-        /* H = (1/N) [X_A, 1]^T diag(h) [X_A, 1] via SSYRK on the scaled rows. Above
-         * STUDENT_HESS_ROWS rows, from one block of rows in hs only (a subsampled Newton model: the
-         * gradient stays exact every step and the line search guards descent, so the
-         * solution and the KKT certificate are unchanged; only the step is approximate) */
-        for (size_t a = 0; a <= na; a++) {
-            const float *col = a < na ? xa + a * n : NULL;
+        /* The Newton model in (delta_w, delta_b) with H = (1/N) [X_A, 1]^T diag(h) [X_A, 1],
+         * the bias eliminated exactly: for a given delta_w the best delta_b is
+         * -(g_b + H_bw delta_w) / H_bb, which leaves the Schur complement H_ww - H_wb H_bw /
+         * H_bb — the h-weighted covariance of the columns centred at their h-weighted
+         * means mu — and the gradient g_w - mu g_b. Presence columns share a large common
+         * level (all cosines sit in a narrow positive band), so next to the bias they are
+         * nearly collinear: coordinate descent on the uncentred model needed thousands of
+         * sweeps, on the centred one a few dozen (what glmnet's standardisation buys).
+         * Built by one SSYRK over the centred, scaled columns. Above STUDENT_HESS_ROWS rows,
+         * from one block of rows in hs only (a subsampled Newton model: the gradient stays
+         * exact every step and the line search guards descent, so the solution and the
+         * KKT certificate are unchanged; only the step is approximate). */
+        const double hbb = fmax(hsum * inv_n, 1e-12);
+        for (size_t a = 0; a < na; a++) {
+            const float *col = cols[a];
+            gs[a] = g[a] - mu[a] * g[na];
             float *row = mm + a * nh;
             for (size_t i0 = 0, q = 0; i0 < n; i0 += hs * STUDENT_HESS_BLOCK) {
                 size_t len = n - i0 < STUDENT_HESS_BLOCK ? n - i0 : STUDENT_HESS_BLOCK;
-                if (col) st_mul_f(col + i0, sh + i0, row + q, len);
-                else memcpy(row + q, sh + i0, len * sizeof *sh);
+                st_cmul_f(col + i0, (float)mu[a], sh + i0, row + q, len);
                 q += len;
             }
         }
-        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)m, (int)nh, 1.0f / (float)nh, mm, (int)nh, 0.0f,
-                    hf, (int)m);
-        for (size_t a = 0; a < m; a++)
-            for (size_t q = a; q < m; q++) h[a * m + q] = h[q * m + a] = (double)hf[a * m + q];
+        if (na) {
+            cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)na, (int)nh, 1.0f / (float)nh, mm, (int)nh,
+                        0.0f, hf, (int)na);
+            for (size_t a = 0; a < na; a++)
+                for (size_t q = a; q < na; q++) h[a * na + q] = h[q * na + a] = (double)hf[a * na + q];
+        }
 
-        /* the quadratic model with the box and the L1 term: exact coordinate descent */
+        /* the reduced quadratic with the box and the L1 term: exact coordinate descent */
         memset(dl, 0, m * sizeof *dl);
         memset(hd, 0, m * sizeof *hd);
-        for (int sweep = 0; sweep < STUDENT_CD_SWEEPS; sweep++) {
+        for (int sweep = 0; na && sweep < STUDENT_CD_SWEEPS; sweep++) {
             double maxchg = 0;
-            for (size_t a = 0; a < m; a++) {
-                double haa = h[a * m + a] > 1e-12 ? h[a * m + a] : 1e-12;
-                double grad = g[a] + hd[a], nd;
-                if (a == na) {
-                    nd = dl[a] - grad / haa;
-                } else {
-                    size_t j = c->act[a];
-                    double cur = c->w[j] + dl[a];
-                    double v = st_clip(st_soft(cur - grad / haa, lambda / haa), st_lo(c, j), st_hi(c, j));
-                    tgt[a] = v;
-                    nd = v - c->w[j];
-                }
-                double step = nd - dl[a];
+            for (size_t a = 0; a < na; a++) {
+                double haa = h[a * na + a] > 1e-12 ? h[a * na + a] : 1e-12;
+                double grad = gs[a] + hd[a];
+                size_t j = c->act[a];
+                double cur = c->w[j] + dl[a];
+                double v = st_clip(st_soft(cur - grad / haa, lambda / haa), st_lo(c, j), st_hi(c, j));
+                tgt[a] = v;
+                double step = (v - c->w[j]) - dl[a];
                 if (step != 0) {
-                    dl[a] = nd;
-                    const double *row = h + a * m; /* = column a (symmetric) */
-                    for (size_t q = 0; q < m; q++) hd[q] += step * row[q];
+                    dl[a] += step;
+                    const double *row = h + a * na; /* = column a (symmetric) */
+                    for (size_t q = 0; q < na; q++) hd[q] += step * row[q];
                     double ch = fabs(step) * haa; /* the change of its model gradient */
                     if (ch > maxchg) maxchg = ch;
                 }
             }
             if (maxchg < 1e-2 * tol_in) break;
         }
+        /* the bias's step given delta_w */
+        dl[na] = -g[na] / hbb;
+        for (size_t a = 0; a < na; a++) dl[na] -= mu[a] * dl[a];
         for (size_t a = 0; a < na; a++)
             if (dl[a] == 0) tgt[a] = c->w[c->act[a]];
 
@@ -340,14 +397,15 @@ static int st_solve_active(const student_data *sd, st_class *c, const student_op
             break;
         }
 
-        /* direction in score space: u = X_A delta + delta_b (float SGEMV on the gathered
-         * columns; z is recomputed exactly from w after every solve) */
-        if (na) {
-            for (size_t a = 0; a < na; a++) dlf[a] = (float)dl[a];
-            cblas_sgemv(CblasRowMajor, CblasTrans, (int)na, (int)n, 1.0f, xa, (int)n, dlf, 1, 0.0f, uf, 1);
-            for (size_t i = 0; i < n; i++) u[i] = (double)uf[i] + dl[na];
-        } else {
-            for (size_t i = 0; i < n; i++) u[i] = dl[na];
+        /* direction in score space: u = X_A delta + delta_b (float, over row blocks that
+         * stay in cache; z is recomputed exactly from w after the final solves) */
+        for (size_t a = 0; a < na; a++) dlf[a] = (float)dl[a];
+        for (size_t i0 = 0; i0 < n; i0 += STUDENT_ROW_BLOCK) {
+            size_t len = n - i0 < STUDENT_ROW_BLOCK ? n - i0 : STUDENT_ROW_BLOCK;
+            memset(uf + i0, 0, len * sizeof *uf);
+            for (size_t a = 0; a < na; a++)
+                if (dlf[a] != 0) st_axpy_f(uf + i0, dlf[a], cols[a] + i0, len);
+            for (size_t i = i0; i < i0 + len; i++) u[i] = (double)uf[i] + dl[na];
         }
 
         /* backtracking on the true objective; when the model predicts a decrease below
@@ -386,6 +444,7 @@ static int st_solve_active(const student_data *sd, st_class *c, const student_op
         c->l1 = l1_t;
         c->res.iterations++;
         if (tiny) {
+            for (size_t i = 0; i < n; i++) r[i] = ws->sig[i] - (double)c->p[i]; /* keep r current */
             c->inner_ok = 1;
             break;
         }
@@ -420,6 +479,8 @@ static int st_fit_classes(const student_data *sd, st_class *cs, size_t nc, const
     ws.r = malloc(n * sizeof *ws.r);
     ws.u = malloc(n * sizeof *ws.u);
     ws.sh = malloc(n * sizeof *ws.sh);
+    ws.hw = malloc(n * sizeof *ws.hw);
+    ws.rf = malloc(n * sizeof *ws.rf);
     ws.uf = malloc(n * sizeof *ws.uf);
     ws.sig = malloc(n * sizeof *ws.sig);
     float *R = malloc(n * nc * sizeof *R);  // (N, pending)
@@ -427,7 +488,7 @@ static int st_fit_classes(const student_data *sd, st_class *cs, size_t nc, const
     size_t *pend = malloc(nc * sizeof *pend);
     st_cand *cand = malloc(d * sizeof *cand);
     int rc = 0;
-    if (!ws.r || !ws.u || !ws.sh || !ws.uf || !ws.sig || !R || !G || !pend || !cand) {
+    if (!ws.r || !ws.u || !ws.sh || !ws.hw || !ws.rf || !ws.uf || !ws.sig || !R || !G || !pend || !cand) {
         rc = err_set(e, ERR_INTERNAL, "student: out of memory");
         goto out;
     }
@@ -440,8 +501,15 @@ static int st_fit_classes(const student_data *sd, st_class *cs, size_t nc, const
                 rc = -1;
                 goto out;
             }
-            st_refresh(sd, c, o->lambda);
-            for (size_t i = 0; i < n; i++) R[i * np + q] = (float)(st_sigmoid(c->z[i]) - (double)c->p[i]);
+            /* z drifts from X w + b by float rounding only (~1e-7 relative per step), far
+             * below an inexact solve's tolerance: recomputed exactly after final solves
+             * (and before a class ends), otherwise the solve's residual is current */
+            if (c->final) {
+                st_refresh(sd, c, o->lambda);
+                for (size_t i = 0; i < n; i++) R[i * np + q] = (float)(st_sigmoid(c->z[i]) - (double)c->p[i]);
+            } else {
+                for (size_t i = 0; i < n; i++) R[i * np + q] = (float)ws.r[i];
+            }
         }
         if (np == 1)
             cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)d, (int)n, 1.0f / (float)n, sd->xt, (int)n, R, 1, 0.0f,
@@ -464,6 +532,7 @@ static int st_fit_classes(const student_data *sd, st_class *cs, size_t nc, const
             if (out > kkt) kkt = out;
             c->res.kkt = kkt;
             c->out_viol = out;
+            if (!c->final && (ncand == 0 || round + 1 >= o->max_rounds)) st_refresh(sd, c, o->lambda);
             if (ncand == 0 && (c->inner_ok || c->stalled)) {
                 c->res.converged = c->inner_ok || kkt <= o->kkt_tol;
                 c->done = 1;

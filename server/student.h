@@ -8,13 +8,17 @@
  *   subject to lo_j <= w_j <= hi_j  (bias unpenalised and unbounded).
  *
  * Method (glmnet-style proximal Newton on an active set): on the active set A the
- * quadratic model with weights sigma(1 - sigma) is built from one SSYRK over the
- * gathered active columns (above 16,384 rows from an evenly spread ~16k-row subset: a
- * subsampled Newton model; the gradient is always exact, so the solution and the KKT
- * certificate are not approximated, only the step), solved exactly by coordinate descent with the box-clipped
- * soft threshold (exact for a 1-D quadratic + lambda|w| on [lo, hi]), and the step is
- * taken with a backtracking (Armijo) line search on the true objective, so the
- * objective never goes up (asserted). After each active-set solve one pass over the
+ * quadratic model with weights sigma(1 - sigma) has the bias eliminated exactly (what
+ * is left is the weighted covariance of the active columns centred at their weighted
+ * means, from one SSYRK; above 16,384 rows from an evenly spread ~16k-row subset: a
+ * subsampled Newton model; the gradient is always over all rows, so the solution and
+ * the KKT certificate are not approximated, only the step). Centring matters: presence
+ * columns sit in a narrow positive band and are nearly collinear with the bias, and
+ * coordinate descent on the uncentred model took thousands of sweeps. The model is
+ * solved by coordinate descent with the box-clipped soft threshold (exact for a 1-D
+ * quadratic + lambda|w| on [lo, hi]), and the step is taken with a backtracking
+ * (Armijo) line search on the true objective, so the objective never goes up
+ * (asserted). After each active-set solve one pass over the
  * full data (SGEMM X^T R for all pending classes at once, SGEMV for one) checks the
  * KKT conditions everywhere and adds the worst violators (at most max(32, |A|/2) per
  * round); while violators remain outside A, the solves on A are inexact (to 0.3 times
@@ -23,8 +27,11 @@
  * optimality certificate), or earlier when a Newton step changes F by less than obj_tol
  * relative (default 1e-7: stagnation; `converged` then says whether the KKT test holds,
  * or whether the Newton model's predicted decrease fell below 1e-14 |F|, i.e. F is
- * optimal to working precision). Weights are kept in double inside;
- * X stays float32. Bounds hold exactly after fitting: every weight is clipped to its
+ * optimal to working precision). Weights, scores and the objective are kept in double
+ * inside; X stays float32, and the gradient on A sums float products in runs of 256
+ * added in double (relative error ~1e-6 of sum |x r|, far below kkt_tol). The scores
+ * are recomputed exactly from w after every solve to kkt_tol and before a class ends
+ * (in between they carry float rounding, ~1e-7 relative per step). Bounds hold exactly after fitting: every weight is clipped to its
  * float bounds in double and a value inside [lo, hi] rounds to float inside it.
  *
  * Left out: the lambda path (one lambda per fit), multithreading (the caller sets

@@ -2,7 +2,8 @@
  * (FISTA with adaptive restart in double, fixed step 1/L, projected onto the bounds,
  * run until its own KKT residual is tiny) on small problems, the KKT conditions of the
  * bounded L1 problem, exact bounds after retraining, warm starts, fit_all == per-class
- * fits, and input errors. */
+ * fits, presence-like columns (a large common level: nearly collinear with the bias,
+ * the case the centred Newton model is for), and input errors. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -248,6 +249,125 @@ static void retrain_bounds_exact(void **state) {
     student_data_free(&sd);
 }
 
+/* X like real presence: every column max(0, cosine) in a narrow band around a common
+ * level, with a per-image shared factor (so columns are correlated with each other and
+ * with the bias); P a softmax of a linear model plus noise. */
+static void make_presence_like(size_t n, size_t d, size_t c, uint64_t seed, float *X, float *P) {
+    rng_state = seed;
+    double *beta = calloc(c * d, sizeof *beta); // (C, D)
+    for (size_t k = 0; k < c; k++)
+        for (size_t j = 0; j < d; j++)
+            if (urand() < 0.4) beta[k * d + j] = 30 * (urand() - 0.5);
+    for (size_t i = 0; i < n; i++) {
+        double common = 0.3 + 0.05 * nrand();
+        for (size_t j = 0; j < d; j++) {
+            double v = common + 0.04 * nrand();
+            X[i * d + j] = (float)(v > 0 ? v : 0);
+        }
+        double z[8], mx = -1e300, s = 0;
+        for (size_t k = 0; k < c; k++) {
+            z[k] = 0.3 * nrand();
+            for (size_t j = 0; j < d; j++) z[k] += beta[k * d + j] * (X[i * d + j] - 0.3);
+            if (z[k] > mx) mx = z[k];
+        }
+        for (size_t k = 0; k < c; k++) s += (z[k] = exp(z[k] - mx));
+        for (size_t k = 0; k < c; k++) P[i * c + k] = (float)(z[k] / s);
+    }
+    free(beta);
+}
+
+/* Presence-like data, bounded, tight tolerances: the reference optimum, the KKT
+ * certificate, the objective recomputed from scratch; then every class at the default
+ * tolerances through fit_all: KKT everywhere and agreement with one-class fits. */
+static void presence_like_columns(void **state) {
+    (void)state;
+    size_t n = 300, d = 12, c = 3;
+    float *X = malloc(n * d * sizeof *X), *P = malloc(n * c * sizeof *P);
+    make_presence_like(n, d, c, 5, X, P);
+    student_data sd;
+    err e = {0};
+    assert_int_equal(student_data_init(&sd, X, n, d, &e), 0);
+    double lambda = 1e-3;
+    float lo[12], hi[12];
+    for (size_t j = 0; j < d; j++) lo[j] = -INFINITY, hi[j] = INFINITY;
+    lo[4] = hi[4] = 0.0f;
+    hi[5] = 0.5f, lo[5] = -0.5f;
+    student_opts o;
+    tight(&o, lambda);
+    float W[36], bb[3];
+    student_cold_start(P, n, c, d, W, bb);
+    float w[12], b = bb[0];
+    memcpy(w, W, sizeof w); /* class 0 */
+    student_result res;
+    assert_int_equal(student_fit(&sd, P, c, lo, hi, &o, w, &b, &res, &e), 0);
+    assert_true(res.converged);
+    double wr[12], br;
+    reference(X, P, c, n, d, lambda, lo, hi, wr, &br, 60000);
+    float wrf[12];
+    for (size_t j = 0; j < d; j++) wrf[j] = (float)wr[j];
+    double kkt_ref = student_kkt(&sd, P, c, lo, hi, lambda, wrf, (float)br);
+    double f = student_objective(&sd, P, c, lambda, w, b), fr = student_objective(&sd, P, c, lambda, wrf, (float)br);
+    double kkt = student_kkt(&sd, P, c, lo, hi, lambda, w, b);
+    print_message("presence-like: kkt %.2e (reference %.2e), F %.12f vs reference %.12f\n", kkt, kkt_ref, f, fr);
+    assert_true(kkt < 1e-6);
+    assert_true(f <= fr + 1e-9); /* at least as good as the slow reference */
+    assert_true(fabs(f - fr) < 1e-6);
+    assert_true(fabs(f - res.objective) < 1e-7);
+    for (size_t j = 0; j < d; j++) assert_true(w[j] >= lo[j] && w[j] <= hi[j]);
+
+    student_opts od;
+    student_opts_default(&od);
+    od.lambda = lambda;
+    student_result ra[3];
+    student_cold_start(P, n, c, d, W, bb);
+    assert_int_equal(student_fit_all(&sd, P, c, NULL, NULL, &od, W, bb, ra, &e), 0);
+    double maxdiff = 0;
+    for (size_t k = 0; k < c; k++) {
+        assert_true(ra[k].converged);
+        assert_true(student_kkt(&sd, P + k, c, NULL, NULL, lambda, W + k * d, bb[k]) < 2 * od.kkt_tol);
+        assert_true(fabs(student_objective(&sd, P + k, c, lambda, W + k * d, bb[k]) - ra[k].objective) < 1e-7);
+        float w1[12], b1 = 0;
+        memset(w1, 0, sizeof w1);
+        student_result r1;
+        assert_int_equal(student_fit(&sd, P + k, c, NULL, NULL, &od, w1, &b1, &r1, &e), 0);
+        double df = fabs(r1.objective - ra[k].objective);
+        if (df > maxdiff) maxdiff = df;
+    }
+    print_message("presence-like: fit_all vs one-class fits, max objective diff %.2e\n", maxdiff);
+    assert_true(maxdiff < 1e-7); /* both stop at kkt_tol 1e-5: F within ~kkt^2 / curvature */
+    free(X), free(P);
+    student_data_free(&sd);
+}
+
+/* A fit cut short (one full pass) still reports the exact objective of what it returns,
+ * and a warm start from there finishes the job. */
+static void cut_short_then_resumed(void **state) {
+    (void)state;
+    size_t n = 500, d = 60;
+    float *X = malloc(n * d * sizeof *X), *P = malloc(n * sizeof *P);
+    make_problem(n, d, 1, 9, X, P);
+    student_data sd;
+    err e = {0};
+    assert_int_equal(student_data_init(&sd, X, n, d, &e), 0);
+    student_opts o;
+    student_opts_default(&o);
+    o.max_rounds = 1;
+    float w[60], b;
+    student_cold_start(P, n, 1, d, w, &b);
+    student_result res;
+    assert_int_equal(student_fit(&sd, P, 1, NULL, NULL, &o, w, &b, &res, &e), 0);
+    assert_false(res.converged);
+    assert_true(fabs(student_objective(&sd, P, 1, o.lambda, w, b) - res.objective) < 1e-7);
+    double f1 = res.objective;
+    student_opts_default(&o);
+    assert_int_equal(student_fit(&sd, P, 1, NULL, NULL, &o, w, &b, &res, &e), 0);
+    assert_true(res.converged);
+    assert_true(res.objective < f1);
+    assert_true(student_kkt(&sd, P, 1, NULL, NULL, o.lambda, w, b) < 2 * o.kkt_tol);
+    free(X), free(P);
+    student_data_free(&sd);
+}
+
 static void errors(void **state) {
     (void)state;
     float X[6] = {0.1f, 0.2f, 0.3f, 0.4f, 0.5f, 0.6f}, P[3] = {0.2f, 0.5f, 0.9f};
@@ -288,6 +408,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(matches_reference),         cmocka_unit_test(matches_reference_bounded),
         cmocka_unit_test(kkt_at_default_tolerances), cmocka_unit_test(retrain_bounds_exact),
+        cmocka_unit_test(presence_like_columns),     cmocka_unit_test(cut_short_then_resumed),
         cmocka_unit_test(errors),
     };
     return cmocka_run_group_tests_name("student", tests, NULL, NULL);
