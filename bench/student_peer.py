@@ -8,10 +8,16 @@ The loss is written so that it is the same objective the C solver minimises: the
 over classes of the per-class mean BCE, plus lambda |W|_1. It reads the same raw
 little-endian float32 files (X: N x D, P: N x C). Prints one line per epoch (cumulative
 training seconds, fidelity = argmax agreement with P on those rows; evaluation time is
-not counted) and one JSON line last with the final fidelity, seconds, objective and the
-per-epoch curve.
+not counted; also the process's CPU seconds, less inflated on a loaded machine) and one
+JSON line last with the final fidelity, seconds, objective and the per-epoch curve. The
+reported objective is evaluated in float64 over all rows.
+
+`--eval-weights W.f32 b.f32` instead evaluates given weights (C x D, C; e.g. from
+`inficond bench student --save DIR`) with this script's own loss and prints one JSON
+line: the check that both sides minimise the same objective.
 
 Usage: student_peer.py X.f32 P.f32 N D C [--lambda 1e-4] [--epochs 100] [--seed 0]
+                       [--eval-weights W.f32 b.f32]
 """
 import argparse
 import json
@@ -33,6 +39,7 @@ def main():
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--eval-weights", nargs=2, metavar=("W", "B"))
     a = ap.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(a.seed)
@@ -46,16 +53,34 @@ def main():
     bce = torch.nn.BCEWithLogitsLoss(reduction="sum")
 
     def evaluate():
+        # the objective in float64: sum over classes of mean BCE + lambda |W|_1
         with torch.no_grad():
             z = model(X)
             fid = (z.argmax(1) == teacher).float().mean().item()
-            obj = (bce(z, P) / a.n + a.lam * model.weight.abs().sum()).item()
+            w64 = model.weight.double()
+            z64 = X.double() @ w64.T + model.bias.double()
+            obj = (bce(z64, P.double()) / a.n + a.lam * w64.abs().sum()).item()
         return fid, obj
+
+    if a.eval_weights:
+        with open(a.eval_weights[0], "rb") as f:
+            w = torch.frombuffer(bytearray(f.read()), dtype=torch.float32).reshape(a.c, a.d)
+        with open(a.eval_weights[1], "rb") as f:
+            b = torch.frombuffer(bytearray(f.read()), dtype=torch.float32).reshape(a.c)
+        with torch.no_grad():
+            model.weight.copy_(w)
+            model.bias.copy_(b)
+        fid, obj = evaluate()
+        print(json.dumps({"eval": "peer-loss", "objective": obj, "fidelity": fid,
+                          "nonzeros": int((w != 0).sum().item())}))
+        return 0
 
     curve = []
     train_s = 0.0
+    train_cpu = 0.0
     for ep in range(a.epochs):
         t0 = time.perf_counter()
+        c0 = time.process_time()
         perm = torch.randperm(a.n)
         for s in range(0, a.n, a.batch):
             idx = perm[s:s + a.batch]
@@ -65,16 +90,20 @@ def main():
             loss.backward()
             opt.step()
         train_s += time.perf_counter() - t0
+        train_cpu += time.process_time() - c0
         fid, obj = evaluate()
-        curve.append({"epoch": ep + 1, "seconds": round(train_s, 4), "fidelity": fid, "objective": obj})
+        curve.append({"epoch": ep + 1, "seconds": round(train_s, 4), "cpu_seconds": round(train_cpu, 4),
+                      "fidelity": fid, "objective": obj})
         print(f"epoch {ep + 1:3d}  {train_s:8.2f} s  fidelity {fid:.4f}  objective {obj:.6f}", flush=True)
     fid, obj = evaluate()
     # first epoch at which the curve reached the final fidelity
     first = next(c for c in curve if c["fidelity"] >= fid)
     nz = int((model.weight.detach().abs() > 0).sum().item())
     print(json.dumps({"peer": "pytorch-adam", "torch": torch.__version__, "epochs": a.epochs,
-                      "fidelity": fid, "objective": obj, "seconds": round(train_s, 4), "nonzeros": nz,
+                      "fidelity": fid, "objective": obj, "seconds": round(train_s, 4),
+                      "cpu_seconds": round(train_cpu, 4), "nonzeros": nz,
                       "first_epoch_at_final": first["epoch"], "seconds_to_final": first["seconds"],
+                      "cpu_seconds_to_final": first["cpu_seconds"],
                       "curve": curve}))
     return 0
 
