@@ -621,15 +621,18 @@ static int store_version(app *a, PGconn *conn, int own_tx, int64_t student_id, c
     if (own_tx && db_begin(conn, e)) goto done;
     began = own_tx;
     const char *p1[] = {sid};
-    r = db_exec(conn,
-                "SELECT (SELECT COALESCE(max(number), 0) FROM student_versions WHERE student_id = s.id)"
-                " FROM students s WHERE s.id = $1 FOR UPDATE",
-                1, p1, e);
+    r = db_exec(conn, "SELECT 1 FROM students WHERE id = $1 FOR UPDATE", 1, p1, e);
     if (!r) goto done;
     if (PQntuples(r) == 0) {
         err_set(e, ERR_NOT_FOUND, "no student %lld", (long long)student_id);
         goto done;
     }
+    PQclear(r), r = NULL;
+    /* The head is read by its own statement, after the lock: under READ COMMITTED a
+     * statement sees the snapshot it started with, so reading it in the locking
+     * statement would miss a version committed while we waited for the lock. */
+    r = db_exec(conn, "SELECT COALESCE(max(number), 0) FROM student_versions WHERE student_id = $1", 1, p1, e);
+    if (!r) goto done;
     *head = atoi(PQgetvalue(r, 0, 0));
     PQclear(r), r = NULL;
     if (nv->expect_head >= 0 && *head != nv->expect_head) {
