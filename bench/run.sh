@@ -18,7 +18,7 @@ fi
 port=${BENCH_PORT:-18999}
 token=bench-token-0123456789abcdefghij
 data=$(mktemp -d /tmp/inficond-bench.XXXXXX)
-INFICOND_PORT=$port INFICOND_DATA_DIR=$data INFICOND_ADMIN_TOKEN=$token INFICOND_LOG_LEVEL=warn \
+INFICOND_PORT=$port INFICOND_DATA_DIR=$data INFICOND_ADMIN_TOKEN=$token INFICOND_LOG_LEVEL=warn INFICOND_DEMO=off \
   build/inficond serve >"$data/serve.log" 2>&1 &
 pid=$!
 cleanup() {
@@ -58,4 +58,23 @@ clip=../shared/fixtures/clip_tiny_openai_style.pt
 if [ -f "$clip" ] && [ -f "$vocab" ]; then
   build/inficond bench extract --model "$clip" --vocab "$vocab" --images "$extract_demo/scenes" \
     --n 512 --batch 8 --runs 5
+fi
+
+echo "== load: read routes under wrk (50 connections, 30 s) while an extraction runs"
+BASE=http://127.0.0.1:$port TOKEN=$token DEMO=$extract_demo bash bench/load_read.sh
+
+echo "== ui: the page's own timings (Performance API) in chromium: workspace, selection, tune"
+# BENCH_UI_URL/BENCH_UI_TOKEN/BENCH_UI_PROJECT point it at a running server (the full
+# demo); else it starts one on a database of its own with the small demo in
+# var/bench/ui-demo (BENCH_UI_DEMO=full for the real one). BENCH_UI=0 skips it.
+if [ "${BENCH_UI:-1}" = 0 ] || [ ! -x "${INFICOND_CHROMIUM:-/usr/bin/chromium}" ]; then
+  echo "skipped (BENCH_UI=0 or no chromium)"
+elif [ -n "${BENCH_UI_URL:-}" ]; then
+  node bench/ui_perf.mjs --url "$BENCH_UI_URL" --token "${BENCH_UI_TOKEN:?BENCH_UI_TOKEN}" ${BENCH_UI_PROJECT:+--project "$BENCH_UI_PROJECT"}
+elif [ $pg_started -eq 1 ]; then
+  bash scripts/pg.sh dropdb inficond_bench_ui >/dev/null 2>&1 || true
+  node bench/ui_perf.mjs --start --db "$(bash scripts/pg.sh url inficond_bench_ui)" \
+    --data "${BENCH_UI_DATA:-var/bench/ui-demo}" --demo "${BENCH_UI_DEMO:-small}" --port $((port + 1))
+else
+  echo "skipped (no demo server: set BENCH_UI_URL, BENCH_UI_TOKEN and BENCH_UI_PROJECT)"
 fi
