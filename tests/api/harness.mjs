@@ -58,8 +58,13 @@ export async function startServer({ env = {}, command = 'serve', port, dataDir }
     },
   };
   if (command === 'serve') {
-    for (let i = 0; i < 300; i++) {
-      if (proc.exitCode !== null) throw new Error(`server exited early:\n${log}`);
+    // An ASan server on a busy 2-vCPU machine can take over 15 s to start.
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      if (proc.exitCode !== null) {
+        if (ownData) rmSync(dataDir, { recursive: true, force: true });
+        throw new Error(`server exited early:\n${log}`);
+      }
       try {
         const r = await fetch(`${server.url}/api/v1/health`);
         if (r.status === 200) return server;
@@ -67,7 +72,9 @@ export async function startServer({ env = {}, command = 'serve', port, dataDir }
       await sleep(50);
     }
     proc.kill('SIGKILL');
-    throw new Error(`server did not become healthy:\n${log}`);
+    await exited;
+    if (ownData) rmSync(dataDir, { recursive: true, force: true });
+    throw new Error(`server did not become healthy in 60 s:\n${log}`);
   }
   return server;
 }
