@@ -12,7 +12,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,7 @@
 #include "log.h"
 
 #define CHUNK (1 << 16)
+#define VERIFIED_SLOTS 64
 
 typedef struct blob_paths {
     char top[PATH_MAX];   /* <data_dir>/blobs        */
@@ -121,11 +124,49 @@ static int make_temp(const char *dir, char *tmp, size_t tmplen, err *e) {
     return fd;
 }
 
+/* INFICOND_DATA_QUOTA_BYTES (a test/admin knob): the bytes of new blobs this process
+ * may write before a write fails as if the disk were full. Lets the disk-full fault
+ * test run where no small file system can be mounted. 0 or unset: no quota. */
+static atomic_llong quota_used;
+
+static int quota_take(off_t bytes, err *e) {
+    const char *q = getenv("INFICOND_DATA_QUOTA_BYTES");
+    long long limit = q ? atoll(q) : 0;
+    if (limit <= 0) return 0;
+    if (atomic_fetch_add(&quota_used, (long long)bytes) + (long long)bytes > limit) {
+        atomic_fetch_sub(&quota_used, (long long)bytes);
+        return err_set(e, ERR_IO, "cannot write blob: %s (INFICOND_DATA_QUOTA_BYTES=%lld reached)", strerror(ENOSPC),
+                       limit);
+    }
+    return 0;
+}
+
+static int corrupt(const char *sha_hex, err *e);
+static int hash_stream(int fd, int out_fd, const char *what, char sha_hex[BLOBSTORE_HEX_LEN + 1], err *e);
+
+/* An existing file under a blob's name: 1 when its bytes hash to the name, 0 when
+ * damaged (logged; the caller rewrites it, which heals it), -1 when unreadable. */
+static int present_intact(const char *sha_hex, const char *path, err *e) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return err_set(e, ERR_IO, "cannot open blob %s: %s", sha_hex, strerror(errno));
+    char h[BLOBSTORE_HEX_LEN + 1];
+    int rc = hash_stream(fd, -1, "blob", h, e);
+    close(fd);
+    if (rc < 0) return -1;
+    if (strcmp(h, sha_hex) == 0) return 1;
+    (void)corrupt(sha_hex, NULL);
+    log_warn("blobstore: rewriting damaged blob %s", sha_hex);
+    return 0;
+}
+
 /* fsync + chmod + close the temp file, rename it onto the blob's name, sync the
  * folder. Consumes fd; removes tmp on failure. */
 static int commit_temp(int fd, const char *tmp, const blob_paths *p, err *e) {
     int rc = 0;
-    if (fsync(fd) < 0) rc = err_set(e, ERR_IO, "cannot sync blob: %s", strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) < 0) rc = err_set(e, ERR_IO, "cannot stat blob: %s", strerror(errno));
+    if (rc == 0) rc = quota_take(st.st_size, e);
+    if (rc == 0 && fsync(fd) < 0) rc = err_set(e, ERR_IO, "cannot sync blob: %s", strerror(errno));
     /* mkstemp makes 0600; blobs are plain data other tools (backups) may read. */
     if (rc == 0 && fchmod(fd, 0644) < 0) rc = err_set(e, ERR_IO, "cannot chmod blob: %s", strerror(errno));
     if (close(fd) < 0 && rc == 0) rc = err_set(e, ERR_IO, "cannot write blob: %s", strerror(errno));
@@ -143,9 +184,14 @@ int blobstore_put(const char *data_dir, const void *data, size_t len, char sha_h
     if (make_paths(data_dir, sha_hex, &p, e) < 0 || ensure_dirs(data_dir, &p, e) < 0) return -1;
     off_t have = 0;
     if (file_present(p.final, &have)) {
-        if ((size_t)have == len) return 0; /* already stored */
-        /* Same name, wrong size: a damaged copy. Replacing it is safe and heals it. */
-        log_warn("blobstore: blob %s has %lld bytes instead of %zu, rewriting", sha_hex, (long long)have, len);
+        /* Same name but other bytes (wrong size or checksum): a damaged copy.
+         * Replacing it is safe and heals it. */
+        if ((size_t)have != len)
+            log_warn("blobstore: blob %s has %lld bytes instead of %zu, rewriting", sha_hex, (long long)have, len);
+        else {
+            int ok = present_intact(sha_hex, p.final, e);
+            if (ok) return ok < 0 ? -1 : 0; /* already stored */
+        }
     }
     char tmp[PATH_MAX];
     int fd = make_temp(p.fan, tmp, sizeof tmp, e);
@@ -203,10 +249,11 @@ static int copy_in(const char *data_dir, int src_fd, const char *src_path, char 
         unlink(tmp);
         return -1;
     }
-    if (file_present(p.final, NULL)) {
+    int ok = file_present(p.final, NULL) ? present_intact(sha_hex, p.final, e) : 0;
+    if (ok) { /* already stored (1) or unreadable (-1) */
         close(fd);
         unlink(tmp);
-        return 0;
+        return ok < 0 ? -1 : 0;
     }
     return commit_temp(fd, tmp, &p, e);
 }
@@ -234,11 +281,14 @@ int blobstore_put_file(const char *data_dir, const char *src_path, blobstore_mod
     rc = hash_stream(fd, -1, src_path, sha_hex, e);
     if (rc == 0) rc = make_paths(data_dir, sha_hex, &p, e);
     if (rc == 0) rc = ensure_dirs(data_dir, &p, e);
-    if (rc == 0 && file_present(p.final, NULL)) {
+    int ok = rc == 0 && file_present(p.final, NULL) ? present_intact(sha_hex, p.final, e) : 0;
+    if (ok < 0) rc = -1;
+    if (ok > 0) {
         close(fd);
         unlink(src_path);
         return 0;
     }
+    if (rc == 0) rc = quota_take(st.st_size, e);
     if (rc == 0 && fsync(fd) < 0) rc = err_set(e, ERR_IO, "cannot sync %s: %s", src_path, strerror(errno));
     if (rc == 0 && fchmod(fd, 0644) < 0) rc = err_set(e, ERR_IO, "cannot chmod %s: %s", src_path, strerror(errno));
     if (rc == 0) {
@@ -281,7 +331,7 @@ static int open_blob(const char *data_dir, const char *sha_hex, blob_paths *p, e
 
 static int corrupt(const char *sha_hex, err *e) {
     log_error("blobstore: blob %s is corrupt (checksum mismatch)", sha_hex);
-    return err_set(e, ERR_IO, "blob %s is corrupt (checksum mismatch)", sha_hex);
+    return err_set(e, ERR_CORRUPT, "blob %s is corrupt (checksum mismatch)", sha_hex);
 }
 
 int blobstore_read(const char *data_dir, const char *sha_hex, uint8_t **buf, size_t *len, err *e) {
@@ -338,4 +388,43 @@ int blobstore_verify(const char *data_dir, const char *sha_hex, err *e) {
     close(fd);
     if (rc < 0) return -1;
     return strcmp(h, sha_hex) == 0 ? 0 : corrupt(sha_hex, e);
+}
+
+/* Files this process verified, by identity: a file whose device, inode, size and
+ * modification time are unchanged since then is not re-hashed. */
+static pthread_mutex_t verified_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct verified {
+    char sha[BLOBSTORE_HEX_LEN + 1];
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+} verified[VERIFIED_SLOTS];
+static unsigned verified_next;
+
+static int same_file(const struct verified *v, const char *sha_hex, const struct stat *st) {
+    return !strcmp(v->sha, sha_hex) && v->dev == st->st_dev && v->ino == st->st_ino && v->size == st->st_size &&
+           v->mtime.tv_sec == st->st_mtim.tv_sec && v->mtime.tv_nsec == st->st_mtim.tv_nsec;
+}
+
+int blobstore_verify_cached(const char *data_dir, const char *sha_hex, err *e) {
+    blob_paths p;
+    if (make_paths(data_dir, sha_hex, &p, e) < 0) return -1;
+    struct stat st;
+    if (stat(p.final, &st) < 0) {
+        if (errno == ENOENT) return err_set(e, ERR_NOT_FOUND, "blob %s not found", sha_hex);
+        return err_set(e, ERR_IO, "cannot stat blob %s: %s", sha_hex, strerror(errno));
+    }
+    pthread_mutex_lock(&verified_lock);
+    int hit = 0;
+    for (int i = 0; i < VERIFIED_SLOTS && !hit; i++) hit = same_file(&verified[i], sha_hex, &st);
+    pthread_mutex_unlock(&verified_lock);
+    if (hit) return 0;
+    if (blobstore_verify(data_dir, sha_hex, e) < 0) return -1;
+    pthread_mutex_lock(&verified_lock);
+    struct verified *v = &verified[verified_next++ % VERIFIED_SLOTS];
+    snprintf(v->sha, sizeof v->sha, "%s", sha_hex);
+    v->dev = st.st_dev, v->ino = st.st_ino, v->size = st.st_size, v->mtime = st.st_mtim;
+    pthread_mutex_unlock(&verified_lock);
+    return 0;
 }

@@ -6,14 +6,18 @@
  * folder is written in full, fsync'd, renamed into place and the folder fsync'd, so
  * a crash or a full disk never leaves a partial blob under a real name (and on any
  * failure the temporary file is removed). Storing bytes that are already present
- * does not rewrite them. Reads verify the checksum, so silent disk corruption is
- * reported, never served. Any number of threads or processes may put and read at
- * once: racing writers of the same blob rename identical content.
+ * does not rewrite them, unless the stored copy fails its checksum: then it is
+ * rewritten, which heals it. Reads verify the checksum, so silent disk corruption
+ * is reported (ERR_CORRUPT, logged), never served. Any number of threads or
+ * processes may put and read at once: racing writers of the same blob rename
+ * identical content.
  *
  * Every sha_hex argument must be exactly 64 lowercase hex digits; anything else is
  * refused (ERR_BAD_REQUEST) before a path is built, so a hash taken from a URL can
  * never name a file outside the store. File system failures are ERR_IO with the
  * system's reason (e.g. "No space left on device"); a missing blob is ERR_NOT_FOUND.
+ * INFICOND_DATA_QUOTA_BYTES (test/admin knob) caps the bytes of new blobs one
+ * process writes; past it writes fail with "No space left on device".
  */
 #ifndef INFICOND_BLOBSTORE_H
 #define INFICOND_BLOBSTORE_H
@@ -53,12 +57,16 @@ int blobstore_put_file(const char *data_dir, const char *src_path, blobstore_mod
 /* 1 when the blob's file exists (no checksum check), 0 when not or on a bad hash. */
 int blobstore_exists(const char *data_dir, const char *sha_hex);
 /* Read a whole blob into a new malloc'd buffer (*buf, *len; free() it; a 0-byte blob
- * gives a non-NULL buffer), verifying its checksum: a mismatch is ERR_IO
+ * gives a non-NULL buffer), verifying its checksum: a mismatch is ERR_CORRUPT
  * "blob <sha> is corrupt (checksum mismatch)". For files of a size that fits in
  * memory (images, thumbnails); stream big ones with blobstore_path + open. */
 int blobstore_read(const char *data_dir, const char *sha_hex, uint8_t **buf, size_t *len, err *e) WARN_UNUSED;
-/* Re-hash a stored blob, streaming. 0 when intact, -1 with ERR_NOT_FOUND or ERR_IO
- * (corrupt, unreadable). */
+/* Re-hash a stored blob, streaming. 0 when intact, -1 with ERR_NOT_FOUND, ERR_CORRUPT
+ * or ERR_IO (unreadable). */
 int blobstore_verify(const char *data_dir, const char *sha_hex, err *e) WARN_UNUSED;
+/* blobstore_verify, remembered: a file verified earlier by this process and unchanged
+ * since (same device, inode, size and modification time) is not re-hashed. For
+ * routes that read parts of a large blob on every request. */
+int blobstore_verify_cached(const char *data_dir, const char *sha_hex, err *e) WARN_UNUSED;
 
 #endif

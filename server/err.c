@@ -23,6 +23,7 @@ static const struct {
     [ERR_DB] = {"database_error", 500},
     [ERR_TORCH] = {"model_error", 500},
     [ERR_CANCELLED] = {"cancelled", 409},
+    [ERR_CORRUPT] = {"data_corrupt", 500},
 };
 
 int err_setv(err *e, err_code code, const char *fmt, va_list ap) {

@@ -29,6 +29,8 @@ typedef enum {
     ERR_DB,               /* 500: a query failed for a reason other than outage  */
     ERR_TORCH,            /* 422 at model registration, 500 elsewhere            */
     ERR_CANCELLED,        /* a job saw its cancel flag                           */
+    ERR_CORRUPT,          /* 500: stored data failed its checksum; the message
+                             names only the blob's hash, so clients see it      */
     ERR__COUNT
 } err_code;
 

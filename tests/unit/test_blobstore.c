@@ -2,11 +2,16 @@
  * put_file in both modes, and a write failure (file size limit standing in for a
  * full disk) that must leave no partial or temporary file behind. */
 #include <dirent.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 #include <sys/resource.h>
 
@@ -93,19 +98,76 @@ static void test_corruption(void **state) {
     size_t len = 1;
     assert_int_equal(blobstore_read(dir, sha, &buf, &len, &e), -1);
     assert_null(buf);
-    assert_int_equal(e.code, ERR_IO);
+    assert_int_equal(e.code, ERR_CORRUPT);
     char want[160];
     snprintf(want, sizeof want, "blob %s is corrupt (checksum mismatch)", sha);
     assert_string_equal(e.msg, want);
     err_clear(&e);
     assert_int_equal(blobstore_verify(dir, sha, &e), -1);
     assert_string_equal(e.msg, want);
+    err_clear(&e);
+    assert_int_equal(blobstore_verify_cached(dir, sha, &e), -1);
+    assert_int_equal(e.code, ERR_CORRUPT);
+
+    /* Putting the same bytes again rewrites the damaged copy: healed. */
+    err_clear(&e);
+    char again[65];
+    assert_int_equal(blobstore_put(dir, payload, sizeof payload, again, &e), 0);
+    assert_string_equal(again, sha);
+    assert_int_equal(blobstore_read(dir, sha, &buf, &len, &e), 0);
+    assert_memory_equal(buf, payload, sizeof payload);
+    free(buf);
+    /* Verified once, then remembered until the file changes. */
+    assert_int_equal(blobstore_verify_cached(dir, sha, &e), 0);
+    assert_int_equal(blobstore_verify_cached(dir, sha, &e), 0);
+    f = fopen(path, "r+b");
+    assert_non_null(f);
+    fseek(f, 10, SEEK_SET);
+    fputc(payload[10] ^ 0x80, f);
+    fclose(f);
+    struct timespec later[2] = {{0, UTIME_OMIT}, {2000000000, 0}}; /* a new mtime, as any rewrite gives */
+    assert_int_equal(utimensat(AT_FDCWD, path, later, 0), 0);
+    assert_int_equal(blobstore_verify_cached(dir, sha, &e), -1);
+    assert_int_equal(e.code, ERR_CORRUPT);
+    /* put_file heals too. */
+    char src[600], sha2[65];
+    snprintf(src, sizeof src, "%s/src.bin", dir);
+    f = fopen(src, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(payload, 1, sizeof payload, f), sizeof payload);
+    fclose(f);
+    err_clear(&e);
+    assert_int_equal(blobstore_put_file(dir, src, BLOBSTORE_COPY, sha2, &e), 0);
+    assert_int_equal(blobstore_verify(dir, sha, &e), 0);
+    buf = (uint8_t *)1;
 
     /* missing */
     err_clear(&e);
     assert_int_equal(blobstore_read(dir, HELLO_SHA, &buf, &len, &e), -1);
     assert_int_equal(e.code, ERR_NOT_FOUND);
     assert_int_equal(blobstore_exists(dir, HELLO_SHA), 0);
+    tmpdir_remove(dir);
+}
+
+/* INFICOND_DATA_QUOTA_BYTES: past the quota, new blobs fail like a full disk and
+ * leave nothing behind; blobs already stored still dedupe. */
+static void test_quota(void **state) {
+    (void)state;
+    char dir[256], sha[65], sha2[65];
+    assert_non_null(tmpdir_make(dir));
+    uint8_t a[3000], b[3000];
+    memset(a, 1, sizeof a), memset(b, 2, sizeof b);
+    err e = {0};
+    setenv("INFICOND_DATA_QUOTA_BYTES", "4000", 1);
+    assert_int_equal(blobstore_put(dir, a, sizeof a, sha, &e), 0);
+    assert_int_equal(blobstore_put(dir, b, sizeof b, sha2, &e), -1);
+    assert_int_equal(e.code, ERR_IO);
+    assert_non_null(strstr(e.msg, "No space left on device"));
+    assert_int_equal(blobstore_exists(dir, sha2), 0);
+    err_clear(&e);
+    assert_int_equal(blobstore_put(dir, a, sizeof a, sha, &e), 0);
+    unsetenv("INFICOND_DATA_QUOTA_BYTES");
+    assert_int_equal(blobstore_put(dir, b, sizeof b, sha2, &e), 0);
     tmpdir_remove(dir);
 }
 
@@ -246,6 +308,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_put_read_dedupe),
         cmocka_unit_test(test_corruption),
+        cmocka_unit_test(test_quota),
         cmocka_unit_test(test_invalid_hex),
         cmocka_unit_test(test_put_file),
         cmocka_unit_test(test_write_failure_leaves_nothing),
