@@ -404,7 +404,9 @@ static int chunk_lookup(app *a, int64_t ds, int64_t model, int64_t first, int64_
     db_release(a->db, c);
     if (!r) return -1;
     int found = 0;
-    if (PQntuples(r) == 1 && blobstore_exists(a->cfg.data_dir, PQgetvalue(r, 0, 0))) {
+    err ve = {0};
+    /* A damaged chunk (checksum, logged) is not reused: recomputing it rewrites the file. */
+    if (PQntuples(r) == 1 && !blobstore_verify(a->cfg.data_dir, PQgetvalue(r, 0, 0), &ve)) {
         snprintf(sha_out, 65, "%s", PQgetvalue(r, 0, 0));
         *failures = json_loads(PQgetvalue(r, 0, 1), 0, NULL);
         found = *failures != NULL;

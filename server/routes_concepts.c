@@ -706,12 +706,15 @@ void route_extraction_image_presence(req *r) {
     int64_t *ids = NULL;
     long row = image_row_or_reply(r, &x, &ids);
     if (row >= 0) {
-        /* One row of a possibly large matrix: read just it (the blob was verified when written). */
+        /* One row of a possibly large matrix: read just it, once the whole file has
+         * verified (remembered while the file is unchanged, so this stays cheap). */
         char path[4096];
         err e = {0};
         float *v = malloc((size_t)x.d * sizeof *v + 1);
         FILE *f = NULL;
-        if (!v || blobstore_path(r->app->cfg.data_dir, x.presence_sha, path, sizeof path, &e) || !(f = fopen(path, "rb")) ||
+        if (v && blobstore_verify_cached(r->app->cfg.data_dir, x.presence_sha, &e)) {
+            reply_err(r, &e);
+        } else if (!v || blobstore_path(r->app->cfg.data_dir, x.presence_sha, path, sizeof path, &e) || !(f = fopen(path, "rb")) ||
             fseeko(f, (off_t)row * x.d * (off_t)sizeof(float), SEEK_SET) || fread(v, sizeof(float), (size_t)x.d, f) != (size_t)x.d) {
             reply_error(r, 500, "io", "cannot read the presence matrix of extraction %lld", (long long)x.id);
         } else {
