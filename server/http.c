@@ -240,7 +240,7 @@ void reply_error(req *r, unsigned status, const char *code, const char *fmt, ...
 void reply_err(req *r, const err *e) {
     err_code code = e ? e->code : ERR_INTERNAL;
     unsigned status = err_http_status(code);
-    if (status >= 500 && code != ERR_UNAVAILABLE) {
+    if (status >= 500 && code != ERR_UNAVAILABLE && code != ERR_CORRUPT) {
         /* The details may name files or tables: they go to the log, not the client. */
         log_error("http: %s %s failed: %s", r->method, r->path, e ? e->msg : "?");
         reply_error(r, status, err_code_name(code),
@@ -654,6 +654,7 @@ static void dispatch(struct http_conn *hc) {
     req *r = &hc->r;
     if (hc->early_status) {
         if (hc->allow[0] && hc->early_status == 405) reply_add_header(r, "Allow", hc->allow);
+        if (hc->early_status == 503) reply_add_header(r, "Retry-After", "2"); /* e.g. auth while the database is down */
         reply_error(r, hc->early_status, hc->early_code, "%s", hc->early_msg);
         return;
     }
