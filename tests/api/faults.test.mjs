@@ -1,0 +1,356 @@
+// faults.test.mjs — crashes and damaged files: kill -9 of the server during a
+// dataset import, a concept extraction and a distillation, then a restart on the same
+// database and data folder: each job is recovered (re-run to success), nothing
+// half-written is visible (image rows match verified blobs, no student without a
+// version and its measures, no extraction naming a missing blob), and everything made
+// earlier is byte-identical (exports, presence) with every stored blob verifying.
+// Then a corrupted presence and segment blob on disk: detected by checksum, reported
+// (clear error in the API and the job, logged), never used, and healed by a re-run.
+//
+// Setups are small: the fixture JPEGs, Fashion-MNIST's test split (10 000 images, big
+// enough to be caught mid-job) and a synthetic distillation problem seeded straight
+// into the database and blob store, as students.test.mjs does.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startServer, call, waitJob, errorCode, databaseUrl, ADMIN_TOKEN } from './harness.mjs';
+
+const DENSE = resolve('tests/fixtures/models/tiny_dense.pt');
+const IMAGES = resolve('tests/fixtures/images');
+const FMNIST = '/usr/share/datasets/fashion-mnist';
+// Fast heartbeats so a restarted server notices the killed one's job quickly.
+const ENV = { INFICOND_HEARTBEAT_MS: '200', INFICOND_STALE_AFTER_MS: '1500', INFICOND_JOB_MAX_ATTEMPTS: '3', OMP_NUM_THREADS: '1' };
+
+let server, dataDir, work;
+const uniq = (p) => `${p}_${Math.random().toString(36).slice(2, 10)}`;
+const sha256 = (b) => createHash('sha256').update(b).digest('hex');
+const blobPath = (sha) => join(dataDir, 'blobs', sha.slice(0, 2), sha.slice(2));
+const sql = (q) => execFileSync('psql', [databaseUrl(), '-qAt', '-v', 'ON_ERROR_STOP=1', '-c', q], { encoding: 'utf8' }).trim();
+const earlier = {}; // what was made before the kills, to compare after
+
+before(async () => {
+  work = mkdtempSync(join(tmpdir(), 'inficond-faults-'));
+  dataDir = mkdtempSync(join(tmpdir(), 'inficond-faults-data-'));
+  server = await startServer({ env: ENV, dataDir });
+});
+after(async () => {
+  await server?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+  rmSync(work, { recursive: true, force: true });
+});
+
+async function restart() {
+  await server.kill9();
+  server = await startServer({ env: ENV, dataDir });
+}
+
+// Every blob file under the data folder hashes to its name; returns how many.
+function verifyAllBlobs() {
+  const top = join(dataDir, 'blobs');
+  let n = 0;
+  for (const fan of readdirSync(top)) {
+    if (fan.startsWith('.')) continue; // .tmp-* leftovers of a killed write are not blobs
+    for (const f of readdirSync(join(top, fan))) {
+      if (f.startsWith('.')) continue;
+      assert.equal(sha256(readFileSync(join(top, fan, f))), fan + f, `blob ${fan}${f} does not verify`);
+      n++;
+    }
+  }
+  return n;
+}
+
+function blobOk(sha) {
+  return existsSync(blobPath(sha)) && sha256(readFileSync(blobPath(sha))) === sha;
+}
+
+// Flip a few bytes in the middle of a stored blob (its size stays the same).
+function corrupt(sha) {
+  const b = readFileSync(blobPath(sha));
+  for (let i = 0; i < 4; i++) b[(b.length >> 1) + i] ^= 0x5a;
+  writeFileSync(blobPath(sha), b);
+}
+
+// Start a job, wait until it is running with at least `progress` done, then kill -9
+// the server: the job must still be unfinished at that moment or the test proves nothing.
+async function killDuring(jobId, progress) {
+  let seq = 0, j;
+  for (;;) {
+    j = (await call(server, 'GET', `/api/v1/jobs/${jobId}?wait=2&after=${seq}`)).json;
+    seq = j.seq;
+    if (j.state === 'running' && j.progress >= progress) break;
+    assert.ok(['queued', 'running'].includes(j.state), `job ended before the kill: ${JSON.stringify(j)}`);
+  }
+  await restart();
+  const k = (await call(server, 'GET', `/api/v1/jobs/${jobId}`)).json;
+  assert.ok(['running', 'queued'].includes(k.state), `after the kill: ${JSON.stringify(k)}`);
+  const done = await waitJob(server, jobId, undefined, 240000);
+  assert.equal(done.state, 'succeeded', `${JSON.stringify(done)}\n${server.log.slice(-3000)}`);
+  assert.ok(done.attempts >= 2, `re-run after the kill (attempts ${done.attempts})`);
+  return done;
+}
+
+function denseFolder(dir) {
+  mkdirSync(dir, { recursive: true });
+  copyFileSync(DENSE, join(dir, 'model.pt'));
+  writeFileSync(join(dir, 'words.txt'), 'cat\ndog\nred\nblue\ngreen\nstripes\n');
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify({
+    format: 'inficond-model/1', kind: 'concept', encoder: 'dense', file: 'model.pt',
+    input: { channels: 1, height: 8, width: 8, mean: [0.5], std: [0.5] },
+    methods: { image: 'encode_dense', text: 'encode_words' },
+    embedding_dim: 16,
+    tokenizer: { type: 'words', words: 'words.txt', context_length: 5 },
+  }));
+  return dir;
+}
+
+async function extract(dataset_id, concept_model_id, corpus_id) {
+  const r = await call(server, 'POST', '/api/v1/extractions', { body: { dataset_id, concept_model_id, corpus_id } });
+  assert.equal(r.status, 202, r.text);
+  return r.json;
+}
+
+async function presenceF32(id) {
+  const r = await fetch(`${server.url}/api/v1/extractions/${id}/presence?format=f32`, { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } });
+  return { status: r.status, buf: Buffer.from(await r.arrayBuffer()), shape: r.headers.get('x-shape') };
+}
+
+function rng(seed) {
+  let s = seed >>> 0;
+  return () => { s = (s * 1664525 + 1013904223) >>> 0; return s / 4294967296; };
+}
+
+function putBlob(buf) {
+  const sha = sha256(buf);
+  mkdirSync(join(dataDir, 'blobs', sha.slice(0, 2)), { recursive: true });
+  writeFileSync(blobPath(sha), buf);
+  return sha;
+}
+
+// A synthetic distillation problem (N images, d concepts, c classes) in the database
+// and blob store: returns {ext, out}.
+function seedProblem(n, d, c, seed) {
+  const tag = uniq('faults');
+  const classes = Array.from({ length: c }, (_, k) => `'k${k}'`).join(',');
+  const ds = sql(`INSERT INTO datasets (name, classes) VALUES ('${tag}', ARRAY[${classes}]) RETURNING id`);
+  sql(`INSERT INTO images (dataset_id, split, label, sha256, width, height, bytes)
+       SELECT ${ds}, CASE WHEN g % 5 < 3 THEN 'train' ELSE 'test' END, g % ${c},
+              encode(sha256(('${tag}' || g)::bytea), 'hex'), 8, 8, 0 FROM generate_series(0, ${n - 1}) g`);
+  const rows = sql(`SELECT id, label FROM images WHERE dataset_id = ${ds} ORDER BY id`).split('\n').map((l) => l.split('|').map(Number));
+  const rand = rng(seed);
+  const x = new Float32Array(n * d), p = new Float32Array(n * c), ids = new BigInt64Array(n);
+  rows.forEach(([id, label], i) => {
+    ids[i] = BigInt(id);
+    for (let j = 0; j < d; j++) x[i * d + j] = 0.2 * rand() + ((j % c) === label ? 0.6 * rand() : 0);
+    const z = Array.from({ length: c }, (_, k) => { let s = 0; for (let j = k; j < d; j += c) s += 3 * x[i * d + j]; return s; });
+    const m = Math.max(...z), e = z.map((v) => Math.exp(v - m)), s = e.reduce((a, b) => a + b, 0);
+    for (let k = 0; k < c; k++) p[i * c + k] = e[k] / s;
+  });
+  const xs = putBlob(Buffer.from(x.buffer)), ps = putBlob(Buffer.from(p.buffer)), is = putBlob(Buffer.from(ids.buffer));
+  const model = sql(`INSERT INTO models (name, kind, encoder, manifest, sha256, dir, summary)
+                     VALUES ('${tag}-cm', 'concept', 'dense', '{}', '${'cd'.repeat(32)}', 'x', '{}') RETURNING id`);
+  const corpus = sql(`INSERT INTO corpora (name) VALUES ('${tag}') RETURNING id`);
+  const words = `ARRAY[${Array.from({ length: d }, (_, j) => `'w${j}'`).join(',')}]`;
+  const ext = sql(`INSERT INTO extractions (dataset_id, concept_model_id, corpus_id, corpus_version, state, encoder,
+                     n_images, d, embedding_dim, words, presence_sha256, image_ids_sha256)
+                   VALUES (${ds}, ${model}, ${corpus}, 1, 'ready', 'dense', ${n}, ${d}, 4, ${words}, '${xs}', '${is}') RETURNING id`);
+  const out = sql(`INSERT INTO teacher_outputs (dataset_id, source, name, classes, n, probs_sha256, image_ids_sha256)
+                   VALUES (${ds}, 'file', 'synthetic', ${c}, ${n}, '${ps}', '${is}') RETURNING id`);
+  mine.extractions.push(Number(ext));
+  return { ext: Number(ext), out: Number(out), presence: xs };
+}
+
+async function distil(ext, out, lambda = 1e-3) {
+  const r = await call(server, 'POST', '/api/v1/students', { body: { extraction_id: ext, teacher_output_id: out, name: uniq('s'), lambda } });
+  assert.equal(r.status, 202, r.text);
+  return r.json;
+}
+
+const exportOf = async (sid, v) => {
+  const r = await call(server, 'GET', `/api/v1/students/${sid}/versions/${v}/export`);
+  assert.equal(r.status, 200, r.text);
+  return r.text;
+};
+
+// Nothing half-written is visible, among what this file made (other test files may
+// share the database, with their blobs in other data folders): every image row names
+// a verified blob, every student has a version with measures and verified blobs,
+// every ready extraction names blobs that verify.
+const mine = { datasets: [], extractions: [] };
+function checkNoHalfWritten() {
+  const ds = mine.datasets.join(',') || '0', xs = mine.extractions.join(',') || '0';
+  const missing = sql(`SELECT sha256 FROM images WHERE dataset_id IN (${ds}) AND bytes > 0`)
+    .split('\n').filter(Boolean).filter((s) => !blobOk(s));
+  assert.deepEqual(missing, [], 'image rows whose blob is missing or corrupt');
+  const students = `SELECT id FROM students WHERE extraction_id IN (${xs})`;
+  assert.equal(sql(`SELECT count(*) FROM students s WHERE s.id IN (${students}) AND NOT EXISTS
+                     (SELECT 1 FROM student_versions v WHERE v.student_id = s.id)`), '0', 'a student without a version');
+  assert.equal(sql(`SELECT count(*) FROM student_versions WHERE student_id IN (${students})
+                     AND (measures IS NULL OR measures = '{}'::jsonb)`), '0', 'a version without measures');
+  for (const l of sql(`SELECT weights_sha256 || ' ' || coalesce(bounds_sha256, '') FROM student_versions
+                       WHERE student_id IN (${students})`).split('\n').filter(Boolean)) {
+    for (const h of l.split(' ').filter(Boolean)) assert.ok(blobOk(h), `student blob ${h}`);
+  }
+  for (const l of sql(`SELECT presence_sha256 || ' ' || image_ids_sha256 || ' ' || coalesce(array_to_string(chunks, ' '), '')
+                       FROM extractions WHERE state = 'ready' AND id IN (${xs})`).split('\n').filter(Boolean)) {
+    for (const h of l.split(' ').filter(Boolean)) assert.ok(blobOk(h), `extraction blob ${h}`);
+  }
+}
+
+test('before the faults: a small dataset, an extraction and a tuned student', async () => {
+  const ds = await call(server, 'POST', '/api/v1/datasets', { body: { name: uniq('small') } });
+  assert.equal(ds.status, 201, ds.text);
+  const dir = join(work, 'tar');
+  mkdirSync(join(dir, 'colour'), { recursive: true });
+  for (const f of readdirSync(IMAGES)) copyFileSync(join(IMAGES, f), join(dir, 'colour', f));
+  execFileSync('tar', ['-cf', join(work, 'small.tar'), '-C', dir, 'colour']);
+  const up = await call(server, 'POST', `/api/v1/datasets/${ds.json.id}/upload`, {
+    raw: readFileSync(join(work, 'small.tar')), headers: { 'Content-Type': 'application/x-tar' },
+  });
+  assert.equal(up.status, 202, up.text);
+  assert.equal((await waitJob(server, up.json.id)).state, 'succeeded');
+  earlier.dataset = ds.json.id;
+  mine.datasets.push(ds.json.id);
+  earlier.images = (await call(server, 'GET', `/api/v1/datasets/${ds.json.id}/images?limit=100`)).json.items;
+  assert.equal(earlier.images.length, readdirSync(IMAGES).length);
+
+  const m = await call(server, 'POST', '/api/v1/models', { body: { name: uniq('dense'), path: denseFolder(join(work, 'dense')) } });
+  assert.equal(m.status, 201, m.text);
+  earlier.model = m.json.id;
+  const c = await call(server, 'POST', '/api/v1/corpora', { body: { name: uniq('c'), words: ['cat', 'dog', 'red', 'blue', 'green', 'stripes'] } });
+  assert.equal(c.status, 201, c.text);
+  earlier.corpus = c.json.id;
+  const x = await extract(earlier.dataset, earlier.model, earlier.corpus);
+  assert.equal((await waitJob(server, x.id, undefined, 120000)).state, 'succeeded');
+  earlier.extraction = x.extraction_id;
+  mine.extractions.push(x.extraction_id);
+  earlier.presence = await presenceF32(x.extraction_id);
+  assert.equal(earlier.presence.status, 200);
+
+  earlier.problem = seedProblem(300, 8, 3, 7);
+  const job = await waitJob(server, (await distil(earlier.problem.ext, earlier.problem.out)).id);
+  assert.equal(job.state, 'succeeded', JSON.stringify(job));
+  earlier.student = job.result.student_id;
+  const v1 = (await call(server, 'GET', `/api/v1/students/${earlier.student}/versions/1`)).json;
+  const tune = await call(server, 'POST', `/api/v1/students/${earlier.student}/versions`, {
+    body: { parent: 1, actions: [{ action: 'remove', concept: 0, class: 0 }], note: 'before the faults' },
+  });
+  assert.equal(tune.status, 201, tune.text);
+  assert.ok(v1.measures);
+  earlier.exports = [await exportOf(earlier.student, 1), await exportOf(earlier.student, 2)];
+  assert.ok(verifyAllBlobs() > 0);
+});
+
+test('kill -9 during a dataset import: re-run to success, every row names a verified blob', async (t) => {
+  if (!existsSync(join(FMNIST, 't10k-images-idx3-ubyte.gz'))) assert.fail(`${FMNIST} is absent (install dataset-fashion-mnist)`);
+  const ds = await call(server, 'POST', '/api/v1/datasets', { body: { name: uniq('fmnist') } });
+  assert.equal(ds.status, 201, ds.text);
+  const r = await call(server, 'POST', `/api/v1/datasets/${ds.json.id}/imports`, {
+    body: { source: 'idx', images: join(FMNIST, 't10k-images-idx3-ubyte.gz'), labels: join(FMNIST, 't10k-labels-idx1-ubyte.gz') },
+  });
+  assert.equal(r.status, 202, r.text);
+  await killDuring(r.json.id, 0.2);
+  const got = await call(server, 'GET', `/api/v1/datasets/${ds.json.id}`);
+  assert.deepEqual(got.json.splits, { test: 10000 }, 'all images once: none lost, none twice');
+  const shas = sql(`SELECT sha256 FROM images WHERE dataset_id = ${ds.json.id}`).split('\n');
+  assert.equal(shas.length, 10000);
+  assert.deepEqual(shas.filter((s) => !blobOk(s)), []);
+  earlier.fmnist = ds.json.id;
+  mine.datasets.push(ds.json.id);
+  checkNoHalfWritten();
+});
+
+test('kill -9 during a concept extraction: re-run (resuming its stored chunks) to a ready, verified matrix', async () => {
+  assert.ok(earlier.fmnist, 'needs the import test');
+  const x = await extract(earlier.fmnist, earlier.model, earlier.corpus);
+  const job = await killDuring(x.id, 0.3);
+  mine.extractions.push(x.extraction_id);
+  const got = await call(server, 'GET', `/api/v1/extractions/${x.extraction_id}`);
+  assert.equal(got.status, 200, got.text);
+  assert.equal(got.json.state, 'ready');
+  const p = await presenceF32(x.extraction_id);
+  assert.equal(p.status, 200);
+  assert.equal(p.shape, '10000,6');
+  assert.equal(job.result.n_images, 10000);
+  checkNoHalfWritten();
+});
+
+test('kill -9 during a distillation: re-run to one student whose version has its measures', async () => {
+  const prob = seedProblem(30000, 60, 10, 11);
+  const count = `SELECT count(*) FROM students WHERE extraction_id = ${prob.ext}`;
+  const j = await distil(prob.ext, prob.out, 1e-4);
+  const done = await killDuring(j.id, 0);
+  const st = await call(server, 'GET', `/api/v1/students/${done.result.student_id}`);
+  assert.equal(st.status, 200, st.text);
+  assert.equal(st.json.head.number, 1);
+  const v = await call(server, 'GET', `/api/v1/students/${done.result.student_id}/versions/1`);
+  assert.ok(v.json.measures.splits.test, v.text);
+  assert.equal(sql(count), '1', 'the killed attempt left no student behind');
+  checkNoHalfWritten();
+});
+
+test('after the kills: earlier versions byte-identical, every blob verifies', async () => {
+  assert.deepEqual([await exportOf(earlier.student, 1), await exportOf(earlier.student, 2)], earlier.exports);
+  const p = await presenceF32(earlier.extraction);
+  assert.equal(p.status, 200);
+  assert.ok(p.buf.equals(earlier.presence.buf), 'the earlier presence matrix changed');
+  const imgs = (await call(server, 'GET', `/api/v1/datasets/${earlier.dataset}/images?limit=100`)).json.items;
+  assert.deepEqual(imgs, earlier.images);
+  for (const im of imgs) {
+    const r = await fetch(`${server.url}/api/v1/images/${im.id}`, { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } });
+    assert.equal(r.status, 200);
+    assert.equal(sha256(Buffer.from(await r.arrayBuffer())), im.sha256);
+  }
+  verifyAllBlobs();
+});
+
+test('a corrupted presence blob is detected, reported and not used', async () => {
+  const sha = sql(`SELECT presence_sha256 FROM extractions WHERE id = ${earlier.extraction}`);
+  corrupt(sha);
+  const img = earlier.images[0].id;
+  for (const path of [`/presence?format=f32`, `/presence`, `/images/${img}/presence`]) {
+    const r = await call(server, 'GET', `/api/v1/extractions/${earlier.extraction}${path}`);
+    assert.equal(r.status, 500, `${path}: ${r.text}`);
+    assert.equal(errorCode(r), 'data_corrupt', path);
+    assert.match(r.json.error.message, new RegExp(`${sha}.*corrupt`), path);
+  }
+  assert.match(server.log, new RegExp(`blob ${sha} is corrupt`));
+  // A job given the damaged matrix fails with the reason and stores nothing.
+  corrupt(earlier.problem.presence);
+  const students = `SELECT count(*) FROM students WHERE extraction_id = ${earlier.problem.ext}`;
+  const had = sql(students);
+  const done = await waitJob(server, (await distil(earlier.problem.ext, earlier.problem.out, 2e-3)).id);
+  assert.equal(done.state, 'failed');
+  assert.match(done.error, new RegExp(`blob ${earlier.problem.presence} is corrupt`));
+  assert.equal(sql(students), had);
+  corrupt(earlier.problem.presence); // flipping again restores it
+  assert.ok(blobOk(earlier.problem.presence));
+});
+
+test('a corrupted segment blob is detected and reported; a re-run recomputes and heals it', async () => {
+  const chunk = sql(`SELECT chunks[1] FROM extractions WHERE id = ${earlier.extraction}`);
+  corrupt(chunk);
+  const img = earlier.images[0].id;
+  const r = await call(server, 'GET', `/api/v1/extractions/${earlier.extraction}/images/${img}/segments`);
+  assert.equal(r.status, 500, r.text);
+  assert.equal(errorCode(r), 'data_corrupt');
+  assert.match(r.json.error.message, /corrupt/);
+  // Extracting again does not reuse the damaged chunk: it recomputes it, and the
+  // identical bytes replace the damaged file (the presence blob too).
+  const x = await extract(earlier.dataset, earlier.model, earlier.corpus);
+  const done = await waitJob(server, x.id, undefined, 120000);
+  assert.equal(done.state, 'succeeded', JSON.stringify(done));
+  assert.equal(done.result.chunks_computed, 1);
+  assert.ok(blobOk(chunk));
+  const p = await presenceF32(earlier.extraction);
+  assert.equal(p.status, 200);
+  assert.ok(p.buf.equals(earlier.presence.buf));
+  assert.equal((await call(server, 'GET', `/api/v1/extractions/${earlier.extraction}/images/${img}/segments`)).status, 200);
+  verifyAllBlobs();
+});
