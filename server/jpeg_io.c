@@ -5,6 +5,9 @@
  * it like any other buffer instead of needing tjFree(). The resampler is separable:
  * per axis a list of (first source index, weights) is computed once, then a
  * horizontal pass into a float buffer (src_h, dst_w, 3) and a vertical pass out.
+ * image_rects_to_chw runs the same sums per rectangle of an image straight into a
+ * model's (3, h, w) input (crops for global concept models), bit-identical to
+ * cutting, image_resize and image_to_chw, without their copies and allocations.
  */
 #include "jpeg_io.h"
 
@@ -189,6 +192,8 @@ typedef struct axis_weights {
 static void axis_free(axis_weights *a) {
     free(a->first);
     free(a->w);
+    a->first = NULL; /* axis_build frees on failure and its callers free again */
+    a->w = NULL;
 }
 
 static int axis_build(int src, int dst, axis_weights *a, err *e) {
@@ -335,4 +340,160 @@ int image_to_chw(const image_rgb *img, int w, int h, const float mean[3], const 
     }
     image_free(&tmp);
     return 0;
+}
+
+/* lrintf (to nearest, ties to even) clamped to 0..255, without the libm call: adding
+ * 1.5 * 2^23 leaves no fraction bits, so the addition itself rounds, and the integer
+ * sits in the low mantissa bits. Exact for |v| < 2^22; v is a resampled byte here. */
+static inline int round_u8(float v) {
+    float r = v + 12582912.0f;
+    int32_t bits;
+    memcpy(&bits, &r, sizeof bits);
+    bits -= 0x4B400000;
+    return bits < 0 ? 0 : bits > 255 ? 255 : bits;
+}
+
+/* image_resize's taps for one axis, padded to `span` per output: a tap past the end
+ * of the source reads the last sample with weight 0, which adds exactly +0 to a sum
+ * of non-negative terms, so the sums stay those of image_resize, without the bound
+ * test in the inner loop. */
+typedef struct axis_taps {
+    int src, span;
+    int *idx;   /* (dst, span) source index */
+    float *w;   /* (dst, span)              */
+} axis_taps;
+
+static void taps_free(axis_taps *t) {
+    free(t->idx);
+    free(t->w);
+    memset(t, 0, sizeof *t);
+}
+
+static int taps_build(int src, int dst, axis_taps *t, err *e) {
+    taps_free(t);
+    axis_weights a = {0};
+    if (axis_build(src, dst, &a, e) < 0) return -1;
+    t->idx = malloc((size_t)dst * a.span * sizeof *t->idx);
+    t->w = malloc((size_t)dst * a.span * sizeof *t->w);
+    if (!t->idx || !t->w) {
+        axis_free(&a);
+        taps_free(t);
+        return err_set(e, ERR_INTERNAL, "out of memory (resize weights)");
+    }
+    t->src = src;
+    t->span = a.span;
+    for (int i = 0; i < dst; i++)
+        for (int k = 0; k < a.span; k++) {
+            int j = a.first[i] + k;
+            t->idx[(size_t)i * a.span + k] = j < src ? j : src - 1;
+            t->w[(size_t)i * a.span + k] = j < src ? a.w[(size_t)i * a.span + k] : 0.0f;
+        }
+    axis_free(&a);
+    return 0;
+}
+
+/* Horizontal pass of one rectangle: rows [y0, y0 + rows) of the source, columns from
+ * x0, into tmp (rows, w, 3). */
+static void rect_rows(const image_rgb *img, int x0, int y0, int rows, const axis_taps *tx, int w, float *tmp) {
+    const int span = tx->span;
+    for (int y = 0; y < rows; y++) {
+        const uint8_t *row = img->pixels + ((size_t)(y0 + y) * img->width + x0) * 3;
+        float *t = tmp + (size_t)y * w * 3;
+        if (span == 2) { /* growing: two taps */
+            for (int x = 0; x < w; x++) {
+                const uint8_t *p = row + (size_t)tx->idx[2 * x] * 3, *q = row + (size_t)tx->idx[2 * x + 1] * 3;
+                const float w0 = tx->w[2 * x], w1 = tx->w[2 * x + 1];
+                for (int c = 0; c < 3; c++) t[3 * x + c] = (0.0f + w0 * p[c]) + w1 * q[c];
+            }
+            continue;
+        }
+        for (int x = 0; x < w; x++) {
+            const int *ix = tx->idx + (size_t)x * span;
+            const float *wt = tx->w + (size_t)x * span;
+            float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f;
+            for (int k = 0; k < span; k++) {
+                const uint8_t *p = row + (size_t)ix[k] * 3;
+                a0 += wt[k] * p[0];
+                a1 += wt[k] * p[1];
+                a2 += wt[k] * p[2];
+            }
+            t[3 * x] = a0, t[3 * x + 1] = a1, t[3 * x + 2] = a2;
+        }
+    }
+}
+
+int image_rects_to_chw(const image_rgb *img, const image_rect *rects, int n, int w, int h, const float mean[3],
+                       const float std[3], float *out, size_t out_count, err *e) {
+    if (!img || !img->pixels || check_size(img->width, img->height, "source image", e) < 0 || !rects || n < 0)
+        return err_set(e, ERR_INTERNAL, "image_rects_to_chw: no source image");
+    if (w <= 0 || h <= 0 || check_size(w, h, "output", e) < 0 || !out || (size_t)n * 3 * w * h > out_count)
+        return err_set(e, ERR_INTERNAL, "image_rects_to_chw: output of %zu floats cannot hold %d x (3, %d, %d)",
+                       out_count, n, h, w);
+    float lut[3][256]; /* the value image_to_chw computes for each byte */
+    for (int c = 0; c < 3; c++) {
+        if (!(std[c] != 0.0f) || !isfinite(std[c]) || !isfinite(mean[c]))
+            return err_set(e, ERR_UNPROCESSABLE, "normalisation std[%d] = %g is not a usable divisor", c,
+                           (double)std[c]);
+        for (int v = 0; v < 256; v++) lut[c][v] = ((float)v / 255.0f - mean[c]) / std[c];
+    }
+    int max_h = 0;
+    for (int k = 0; k < n; k++) {
+        const image_rect *r = &rects[k];
+        if (r->x0 < 0 || r->y0 < 0 || r->x1 > img->width || r->y1 > img->height || r->x0 >= r->x1 || r->y0 >= r->y1)
+            return err_set(e, ERR_INTERNAL, "image_rects_to_chw: rectangle %d is empty or outside the image", k);
+        if (r->y1 - r->y0 > max_h) max_h = r->y1 - r->y0;
+    }
+    const size_t plane = (size_t)w * h, row3 = (size_t)w * 3;
+    float *tmp = malloc(((size_t)max_h + 1) * row3 * sizeof *tmp); // (max_h, w, 3) horizontal pass
+    if (!tmp) return err_set(e, ERR_INTERNAL, "out of memory (resize buffer)");
+    float *acc = tmp + (size_t)max_h * row3; // (w, 3) one output row
+    axis_taps tx = {0}, ty = {0};            /* rebuilt only when a rectangle's size changes */
+    int rc = 0;
+    for (int k = 0; k < n && !rc; k++) {
+        const image_rect *r = &rects[k];
+        const int sw = r->x1 - r->x0, sh = r->y1 - r->y0;
+        float *o0 = out + (size_t)k * 3 * plane, *o1 = o0 + plane, *o2 = o1 + plane; // (3, h, w)
+        if (sw == w && sh == h) { /* image_resize copies: only the normalisation */
+            for (int y = 0; y < h; y++) {
+                const uint8_t *p = img->pixels + ((size_t)(r->y0 + y) * img->width + r->x0) * 3;
+                for (int x = 0; x < w; x++) {
+                    size_t at = (size_t)y * w + x;
+                    o0[at] = lut[0][p[3 * x]], o1[at] = lut[1][p[3 * x + 1]], o2[at] = lut[2][p[3 * x + 2]];
+                }
+            }
+            continue;
+        }
+        if ((tx.src != sw && (rc = taps_build(sw, w, &tx, e)) < 0) ||
+            (ty.src != sh && (rc = taps_build(sh, h, &ty, e)) < 0))
+            break;
+        rect_rows(img, r->x0, r->y0, sh, &tx, w, tmp);
+        /* vertical pass, rounding to bytes as image_resize does, then the table */
+        for (int y = 0; y < h; y++) {
+            const int *iy = ty.idx + (size_t)y * ty.span;
+            const float *wt = ty.w + (size_t)y * ty.span;
+            const float *src = acc;
+            float *restrict dst = acc;
+            if (ty.span == 2) {
+                const float *restrict a = tmp + (size_t)iy[0] * row3, *restrict b = tmp + (size_t)iy[1] * row3;
+                const float w0 = wt[0], w1 = wt[1];
+                for (size_t i = 0; i < row3; i++) dst[i] = (0.0f + w0 * a[i]) + w1 * b[i];
+            } else {
+                for (size_t i = 0; i < row3; i++) dst[i] = 0.0f;
+                for (int t = 0; t < ty.span; t++) {
+                    const float *restrict a = tmp + (size_t)iy[t] * row3, wv = wt[t];
+                    for (size_t i = 0; i < row3; i++) dst[i] += wv * a[i];
+                }
+            }
+            float *p0 = o0 + (size_t)y * w, *p1 = o1 + (size_t)y * w, *p2 = o2 + (size_t)y * w;
+            for (int x = 0; x < w; x++) {
+                p0[x] = lut[0][round_u8(src[3 * x])];
+                p1[x] = lut[1][round_u8(src[3 * x + 1])];
+                p2[x] = lut[2][round_u8(src[3 * x + 2])];
+            }
+        }
+    }
+    taps_free(&tx);
+    taps_free(&ty);
+    free(tmp);
+    return rc < 0 ? -1 : 0;
 }

@@ -70,4 +70,18 @@ void image_free(image_rgb *img); /* NULL-safe; leaves *img zeroed */
 int image_to_chw(const image_rgb *img, int w, int h, const float mean[3], const float std[3],
                  float *out, size_t out_count, err *e) WARN_UNUSED;
 
+/* A pixel rectangle [x0, x1) x [y0, y1). */
+typedef struct image_rect {
+    int x0, y0, x1, y1;
+} image_rect;
+
+/* For each of n rectangles of img, block k of out (n blocks of (3, h, w)) is what
+ * cutting rects[k] out, then image_to_chw(cut, w, h, mean, std) gives, bit for bit
+ * (same sums in the same order, a lookup table for the normalisation), but with no
+ * cut or resized copy and one scratch allocation for all n. Rectangles must be
+ * non-empty and inside the image (ERR_INTERNAL); out_count >= n*3*h*w. */
+int image_rects_to_chw(const image_rgb *img, const image_rect *rects, int n, int w, int h,
+                       const float mean[3], const float std[3], float *out, size_t out_count,
+                       err *e) WARN_UNUSED;
+
 #endif

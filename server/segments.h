@@ -105,7 +105,9 @@ int segments_crop(const image_rgb *img, const segment_box *b, int out_w, int out
                   image_rgb *out, err *e) WARN_UNUSED;
 
 /* All 14 crops of one image as a model batch: out is (14, 3, out_h, out_w), each crop
- * cut, resized and normalised like image_to_chw. out_count >= 14*3*out_h*out_w. */
+ * cut, resized and normalised like image_to_chw. out_count >= 14*3*out_h*out_w.
+ * One pass per crop (image_rects_to_chw): no intermediate crop images, and the same
+ * floats, bit for bit, as segments_crop followed by image_to_chw. */
 int segments_global_batch(const image_rgb *img, int out_w, int out_h, const float mean[3],
                           const float std[3], float *out, size_t out_count,
                           err *e) WARN_UNUSED;

@@ -1,5 +1,6 @@
 /* test_segments.c — dense region merging on synthetic grids (two halves, uniform,
- * one kind of stuff in two places, noise) and the 14 global crops. */
+ * one kind of stuff in two places, noise) and the 14 global crops, whose one-pass
+ * preprocessing must equal cutting + image_resize + image_to_chw bit for bit. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -254,6 +255,81 @@ static void test_global_crops(void **state) {
     assert_true(rows[3] == 0.0f);
 }
 
+/* segments_global_batch (one pass per crop, image_rects_to_chw) against the
+ * straightforward path: cut each box, resize it (segments_crop), image_to_chw. Sizes
+ * cover growing, shrinking (area), mixed axes, odd cells, same size and 1x1. */
+static void test_global_batch_matches_reference(void **state) {
+    (void)state;
+    const int sizes[][4] = {
+        /* image w, h -> crop w, h */
+        {64, 64, 64, 64}, {6, 6, 4, 4}, {7, 5, 3, 4}, {300, 200, 64, 64}, {97, 33, 20, 48},
+        {1, 1, 5, 5},     {128, 96, 64, 32}, {65, 67, 21, 22}, {250, 250, 224, 224},
+    };
+    const float mean[3] = {0.48145466f, 0.4578275f, 0.40821073f}, std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
+    for (size_t t = 0; t < sizeof sizes / sizeof sizes[0]; t++) {
+        const int iw = sizes[t][0], ih = sizes[t][1], ow = sizes[t][2], oh = sizes[t][3];
+        err e = {0};
+        image_rgb img;
+        assert_int_equal(image_alloc(&img, iw, ih, &e), 0);
+        for (size_t i = 0; i < (size_t)iw * ih * 3; i++) /* smooth ramps plus noise: exercises the rounding */
+            img.pixels[i] = (uint8_t)((i % 3 == 0 ? (i / 3) % iw * 255 / (iw > 1 ? iw - 1 : 1) : rnd_u() * 256.0f));
+        const size_t per = (size_t)3 * ow * oh, count = SEGMENTS_GLOBAL_COUNT * per;
+        float *fused = malloc(count * sizeof *fused), *ref = malloc(count * sizeof *ref);
+        assert_non_null(fused);
+        assert_non_null(ref);
+        memset(fused, 0xff, count * sizeof *fused); /* NaN: every element must be written */
+        assert_int_equal(segments_global_batch(&img, ow, oh, mean, std, fused, count, &e), 0);
+        segment_box b[SEGMENTS_GLOBAL_COUNT];
+        segments_global_boxes(b);
+        for (int k = 0; k < SEGMENTS_GLOBAL_COUNT; k++) {
+            image_rgb crop;
+            assert_int_equal(segments_crop(&img, &b[k], ow, oh, &crop, &e), 0);
+            assert_int_equal(image_to_chw(&crop, ow, oh, mean, std, ref + (size_t)k * per, per, &e), 0);
+            image_free(&crop);
+        }
+        for (size_t i = 0; i < count; i++)
+            if (memcmp(&fused[i], &ref[i], sizeof(float)))
+                fail_msg("%dx%d -> %dx%d: crop %zu, element %zu: %.9g, reference %.9g", iw, ih, ow, oh, i / per,
+                         i % per, (double)fused[i], (double)ref[i]);
+        free(fused);
+        free(ref);
+        image_free(&img);
+    }
+}
+
+/* Bad input to the one-pass crops: clear errors, nothing written past the buffer. */
+static void test_global_batch_bad_input(void **state) {
+    (void)state;
+    err e = {0};
+    image_rgb img;
+    assert_int_equal(image_alloc(&img, 8, 8, &e), 0);
+    memset(img.pixels, 100, 8 * 8 * 3);
+    const float mean[3] = {0.5f, 0.5f, 0.5f}, std0[3] = {0.25f, 0.0f, 0.25f};
+    float out[SEGMENTS_GLOBAL_COUNT * 3 * 2 * 2];
+    assert_int_equal(segments_global_batch(&img, 2, 2, mean, std0, out, sizeof out / sizeof *out, &e), -1);
+    assert_int_equal(e.code, ERR_UNPROCESSABLE);
+    err_clear(&e);
+    image_rgb none = {0};
+    assert_int_equal(segments_global_batch(&none, 2, 2, mean, mean, out, sizeof out / sizeof *out, &e), -1);
+    assert_int_equal(e.code, ERR_BAD_REQUEST);
+    err_clear(&e);
+    assert_int_equal(segments_global_batch(&img, 0, 2, mean, mean, out, sizeof out / sizeof *out, &e), -1);
+    assert_int_equal(e.code, ERR_BAD_REQUEST);
+    err_clear(&e);
+    /* a rectangle outside the image, an empty one, a buffer one float short */
+    const image_rect outside = {4, 4, 9, 8}, empty = {3, 3, 3, 5}, whole = {0, 0, 8, 8};
+    assert_int_equal(image_rects_to_chw(&img, &outside, 1, 2, 2, mean, mean, out, 12, &e), -1);
+    assert_int_equal(e.code, ERR_INTERNAL);
+    err_clear(&e);
+    assert_int_equal(image_rects_to_chw(&img, &empty, 1, 2, 2, mean, mean, out, 12, &e), -1);
+    err_clear(&e);
+    assert_int_equal(image_rects_to_chw(&img, &whole, 1, 2, 2, mean, mean, out, 11, &e), -1);
+    err_clear(&e);
+    assert_int_equal(image_rects_to_chw(&img, &whole, 1, 2, 2, mean, mean, out, 12, &e), 0);
+    assert_true(fabsf(out[0] - (100.0f / 255.0f - 0.5f) / 0.5f) < 1e-6f);
+    image_free(&img);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_two_halves),
@@ -262,6 +338,8 @@ int main(void) {
         cmocka_unit_test(test_noise_capped),
         cmocka_unit_test(test_global_boxes),
         cmocka_unit_test(test_global_crops),
+        cmocka_unit_test(test_global_batch_matches_reference),
+        cmocka_unit_test(test_global_batch_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
