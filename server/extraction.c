@@ -51,18 +51,33 @@ int extraction_encoder_init(extraction_encoder *enc, const model_manifest *mf, s
     } else {
         return err_set(e, ERR_UNPROCESSABLE, "the model is not a concept model");
     }
-    enc->x = malloc((size_t)enc->batch * enc->per * sizeof(float)); // (batch, per)
     enc->scratch = malloc(3 * plane * sizeof(float));
-    if (!enc->x || !enc->scratch) {
+    if (!enc->scratch) {
         extraction_encoder_free(enc);
         return err_set(e, ERR_INTERNAL, "out of memory");
     }
+    if (extraction_encoder_set_batch(enc, enc->batch, e)) {
+        extraction_encoder_free(enc);
+        return -1;
+    }
+    return 0;
+}
+
+int extraction_encoder_set_batch(extraction_encoder *enc, int batch, err *e) {
+    if (batch < 1 || batch > 1024) return err_set(e, ERR_BAD_REQUEST, "extraction: batch %d not in 1..1024", batch);
+    char eb[320];
+    shim_tensor *xt = shim_tensor_new((size_t)batch * enc->per, eb, sizeof eb); // (batch, per)
+    if (!xt) return err_set(e, ERR_INTERNAL, "extraction input buffer: %s", eb);
+    shim_tensor_free(enc->xt);
+    enc->xt = xt;
+    enc->x = shim_tensor_data(xt);
+    enc->batch = batch;
     return 0;
 }
 
 void extraction_encoder_free(extraction_encoder *enc) {
     if (!enc) return;
-    free(enc->x);
+    shim_tensor_free(enc->xt);
     free(enc->scratch);
     segments_ctx_free(&enc->sctx);
     memset(enc, 0, sizeof *enc);
@@ -95,6 +110,7 @@ int extraction_encode(extraction_encoder *enc, const image_rgb *imgs, int n, seg
     const int global = mf->encoder == MODEL_ENCODER_GLOBAL;
     if (n < 1 || n > enc->batch) return err_set(e, ERR_INTERNAL, "extraction: bad batch size %d", n);
     if (global && !st->dim && segment_store_init(st, SEGMENT_STORE_BOXES, enc->expect_dim, 0, 0, e)) return -1;
+    if (!enc->x) return err_set(e, ERR_INTERNAL, "extraction: out of memory (input buffer)");
     int valid = 0;
     for (int i = 0; i < n; i++) {
         if (!imgs[i].pixels) continue;
@@ -107,11 +123,12 @@ int extraction_encode(extraction_encoder *enc, const image_rgb *imgs, int n, seg
     shim_output out = {0};
     if (valid > 0) {
         const int64_t rows = global ? (int64_t)valid * SEGMENTS_GLOBAL_COUNT : valid;
-        shim_input in = {.dtype = SHIM_FLOAT32, .ndim = 4, .shape = {rows, mf->channels, mf->height, mf->width},
-                         .data = enc->x, .count = (size_t)valid * enc->per};
+        const int64_t in_shape[4] = {rows, mf->channels, mf->height, mf->width};
         char eb[320], shape[96];
-        if (shim_model_run(enc->model, mf->method_image, &in, 1, &out, eb, sizeof eb))
-            return err_set(e, ERR_TORCH, "image method '%s' failed: %s", mf->method_image, eb);
+        /* the batch is run where it was written (no copy); its memory may change */
+        int bad = shim_model_run_tensor(enc->model, mf->method_image, enc->xt, 4, in_shape, &out, eb, sizeof eb);
+        enc->x = shim_tensor_data(enc->xt);
+        if (bad) return err_set(e, ERR_TORCH, "image method '%s' failed: %s", mf->method_image, eb);
         shape_str(&out, shape, sizeof shape);
         /* global: (rows, D); dense: (valid, D, h, w) */
         int ok = global ? out.ndim == 2 && out.shape[0] == rows

@@ -87,7 +87,8 @@ typedef struct extraction_encoder {
     int batch;            /* images per encoder call                           */
     int expect_dim;       /* the text side's D (0: take manifest.embedding_dim) */
     size_t per;           /* input floats per image (global: 14 crops)         */
-    float *x;             /* (batch, per)                                      */
+    shim_tensor *xt;      /* the input batch, a libtorch tensor run uncopied   */
+    float *x;             /* (batch, per): xt's data, fetched again after runs */
     float *scratch;       /* (3, H, W) for one-channel models                  */
     segments_ctx sctx;
     int sctx_ready;
@@ -97,6 +98,8 @@ typedef struct extraction_encoder {
 int extraction_encoder_init(extraction_encoder *enc, const model_manifest *mf, shim_model *model, int expect_dim,
                             err *e) WARN_UNUSED;
 void extraction_encoder_free(extraction_encoder *enc); /* NULL-safe */
+/* A different batch size (1..1024 images) than the job's default, for the benchmark. */
+int extraction_encoder_set_batch(extraction_encoder *enc, int batch, err *e) WARN_UNUSED;
 /* Append imgs[0..n) (n <= batch) to *st, which may be zeroed: it is initialised
  * here once the grid size is known. An image with pixels NULL (it failed to decode)
  * gets no segments. An image side whose D differs from expect_dim is

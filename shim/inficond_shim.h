@@ -97,6 +97,21 @@ int shim_model_run(shim_model *m, const char *method, const shim_input *inputs, 
 /* Free out->data and zero *out. NULL-safe. */
 void shim_free_output(shim_output *out);
 
+/* A float32 input buffer that is a libtorch tensor, so a big input (a batch of image
+ * crops) is filled once by C and run with no copy. Its memory belongs to the shim: if
+ * a method keeps the input (or a view of it) or resizes it in place, that memory stays
+ * with the model and the buffer gets fresh memory, so fetch shim_tensor_data() again
+ * after every run (NULL only if that fresh allocation failed). Not thread-safe. */
+typedef struct shim_tensor shim_tensor;
+/* A buffer of `count` floats (uninitialised); NULL with the reason. */
+shim_tensor *shim_tensor_new(size_t count, char *errbuf, size_t errlen);
+float *shim_tensor_data(shim_tensor *t); /* (count) */
+void shim_tensor_free(shim_tensor *t);   /* NULL-safe */
+/* shim_model_run with one input: the first prod(shape) floats of t, seen as `shape`.
+ * The method may write into them (they are the caller's scratch). */
+int shim_model_run_tensor(shim_model *m, const char *method, shim_tensor *t, int ndim,
+                          const int64_t *shape, shim_output *out, char *errbuf, size_t errlen);
+
 /* Shorten a libtorch/TorchScript error text (tracebacks, notes, suggestions) to its
  * first meaningful line, < 300 chars, into out[outlen]. Exposed for tests. */
 void shim_trim_error(const char *raw, char *out, size_t outlen);

@@ -8,7 +8,8 @@
 // buffers to float32. Running a method copies the caller's buffers into tensors
 // (after checking element counts against shapes: from_blob checks nothing), runs
 // under NoGradGuard with the model's mutex held, and hands back float32 in a malloc'd
-// buffer. Not here: training, CUDA streams, half-precision inference.
+// buffer. A shim_tensor input is a tensor C fills directly and is run without that
+// copy (a batch of crops is megabytes); memory a method keeps stays the model's. Not here: training, CUDA streams, half-precision inference.
 #include <sys/stat.h>
 
 #include <torch/script.h>
@@ -21,7 +22,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstdint>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <unordered_set>
 
@@ -343,6 +346,24 @@ static at::Tensor first_tensor(const c10::IValue &v) {
     throw std::runtime_error("returned " + v.tagKind() + ", not a tensor");
 }
 
+// Find the method, run it on args under the model's lock without autograd, copy the
+// result out. Throws with the reason.
+static void run_method(shim_model *m, const char *method, std::vector<c10::IValue> args, shim_output *out) {
+    c10::optional<torch::jit::Method> meth = m->module.find_method(method);
+    if (!meth)
+        throw std::invalid_argument("the model has no such method (it has: " + method_names(m->module) + ")");
+    at::Tensor res;
+    {
+        std::lock_guard<std::mutex> lock(m->mu);
+        // NoGradGuard rather than InferenceMode: 1.13's profiling executor can trip
+        // over inference tensors, and outputs are copied out anyway.
+        torch::NoGradGuard no_grad;
+        res = first_tensor((*meth)(std::move(args)));
+        res = res.to(torch::TensorOptions().device(c10::kCPU).dtype(at::kFloat)).contiguous();
+    }
+    shim_output_from_tensor(res, out);
+}
+
 extern "C" int shim_model_run(shim_model *m, const char *method, const shim_input *inputs,
                               int n_inputs, shim_output *out, char *errbuf, size_t errlen) {
     shim_put_error(errbuf, errlen, "");
@@ -351,29 +372,93 @@ extern "C" int shim_model_run(shim_model *m, const char *method, const shim_inpu
     try {
         if (!m || !method || !out || n_inputs < 0 || (n_inputs > 0 && !inputs))
             throw std::invalid_argument("bad arguments");
-        c10::optional<torch::jit::Method> meth = m->module.find_method(method);
-        if (!meth)
-            throw std::invalid_argument("the model has no such method (it has: " +
-                                        method_names(m->module) + ")");
         std::vector<c10::IValue> args;
         args.reserve((size_t)n_inputs);
         for (int k = 0; k < n_inputs; k++) args.emplace_back(input_tensor(inputs[k], (size_t)k, m->device));
-
-        at::Tensor res;
-        {
-            std::lock_guard<std::mutex> lock(m->mu);
-            // NoGradGuard rather than InferenceMode: 1.13's profiling executor can trip
-            // over inference tensors, and outputs are copied out anyway.
-            torch::NoGradGuard no_grad;
-            res = first_tensor((*meth)(std::move(args)));
-            res = res.to(torch::TensorOptions().device(c10::kCPU).dtype(at::kFloat)).contiguous();
-        }
-        shim_output_from_tensor(res, out);
+        run_method(m, method, std::move(args), out);
         return 0;
     } catch (...) {
         shim_report_current(errbuf, errlen, ctx.c_str());
         return -1;
     }
+}
+
+/* ---- shim-owned input tensors ---------------------------------------------- */
+
+struct shim_tensor {
+    at::Tensor t;  // (cap) float32, contiguous; undefined after a failed reallocation
+    int64_t cap = 0;
+};
+
+extern "C" shim_tensor *shim_tensor_new(size_t count, char *errbuf, size_t errlen) {
+    shim_put_error(errbuf, errlen, "");
+    try {
+        if (count == 0 || count > (size_t)(INT64_MAX / (int64_t)sizeof(float)))
+            throw std::invalid_argument("input tensor: bad element count " + std::to_string(count));
+        auto s = std::make_unique<shim_tensor>();
+        s->cap = (int64_t)count;
+        s->t = torch::empty({s->cap}, torch::TensorOptions().dtype(at::kFloat));
+        return s.release();
+    } catch (...) {
+        shim_report_current(errbuf, errlen, "");
+        return nullptr;
+    }
+}
+
+extern "C" float *shim_tensor_data(shim_tensor *s) {
+    return s && s->t.defined() ? s->t.data_ptr<float>() : nullptr;
+}
+
+extern "C" void shim_tensor_free(shim_tensor *s) {
+    try {
+        delete s;
+    } catch (...) {
+    }
+}
+
+// After a run: if the method kept the input (the tensor or a view shares its storage)
+// or moved its memory (an in-place resize), that memory is the model's now: the
+// caller gets fresh memory, so C never writes into what a model still holds.
+static void reclaim_input(shim_tensor *s, const void *before) {
+    try {
+        if (s->t.defined() && s->t.use_count() == 1 && s->t.storage().use_count() == 1 &&
+            s->t.data_ptr() == before && s->t.numel() == s->cap)
+            return;
+        s->t = at::Tensor();
+        s->t = torch::empty({s->cap}, torch::TensorOptions().dtype(at::kFloat));
+    } catch (...) {
+        s->t = at::Tensor(); /* out of memory: shim_tensor_data says NULL */
+    }
+}
+
+extern "C" int shim_model_run_tensor(shim_model *m, const char *method, shim_tensor *s, int ndim,
+                                     const int64_t *shape, shim_output *out, char *errbuf, size_t errlen) {
+    shim_put_error(errbuf, errlen, "");
+    if (out) memset(out, 0, sizeof *out);
+    std::string ctx = std::string("method '") + (method ? method : "(null)") + "'";
+    const void *before = s && s->t.defined() ? s->t.data_ptr() : nullptr;
+    int rc = -1;
+    try {
+        if (!m || !method || !out || !s || !before || ndim < 1 || ndim > SHIM_MAX_DIMS || !shape)
+            throw std::invalid_argument("bad arguments");
+        int64_t prod = 1;
+        for (int d = 0; d < ndim; d++) {
+            if (shape[d] < 1 || prod > s->cap / shape[d])
+                throw std::invalid_argument("input shape does not fit the buffer of " + std::to_string(s->cap) +
+                                            " floats");
+            prod *= shape[d];
+        }
+        at::Tensor x = s->t.narrow(0, 0, prod).view(std::vector<int64_t>(shape, shape + ndim));
+        if (!m->device.is_cpu()) x = x.to(m->device);
+        std::vector<c10::IValue> args;
+        args.emplace_back(std::move(x));
+        run_method(m, method, std::move(args), out);
+        rc = 0;
+    } catch (...) {
+        shim_report_current(errbuf, errlen, ctx.c_str());
+    }
+    if (s && before) reclaim_input(s, before);
+    return rc;
 }
 
 void shim_output_from_tensor(const at::Tensor &res, shim_output *out) {

@@ -5,7 +5,8 @@
  * Checks the known answer after patching, detection, the refusal to run unpatched on
  * the CPU, input size checks, error messages (unknown method, corrupt file, archives
  * from a newer PyTorch: tests/fixtures/models/newer_*.pt), the teacher CNN made with
- * Module::define, and that two threads on one model agree with a serial run.
+ * Module::define, that two threads on one model agree with a serial run, and
+ * shim_tensor inputs (run without a copy).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -390,6 +391,55 @@ static void test_misc_api(void **state) {
     assert_null(out.data);
 }
 
+/* A shim_tensor input runs where C wrote it: the same answer as the copying
+ * shim_model_run, the same memory on the next run (nothing kept it, so no copy and
+ * no reallocation), and shapes that do not fit the buffer refused. */
+static void test_tensor_input(void **state) {
+    (void)state;
+    shim_model *m = load_clip(1);
+    const size_t per = 3 * CLIP_SIDE * CLIP_SIDE, cap = 3 * per;
+    shim_tensor *t = shim_tensor_new(cap, errbuf, sizeof errbuf);
+    if (!t) fail_msg("%s", errbuf);
+    float *x = shim_tensor_data(t);
+    assert_non_null(x);
+    for (size_t i = 0; i < cap; i++) x[i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1.0f;
+    float *copy = malloc(2 * per * sizeof *copy);
+    memcpy(copy, x, 2 * per * sizeof *copy);
+    shim_input in = {.dtype = SHIM_FLOAT32, .ndim = 4, .shape = {2, 3, CLIP_SIDE, CLIP_SIDE}, .data = copy, .count = 2 * per};
+    shim_output want, got;
+    if (shim_model_run(m, "encode_image", &in, 1, &want, errbuf, sizeof errbuf)) fail_msg("%s", errbuf);
+    const int64_t shape[4] = {2, 3, CLIP_SIDE, CLIP_SIDE}; /* the first 2 of 3 images */
+    if (shim_model_run_tensor(m, "encode_image", t, 4, shape, &got, errbuf, sizeof errbuf)) fail_msg("%s", errbuf);
+    assert_int_equal(got.ndim, 2);
+    assert_int_equal(got.shape[0], 2);
+    assert_int_equal(got.shape[1], CLIP_DIM);
+    assert_memory_equal(got.data, want.data, want.count * sizeof(float));
+    assert_ptr_equal(shim_tensor_data(t), x);
+    shim_free_output(&got);
+    if (shim_model_run_tensor(m, "encode_image", t, 4, shape, &got, errbuf, sizeof errbuf)) fail_msg("%s", errbuf);
+    assert_memory_equal(got.data, want.data, want.count * sizeof(float));
+    shim_free_output(&got);
+
+    const int64_t too_big[4] = {4, 3, CLIP_SIDE, CLIP_SIDE}, empty[4] = {0, 3, CLIP_SIDE, CLIP_SIDE};
+    assert_int_equal(shim_model_run_tensor(m, "encode_image", t, 4, too_big, &got, errbuf, sizeof errbuf), -1);
+    assert_contains(errbuf, "does not fit");
+    assert_null(got.data);
+    assert_int_equal(shim_model_run_tensor(m, "encode_image", t, 4, empty, &got, errbuf, sizeof errbuf), -1);
+    assert_int_equal(shim_model_run_tensor(m, "encode_image", t, 0, shape, &got, errbuf, sizeof errbuf), -1);
+    assert_int_equal(shim_model_run_tensor(m, "encode_image", NULL, 4, shape, &got, errbuf, sizeof errbuf), -1);
+    assert_int_equal(shim_model_run_tensor(m, "no_such_method", t, 4, shape, &got, errbuf, sizeof errbuf), -1);
+    assert_contains(errbuf, "no such method");
+    assert_non_null(shim_tensor_data(t)); /* still usable after failures */
+    assert_null(shim_tensor_new(0, errbuf, sizeof errbuf));
+    assert_contains(errbuf, "count");
+    assert_null(shim_tensor_data(NULL));
+    shim_tensor_free(NULL);
+    shim_tensor_free(t);
+    shim_free_output(&want);
+    free(copy);
+    shim_model_free(m);
+}
+
 int main(void) {
     setenv("OMP_NUM_THREADS", "1", 0);
     setenv("OPENBLAS_NUM_THREADS", "1", 0);
@@ -406,6 +456,7 @@ int main(void) {
         cmocka_unit_test(test_teacher_cnn),
         cmocka_unit_test(test_two_threads_agree),
         cmocka_unit_test(test_misc_api),
+        cmocka_unit_test(test_tensor_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
