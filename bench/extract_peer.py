@@ -5,15 +5,15 @@ Runs the same TorchScript concept model over the same JPEG files with the same b
 size, single-threaded (torch.set_num_threads(1)), and computes concept presence the
 way one would write it with torch ops:
 
-  dense model:  decode (PIL) -> resize to the model input (bilinear, only when the
-                size differs) -> /255, normalise -> image method (B, D, h, w) ->
+  dense model:  decode (PIL) -> resize to the model input (only when the size
+                differs; see resize_like_c) -> /255, normalise -> image method (B, D, h, w) ->
                 unit vector per location -> presence[i][j] = max(0, max over the h*w
                 locations of cos(location, concept_j)).
                 (The C side groups the locations into segments first and takes the
                 max over segments; that region merging has no torch counterpart, so
                 the values differ and the checksums are not comparable.)
   global model: decode (PIL) -> the same 14 crops as server/segments.c (whole image,
-                2x2, 3x3; the same pixel boxes) each resized (bilinear) to the input
+                2x2, 3x3; the same pixel boxes) each resized to the input (resize_like_c)
                 -> normalise -> image method on B*14 crops (B*14, D) -> unit rows ->
                 presence = max(0, max over the 14 crops of cos(crop, concept_j)).
 
@@ -22,8 +22,14 @@ The concept matrix is the text method on token ids the C side wrote (int64 raw,
 OpenAI-style archives (CUDA device constants, fp16 casts) are patched after load the
 way clip.load(jit=True, device="cpu") does.
 
+Resizing follows image_resize (server/jpeg_io.c) per axis: bilinear with pixel-centre
+alignment when it grows (the same pixels up to rounding), a box filter when it shrinks
+(PIL's BOX counts whole source pixels by their centres where C weighs the covered
+fraction: close, not identical), in 8 bits, at the same cost class as C's.
+
 Usage: extract_peer.py MODEL_DIR FILE_LIST BATCH WARMUP_BATCHES TOKENS_FILE
-Prints one JSON line: {"images", "seconds", "images_per_s", "checksum", "encode_seconds"}.
+Prints one JSON line: {"images", "seconds", "cpu_seconds", "images_per_s", "checksum",
+"encode_seconds"}.
 """
 import json
 import math
@@ -105,6 +111,18 @@ def global_boxes(w, h):
     return out
 
 
+def resize_like_c(im, w, h):
+    """image_resize's filters: bilinear on an axis that grows or keeps its size, box on one that shrinks."""
+    sw, sh = im.size
+    if (sw, sh) == (w, h):
+        return im
+    fx = Image.BOX if w < sw else Image.BILINEAR
+    fy = Image.BOX if h < sh else Image.BILINEAR
+    if fx == fy:
+        return im.resize((w, h), fx)
+    return im.resize((w, sh), fx).resize((w, h), fy)  # one axis at a time, as PIL does anyway
+
+
 def main():
     model_dir, list_path, batch, warmup, tokens_path = (sys.argv[1], sys.argv[2], int(sys.argv[3]),
                                                         int(sys.argv[4]), sys.argv[5])
@@ -139,17 +157,11 @@ def main():
             for p in paths:
                 im = decode(p)
                 for box in global_boxes(im.width, im.height):
-                    crop = im.crop(box)
-                    if crop.size != (w, h):
-                        crop = crop.resize((w, h), Image.BILINEAR)
-                    arrs.append(np.asarray(crop))
+                    arrs.append(np.asarray(resize_like_c(im.crop(box), w, h)))
         else:
             arrs = []
             for p in paths:
-                im = decode(p)
-                if im.size != (w, h):
-                    im = im.resize((w, h), Image.BILINEAR)
-                arrs.append(np.asarray(im))
+                arrs.append(np.asarray(resize_like_c(decode(p), w, h)))
         x = torch.from_numpy(np.stack(arrs)).permute(0, 3, 1, 2).float().div_(255.0)  # (B or B*14, 3, h, w)
         if c == 1:
             x = x.mean(dim=1, keepdim=True)
@@ -172,11 +184,11 @@ def main():
     for b in batches[:warmup]:  # the profiling executor optimises on the first calls
         run(b)
     enc[0] = 0.0
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     parts = [run(b) for b in batches]
     presence = torch.cat(parts)  # (N, d)
-    dt = time.perf_counter() - t0
-    print(json.dumps({"images": len(files), "seconds": dt, "images_per_s": len(files) / dt,
+    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+    print(json.dumps({"images": len(files), "seconds": dt, "cpu_seconds": cpu, "images_per_s": len(files) / dt,
                       "checksum": float(presence.double().sum()), "encode_seconds": enc[0]}))
 
 

@@ -13,7 +13,8 @@
  * The concepts are embedded once before timing (C tokenizes; the peer runs the text
  * method itself on the same token ids). Both sides single-threaded, both after the
  * same warm-up batches; C and Python alternate for --runs rounds and the medians
- * count. Prints a table, then one JSON line last.
+ * count: of wall time (throughput), of the per-round ratios, and of process CPU time
+ * (steadier when the machine is shared). Prints a table, then one JSON line last.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -42,6 +43,14 @@
 static double bx_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* CPU seconds of this process: both sides run one thread, so on a machine shared with
+ * other work this is the steadier measure of the work done (reported beside wall time). */
+static double bx_cpu(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
@@ -208,7 +217,7 @@ static float *embed(const model_manifest *mf, shim_model *model, const int64_t *
 /* ---- the C side --------------------------------------------------------------- */
 
 typedef struct bx_times {
-    double total, decode, encode, presence, prep;
+    double total, cpu, decode, encode, presence, prep;
     size_t segments;
     double checksum;
 } bx_times;
@@ -247,7 +256,7 @@ static int c_run(extraction_encoder *enc, char **files, int n, int warmup, const
     segment_store_free(&st);
     enc->pending_empty = 0;
     memset(t, 0, sizeof *t);
-    double t0 = bx_now();
+    double t0 = bx_now(), c0 = bx_cpu();
     for (int at = 0; at < n; at += batch) {
         int b = n - at < batch ? n - at : batch;
         double t1 = bx_now();
@@ -266,6 +275,7 @@ static int c_run(extraction_encoder *enc, char **files, int n, int warmup, const
     double t4 = bx_now();
     t->presence = t4 - t3;
     t->total = t4 - t0;
+    t->cpu = bx_cpu() - c0;
     t->segments = st.s_total;
     for (size_t i = 0; i < (size_t)n * d; i++) t->checksum += X[i];
     t->prep = 0;
@@ -295,7 +305,7 @@ done:
 /* ---- the Python side ---------------------------------------------------------- */
 
 static int py_run(const char *python, const char *peer, const char *model_dir, const char *list, int batch,
-                  int warmup, const char *tokens, double *seconds, double *checksum, double *encode_s) {
+                  int warmup, const char *tokens, double *seconds, double *cpu_s, double *checksum, double *encode_s) {
     char cmd[5 * PATH_MAX];
     snprintf(cmd, sizeof cmd, "OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 '%s' '%s' '%s' '%s' %d %d '%s'", python, peer,
              model_dir, list, batch, warmup, tokens);
@@ -309,6 +319,7 @@ static int py_run(const char *python, const char *peer, const char *model_dir, c
     if (j) {
         *checksum = json_number_value(json_object_get(j, "checksum"));
         *encode_s = json_number_value(json_object_get(j, "encode_seconds"));
+        *cpu_s = json_number_value(json_object_get(j, "cpu_seconds"));
     }
     json_decref(j);
     if (s <= 0) {
@@ -464,31 +475,28 @@ int bench_extract(int argc, char **argv) {
     if (lf) fclose(lf);
 
     if (extraction_encoder_init(&enc, &mf, model, mf.embedding_dim, &e)) goto fail;
-    if (batch && batch != enc.batch) { /* --batch: a bigger or smaller input buffer than the job's */
-        float *x = realloc(enc.x, (size_t)batch * enc.per * sizeof(float));
-        if (!x) {
-            err_set(&e, ERR_INTERNAL, "out of memory");
-            goto fail;
-        }
-        enc.x = x, enc.batch = batch;
-    }
+    /* --batch: a bigger or smaller input buffer than the job's */
+    if (batch && batch != enc.batch && extraction_encoder_set_batch(&enc, batch, &e)) goto fail;
     batch = enc.batch;
     const int global = mf.encoder == MODEL_ENCODER_GLOBAL;
 
     double c_s[BX_MAX_RUNS], py_s[BX_MAX_RUNS], c_dec[BX_MAX_RUNS], c_enc[BX_MAX_RUNS], c_pres[BX_MAX_RUNS],
-        py_enc[BX_MAX_RUNS], c_prep[BX_MAX_RUNS];
+        py_enc[BX_MAX_RUNS], c_prep[BX_MAX_RUNS], c_cpu[BX_MAX_RUNS], py_cpu[BX_MAX_RUNS], round_ratio[BX_MAX_RUNS];
     double c_sum = 0, py_sum = 0;
     size_t segs = 0;
     for (int r = 0; r < runs; r++) {
         bx_times t;
         if (c_run(&enc, files.v, n, warmup, concepts, d, &t, &e)) goto fail;
-        c_s[r] = t.total, c_dec[r] = t.decode, c_enc[r] = t.encode, c_pres[r] = t.presence, c_prep[r] = t.prep;
+        c_s[r] = t.total, c_cpu[r] = t.cpu, c_dec[r] = t.decode, c_enc[r] = t.encode, c_pres[r] = t.presence, c_prep[r] = t.prep;
         c_sum = t.checksum, segs = t.segments;
-        if (py_run(python, peer, model_dir, list, batch, warmup, tokens, &py_s[r], &py_sum, &py_enc[r])) goto out;
-        fprintf(stderr, "bench extract: round %d of %d: C %.1f, Python %.1f images/s\n", r + 1, runs, n / c_s[r],
-                n / py_s[r]);
+        if (py_run(python, peer, model_dir, list, batch, warmup, tokens, &py_s[r], &py_cpu[r], &py_sum, &py_enc[r])) goto out;
+        round_ratio[r] = py_s[r] / c_s[r];
+        fprintf(stderr, "bench extract: round %d of %d: C %.1f, Python %.1f images/s (%.2fx); CPU time %.1f, %.1f\n",
+                r + 1, runs, n / c_s[r], n / py_s[r], round_ratio[r], n / c_cpu[r], py_cpu[r] > 0 ? n / py_cpu[r] : 0.0);
     }
     const double c_ips = n / median(c_s, runs), py_ips = n / median(py_s, runs);
+    const double c_cpu_ips = n / median(c_cpu, runs), py_cpu_m = median(py_cpu, runs);
+    const double py_cpu_ips = py_cpu_m > 0 ? n / py_cpu_m : 0.0, rr = median(round_ratio, runs);
     printf("extract %s: %s encoder, %dx%dx%d input, D %d, %d concepts, batch %d%s, %d images, 1 thread, torch %s\n",
            model_dir == model_buf ? model_arg : model_dir, model_encoder_name(mf.encoder), mf.channels, mf.height,
            mf.width, mf.embedding_dim, d, batch, global ? " (x14 crops)" : "", n, shim_torch_version());
@@ -505,14 +513,18 @@ int bench_extract(int argc, char **argv) {
     printf("  %-44s %10.1f %12.3f\n", global ? "Python (PIL, 14 crops, torch, max cos)" : "Python (PIL, torch, max cos/location)",
            py_ips, 1e3 / py_ips);
     printf("  %-44s %10s %12.3f\n", "  of which the image method", "", 1e3 * median(py_enc, runs) / n);
-    printf("  ratio C/Python %.2fx; %zu segments (%.2f per image); presence checksums C %.4f, Python %.4f%s\n",
-           c_ips / py_ips, segs, (double)segs / n, c_sum, py_sum,
+    printf("  %-44s %10.1f %12.3f\n", "C, per CPU second (process CPU time)", c_cpu_ips, 1e3 / c_cpu_ips);
+    printf("  %-44s %10.1f %12.3f\n", "Python, per CPU second", py_cpu_ips, py_cpu_ips > 0 ? 1e3 / py_cpu_ips : 0.0);
+    printf("  ratio C/Python %.2fx (median of rounds %.2fx, CPU time %.2fx); %zu segments (%.2f per image);\n"
+           "  presence checksums C %.4f, Python %.4f%s\n",
+           c_ips / py_ips, rr, py_cpu_ips > 0 ? c_cpu_ips / py_cpu_ips : 0.0, segs, (double)segs / n, c_sum, py_sum,
            global ? "" : "\n  (dense: C takes the max over segments, Python over locations: not comparable)");
     printf("{\"bench\":\"extract\",\"encoder\":\"%s\",\"c_images_per_s\":%.1f,\"python_images_per_s\":%.1f,"
-           "\"ratio\":%.3f,\"batch\":%d,\"n\":%d,\"concepts\":%d,\"runs\":%d,\"segments_per_image\":%.3f,"
+           "\"ratio\":%.3f,\"round_ratio_median\":%.3f,\"c_cpu_images_per_s\":%.1f,\"python_cpu_images_per_s\":%.1f,"
+           "\"cpu_ratio\":%.3f,\"batch\":%d,\"n\":%d,\"concepts\":%d,\"runs\":%d,\"segments_per_image\":%.3f,"
            "\"c_checksum\":%.4f,\"python_checksum\":%.4f}\n",
-           model_encoder_name(mf.encoder), c_ips, py_ips, c_ips / py_ips, batch, n, d, runs, (double)segs / n, c_sum,
-           py_sum);
+           model_encoder_name(mf.encoder), c_ips, py_ips, c_ips / py_ips, rr, c_cpu_ips, py_cpu_ips,
+           py_cpu_ips > 0 ? c_cpu_ips / py_cpu_ips : 0.0, batch, n, d, runs, (double)segs / n, c_sum, py_sum);
     rc = 0;
     goto out;
 fail:
