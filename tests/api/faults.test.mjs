@@ -310,6 +310,36 @@ test('after the kills: earlier versions byte-identical, every blob verifies', as
   verifyAllBlobs();
 });
 
+test('an extraction whose worker dies on its last attempt ends failed with the reason, not running', async () => {
+  assert.ok(earlier.fmnist, 'needs the import test');
+  // One attempt per job from now on, so the reaper fails the job instead of re-queueing it.
+  const oneTry = { ...ENV, INFICOND_JOB_MAX_ATTEMPTS: '1' };
+  await server.stop();
+  server = await startServer({ env: oneTry, dataDir });
+  const c = await call(server, 'POST', '/api/v1/corpora', { body: { name: uniq('c'), words: ['cat', 'red', 'stripes'] } });
+  assert.equal(c.status, 201, c.text);
+  const x = await extract(earlier.fmnist, earlier.model, c.json.id);
+  let seq = 0, j;
+  do {
+    j = (await call(server, 'GET', `/api/v1/jobs/${x.id}?wait=2&after=${seq}`)).json;
+    seq = j.seq;
+    assert.ok(['queued', 'running'].includes(j.state), `job ended before the kill: ${JSON.stringify(j)}`);
+  } while (!(j.state === 'running' && j.progress >= 0.1));
+  await server.kill9();
+  server = await startServer({ env: oneTry, dataDir });
+  const done = await waitJob(server, x.id, undefined, 60000);
+  assert.equal(done.state, 'failed', JSON.stringify(done));
+  assert.ok(done.error, 'the job names why it failed');
+  const got = await call(server, 'GET', `/api/v1/extractions/${x.extraction_id}`);
+  assert.equal(got.status, 200, got.text);
+  assert.equal(got.json.state, 'failed', `extraction row after its job failed: ${got.text}`);
+  assert.equal(got.json.error, done.error);
+  // Nothing half-made is served from it, and running it again starts it afresh.
+  assert.equal((await presenceF32(x.extraction_id)).status, 409);
+  await server.stop();
+  server = await startServer({ env: ENV, dataDir });
+});
+
 test('a corrupted presence blob is detected, reported and not used', async () => {
   const sha = sql(`SELECT presence_sha256 FROM extractions WHERE id = ${earlier.extraction}`);
   corrupt(sha);
