@@ -21,6 +21,7 @@
 #include "jobs.h"
 #include "model_registry.h"
 #include "routes.h"
+#include "segment_cache.h"
 
 #define CORPUS_IMPORT_MAX (1024 * 1024)
 #define GALLERY_PAGE_MAX 200
@@ -766,15 +767,16 @@ void route_extraction_image_segments(req *r) {
         err e = {0};
         long first;
         int c = extraction_chunk_of(&x, row, &first);
-        segment_store st = {0};
+        const segment_store *st = NULL; /* shared, read-only: from the segment cache */
+        segment_cache_entry *held = NULL;
         float *concepts = NULL;
-        if (c < 0 || segment_store_load(&st, r->app->cfg.data_dir, x.chunks[c], &e) ||
+        if (c < 0 || segment_cache_get(segment_cache_shared(), r->app->cfg.data_dir, x.chunks[c], &st, &held, &e) ||
             concept_embeddings_load(r->app, x.model_id, x.dim, x.words, (size_t)x.d, &concepts, &e)) {
             if (c < 0) err_set(&e, ERR_IO, "extraction %lld has no chunk for row %ld", (long long)x.id, row);
             reply_err(r, &e);
         } else {
             int i = (int)(row - first), k;
-            const float *seg = segment_store_image(&st, i, &k); // (k, D)
+            const float *seg = segment_store_image(st, i, &k); // (k, D)
             json_t *segs = json_array();
             for (int s = 0; s < k; s++) {
                 /* nearest concept: a (d, D) x (D) product per segment, small enough here */
@@ -786,27 +788,27 @@ void route_extraction_image_segments(req *r) {
                     if (dot > bc) bc = dot, best = j;
                 }
                 json_t *js = json_pack("{s:i,s:{s:s,s:f}}", "segment", s, "nearest", "word", x.words[best], "cos", (double)bc);
-                json_t *shape = segment_shape(&st, i, s);
+                json_t *shape = segment_shape(st, i, s);
                 json_object_update(js, shape);
                 json_decref(shape);
-                if (st.kind == SEGMENT_STORE_LABELS) {
+                if (st->kind == SEGMENT_STORE_LABELS) {
                     int area = 0;
-                    for (int t = 0; t < st.h * st.w; t++) area += st.labels[(size_t)i * st.h * st.w + t] == s;
-                    json_object_set_new(js, "area", json_real((double)area / (st.h * st.w)));
+                    for (int t = 0; t < st->h * st->w; t++) area += st->labels[(size_t)i * st->h * st->w + t] == s;
+                    json_object_set_new(js, "area", json_real((double)area / (st->h * st->w)));
                 }
                 json_array_append_new(segs, js);
             }
             json_t *out = json_pack("{s:I,s:I,s:s,s:o}", "extraction_id", (json_int_t)x.id, "image_id", (json_int_t)ids[row],
                                     "encoder", x.encoder, "segments", segs);
-            if (st.kind == SEGMENT_STORE_LABELS) {
+            if (st->kind == SEGMENT_STORE_LABELS) {
                 json_t *lab = json_array();
-                for (int t = 0; t < st.h * st.w; t++) json_array_append_new(lab, json_integer(st.labels[(size_t)i * st.h * st.w + t]));
-                json_object_set_new(out, "label_map", json_pack("{s:i,s:i,s:o}", "h", st.h, "w", st.w, "labels", lab));
+                for (int t = 0; t < st->h * st->w; t++) json_array_append_new(lab, json_integer(st->labels[(size_t)i * st->h * st->w + t]));
+                json_object_set_new(out, "label_map", json_pack("{s:i,s:i,s:o}", "h", st->h, "w", st->w, "labels", lab));
             }
             reply_json(r, 200, out);
         }
         free(concepts);
-        segment_store_free(&st);
+        segment_cache_release(held);
     }
     free(ids);
     extraction_free(&x);
@@ -845,10 +847,13 @@ void route_extraction_gallery(req *r) {
         extraction_free(&x);
         return;
     }
-    /* Each page entry needs its chunk's masks: load each chunk once. */
-    segment_store *stores = calloc(x.n_chunks + 1, sizeof *stores);
+    /* Each page entry needs its chunk's masks: each chunk taken once from the segment
+     * cache (read and verified once per process, then shared by every request). */
+    const segment_store **stores = calloc(x.n_chunks + 1, sizeof *stores);
+    segment_cache_entry **held = calloc(x.n_chunks + 1, sizeof *held);
     json_t *items = json_array();
-    int bad = !stores;
+    int bad = !stores || !held;
+    if (bad) err_set(&e, ERR_INTERNAL, "out of memory");
     for (long i = offset; !bad && i < (long)json_array_size(g) && i < offset + limit; i++) {
         json_t *h = json_array_get(g, (size_t)i);
         int64_t image_id = json_integer_value(json_array_get(h, 0));
@@ -856,19 +861,21 @@ void route_extraction_gallery(req *r) {
         long row = extraction_image_index(ids, x.n, image_id), first;
         int c = row < 0 ? -1 : extraction_chunk_of(&x, row, &first);
         if (c < 0) continue;
-        if (!stores[c].dim && segment_store_load(&stores[c], r->app->cfg.data_dir, x.chunks[c], &e)) {
+        if (!stores[c] &&
+            segment_cache_get(segment_cache_shared(), r->app->cfg.data_dir, x.chunks[c], &stores[c], &held[c], &e)) {
             bad = 1;
             break;
         }
         json_t *it = json_pack("{s:I,s:f,s:i}", "image_id", (json_int_t)image_id, "presence",
                                json_number_value(json_array_get(h, 2)), "segment", seg);
-        json_t *shape = segment_shape(&stores[c], (int)(row - first), seg);
+        json_t *shape = segment_shape(stores[c], (int)(row - first), seg);
         json_object_update(it, shape);
         json_decref(shape);
         json_array_append_new(items, it);
     }
-    for (size_t c = 0; stores && c < x.n_chunks; c++) segment_store_free(&stores[c]);
-    free(stores);
+    for (size_t c = 0; held && c < x.n_chunks; c++) segment_cache_release(held[c]);
+    free(held);
+    free((void *)stores);
     if (bad) {
         json_decref(items);
         reply_err(r, &e);
