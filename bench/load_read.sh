@@ -16,8 +16,8 @@
 #
 # Errors: any answer outside 2xx/3xx (counted by the Lua script), wrk's socket errors
 # (connect, read, write, and timeouts: no answer within TIMEOUT, default 10 s) and
-# extraction jobs that fail. Galleries are the slow route: each request reads, verifies
-# and parses the segment blob of every chunk its images fall in (2,048 images per chunk).
+# extraction jobs that fail. Galleries take their segment chunks from the segment cache
+# (server/segment_cache.c: read and verified once per server process).
 # Prints a summary, then one JSON line last; exits 1 when there was any error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
