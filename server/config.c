@@ -41,7 +41,11 @@ static const char help_text[] =
     "  INFICOND_TLS_CERT        PEM certificate (chain) file: serve HTTPS; needs\n"
     "  INFICOND_TLS_KEY         the PEM private key file too (both or neither)\n"
     "  INFICOND_DEMO            off | small | full (full): build the demo world on the\n"
-    "                           first start, when no demo project exists\n";
+    "                           first start, when no demo project exists\n"
+    "  INFICOND_SEGMENT_CACHE_MB  memory for parsed segment chunks of the read\n"
+    "                           routes (256; 0: off)\n"
+    "  INFICOND_DATA_QUOTA_BYTES  test/admin knob: bytes of new blobs this process may\n"
+    "                           write before writes fail as on a full disk (unset)\n";
 
 const char *config_help(void) { return help_text; }
 
