@@ -522,33 +522,81 @@ void route_student_influence(req *r) {
     ss_version_free(&v);
 }
 
+/* GET …/versions/{v}/disagreements: the images of a confusion cell, a class or a split
+ * with both answers, paged in image id order. agreement=disagree (the default) keeps
+ * the rows where student != teacher, agree the others, all every row; teacher_class,
+ * student_class, label (the true class), split and image_ids (a list, e.g. a concept
+ * gallery's page) filter. The answer depends only on the (immutable) version and the
+ * problem's checksums (a stale student is refused), so it carries a strong ETag and
+ * If-None-Match is answered 304 before any work. */
 void route_student_disagreements(req *r) {
     ss_version v;
     ss_problem *p;
     if (analysis_open(r, &v, &p)) return;
-    const char *split = req_query(r, "split");
+    const char *split = req_query(r, "split"), *agr = req_query(r, "agreement");
     int si = ss_problem_split(p, split);
+    int want = !agr || !strcmp(agr, "disagree") ? 0 : !strcmp(agr, "agree") ? 1 : !strcmp(agr, "all") ? 2 : -1;
     long tc = class_arg(req_query(r, "teacher_class"), p->classes, p->c);
     long sc = class_arg(req_query(r, "student_class"), p->classes, p->c);
+    long lc = class_arg(req_query(r, "label"), p->classes, p->c);
     long limit, offset;
     int32_t *pred = NULL;
+    unsigned char *only = NULL; /* (N) rows named by image_ids, or NULL: every row */
+    const char *ids = req_query(r, "image_ids");
+    int ids_bad = 0;
     err e = {0};
-    if (split && si < 0) {
+    if (ids && (only = calloc(p->n + 1, 1))) {
+        size_t count = 0;
+        for (const char *q = ids;; q++) {
+            char *end;
+            long long id = strtoll(q, &end, 10);
+            if (*q < '0' || *q > '9' || (*end && *end != ',') || ++count > 1000) {
+                ids_bad = 1;
+                break;
+            }
+            long row = ss_problem_row(p, id);
+            if (row >= 0) only[row] = 1; /* an image outside this student's data matches nothing */
+            if (!*end) break;
+            q = end;
+        }
+    }
+    if (ids && !only) {
+        reply_error(r, 500, "internal", "out of memory");
+    } else if (ids_bad) {
+        reply_error(r, 400, "bad_request", "query parameter 'image_ids' must be 1 to 1000 image ids separated by commas");
+    } else if (split && si < 0) {
         reply_error(r, 422, "unprocessable", "query parameter 'split': no split '%s'", split);
-    } else if (tc == -1 || sc == -1) {
+    } else if (want < 0) {
+        reply_error(r, 400, "bad_request", "query parameter 'agreement' must be disagree, agree or all");
+    } else if (tc == -1 || sc == -1 || lc == -1) {
         reply_error(r, 422, "unprocessable", "query parameter '%s': no such class",
-                    tc == -1 ? "teacher_class" : "student_class");
+                    tc == -1 ? "teacher_class" : sc == -1 ? "student_class" : "label");
     } else if (req_query_int_or_reply(r, "limit", 1, 1000, 100, &limit) &&
                req_query_int_or_reply(r, "offset", 0, 1000000000, 0, &offset)) {
-        if (!(pred = malloc((p->n + 1) * sizeof *pred)) || ss_predict(p, v.w, v.b, pred, &e)) {
+        /* FNV-1a over the weights and biases: the version's content, even if ids are
+         * ever reused (a restored database). */
+        uint64_t h = 1469598103934665603ULL;
+        const unsigned char *bytes[] = {(const unsigned char *)v.w, (const unsigned char *)v.b};
+        const size_t lens[] = {v.c * v.d * sizeof *v.w, v.c * sizeof *v.b};
+        for (int part = 0; part < 2; part++)
+            for (size_t i = 0; i < lens[part]; i++) h = (h ^ bytes[part][i]) * 1099511628211ULL;
+        char etag[96];
+        snprintf(etag, sizeof etag, "\"sd%lld-%016llx-%.12s-%.12s\"", (long long)v.id, (unsigned long long)h,
+                 p->presence_sha, p->probs_sha);
+        const char *inm = req_header(r, "If-None-Match");
+        if (inm && strstr(inm, etag)) {
+            reply_json_etag(r, NULL, etag); /* 304 */
+        } else if (!(pred = malloc((p->n + 1) * sizeof *pred)) || ss_predict(p, v.w, v.b, pred, &e)) {
             if (!err_is_set(&e)) err_set(&e, ERR_INTERNAL, "out of memory");
             reply_err(r, &e);
         } else {
             json_t *items = json_array();
             size_t total = 0;
             for (size_t i = 0; i < p->n; i++) {
-                if (pred[i] == p->teacher[i] || (si >= 0 && p->split[i] != si) || (tc >= 0 && p->teacher[i] != tc) ||
-                    (sc >= 0 && pred[i] != sc))
+                int agree = pred[i] == p->teacher[i];
+                if ((want == 0 && agree) || (want == 1 && !agree) || (si >= 0 && p->split[i] != si) ||
+                    (tc >= 0 && p->teacher[i] != tc) || (sc >= 0 && pred[i] != sc) || (lc >= 0 && p->labels[i] != lc) ||
+                    (only && !only[i]))
                     continue;
                 if (total >= (size_t)offset && total < (size_t)(offset + limit)) {
                     int32_t t = p->teacher[i], s = pred[i];
@@ -561,13 +609,18 @@ void route_student_disagreements(req *r) {
                 }
                 total++;
             }
-            reply_json(r, 200, json_pack("{s:i,s:s?,s:s?,s:s?,s:I,s:i,s:i,s:o}", "version", v.number, "split", split,
-                                         "teacher_class", tc >= 0 ? p->classes[tc] : NULL, "student_class",
-                                         sc >= 0 ? p->classes[sc] : NULL, "total", (json_int_t)total, "limit",
-                                         (int)limit, "offset", (int)offset, "items", items));
+            reply_json_etag(r,
+                            json_pack("{s:i,s:s,s:s?,s:s?,s:s?,s:s?,s:I,s:i,s:i,s:o}", "version", v.number,
+                                      "agreement", want == 0 ? "disagree" : want == 1 ? "agree" : "all", "split",
+                                      split, "teacher_class", tc >= 0 ? p->classes[tc] : NULL, "student_class",
+                                      sc >= 0 ? p->classes[sc] : NULL, "label", lc >= 0 ? p->classes[lc] : NULL,
+                                      "total", (json_int_t)total, "limit", (int)limit, "offset", (int)offset, "items",
+                                      items),
+                            etag);
         }
     }
     free(pred);
+    free(only);
     ss_problem_release(p);
     ss_version_free(&v);
 }
