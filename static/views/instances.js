@@ -4,12 +4,17 @@
 // concept has its segments outlined over each thumbnail (an SVG over the <img>);
 // clicking a thumbnail shows its top contributing concepts for the student's class.
 //
-// Sources: subset "teacher=a,student=b" -> GET …/versions/{v}/disagreements;
-// concept -> GET /extractions/{x}/concepts/{word}/gallery (with each image's
-// segment); class -> GET /datasets/{d}/images?label=k. The answers come from
-// GET …/versions/{v}/images/{id}/contributions (cached per version and image), the
-// outlines from GET /extractions/{x}/images/{id}/segments (cached per image).
-// A stale student (its data changed) has no answers; the images are still shown.
+// Sources: one JSON read per page, with both answers for every thumbnail:
+// subset "teacher=a,student=b" -> GET …/versions/{v}/disagreements?agreement=all&
+// teacher_class=a&student_class=b (a diagonal cell lists the agreements); class ->
+// the same with agreement=all&label=k; concept -> GET /extractions/{x}/concepts/
+// {word}/gallery (with each image's segment), then the page's answers in one
+// …/disagreements?agreement=all&image_ids=…. Versions never change, so these reads
+// are cached per (student, version, query). Only a clicked image reads its
+// contributions (GET …/versions/{v}/images/{id}/contributions, cached too); the
+// outlines come from GET /extractions/{x}/images/{id}/segments (cached per image).
+// A stale student (its data changed) has no answers: a class's images then come from
+// GET /datasets/{d}/images?label=k and are shown without them.
 //
 // init(store, api, el) -> {update()}
 
@@ -44,16 +49,18 @@ export function init(store, api, el) {
   const source = studentSource(store, api);
   let snap = source.current;  // the store's 'student' snapshot (views/student.js)
   let info = null;            // fromSnap(snap)
-  let items = [];             // [{image_id, label?, class?, box?, mask?, teacher_class?, student_class?}]
+  // [{image_id, label?, class?, box?, mask?, answer?: {teacher_class, student_class}, answerError?}]
+  let items = [];
   let total = 0;
   let offset = 0;
   let state = 'idle';         // idle | loading | ok | error
   let error = '';
   let hover = null;           // concept word hovered in another view (or here)
   let picked = null;          // image id whose contributions are shown
+  let pickedBody = null;      // its contributions body (for the shown version)
   let contribState = 'idle';
-  const answers = new Map();  // `${sid}:${v}:${image}` -> Promise<contributions body>
-  const known = new Map();    // the same key -> the body, once it arrived
+  const reads = new Map();    // JSON of [sid, v, query] -> Promise<disagreements page>
+  const contribs = new Map(); // `${sid}:${v}:${image}` -> Promise<contributions body>
   const segments = new Map(); // `${x}:${image}` -> segments body | 'loading' | 'error'
   let gen = 0;
 
@@ -97,45 +104,64 @@ export function init(store, api, el) {
     info = fromSnap(next);
     if (old?.student?.id !== info?.student?.id || !!old?.student?.stale !== !!info?.student?.stale) load();
     else if (old?.head !== info?.head) {
-      // A new head (a tune): a class's or concept's images are the same, only the
-      // answers change; a disagreement subset depends on the version.
-      if (mode() === 'subset' || state !== 'ok') load();
-      else { for (const d of items) { delete d.answer; delete d.answerError; } scheduleRender(); loadAnswers(gen); }
+      // A new head (a tune): one read either way: the page again (a subset's images
+      // may change; a class's stay, with new answers) or, for a concept's gallery
+      // (the same images), the page's answers.
+      if (mode() !== 'concept' || state !== 'ok') load({ quiet: true });
+      else loadAnswers(++gen);
+      if (picked !== null) loadDetail();
     } else render();
   }
 
-  async function load() {
+  // A page of a version's images with both answers (GET …/disagreements); the
+  // version is immutable, so each query is read once (the last 64 are kept).
+  function answered(query) {
+    const k = JSON.stringify([sid(), ver(), query]);
+    let p = reads.get(k);
+    if (p) { reads.delete(k); reads.set(k, p); return p; }
+    p = api.get(`/api/v1/students/${sid()}/versions/${ver()}/disagreements`, { query });
+    reads.set(k, p);
+    p.catch(() => { if (reads.get(k) === p) reads.delete(k); });
+    while (reads.size > 64) reads.delete(reads.keys().next().value);
+    return p;
+  }
+  const answerOf = (d) => ({ teacher_class: d.teacher_class, student_class: d.student_class });
+
+  // quiet: keep the current thumbnails as they are (not dimmed) until the answer
+  // arrives (a new head: the same images, new answers).
+  async function load({ quiet = false } = {}) {
     const g = ++gen;
     const m = mode();
     if (!info || info.none || !m) { items = []; total = 0; state = 'idle'; render(); return; }
-    state = 'loading';
-    render();
+    if (!quiet || state !== 'ok') { state = 'loading'; render(); }
     const s = store.state;
     try {
-      let r;
+      let r, withAnswers = false;
       if (m === 'subset') {
         if (!analysable()) throw new Error('the student is out of date; distil it again to see its disagreements');
         const q = parseSubset(s.subset) || {};
-        r = await api.get(`/api/v1/students/${sid()}/versions/${ver()}/disagreements`, {
-          query: { teacher_class: q.teacher, student_class: q.student, split: s.split, limit: PAGE, offset },
-        });
+        r = await answered({ agreement: 'all', teacher_class: q.teacher, student_class: q.student, split: s.split, limit: PAGE, offset });
+        withAnswers = true;
       } else if (m === 'concept') {
         r = await api.get(`/api/v1/extractions/${xid()}/concepts/${encodeURIComponent(s.concept)}/gallery`,
           { query: { limit: PAGE, offset } });
       } else {
         const k = (info.student.classes || []).indexOf(s.class);
         if (k < 0) throw new Error(`this student has no class “${s.class}”`);
-        r = await api.get(`/api/v1/datasets/${info.student.dataset_id}/images`,
-          { query: { label: k, split: s.split, limit: PAGE, offset } });
+        if (analysable()) {
+          r = await answered({ agreement: 'all', label: s.class, split: s.split, limit: PAGE, offset });
+          withAnswers = true;
+        } else {
+          r = await api.get(`/api/v1/datasets/${info.student.dataset_id}/images`,
+            { query: { label: k, split: s.split, limit: PAGE, offset } });
+        }
       }
       if (g !== gen) return;
-      items = (r.items || []).map((d) => ({ ...d, image_id: d.image_id ?? d.id }));
-      // Answers already known for this version show at once.
-      if (analysable()) for (const d of items) { const a = known.get(akey(d.image_id)); if (a) d.answer = a; }
+      items = (r.items || []).map((d) => ({ ...d, image_id: d.image_id ?? d.id, answer: withAnswers ? answerOf(d) : undefined }));
       total = r.total ?? items.length;
       state = 'ok';
       render();
-      loadAnswers(g);
+      if (!withAnswers) loadAnswers(g);
       if (shownConcept()) loadSegments(g);
     } catch (e) {
       if (g !== gen) return;
@@ -145,61 +171,42 @@ export function init(store, api, el) {
     }
   }
 
-  // Answers arrive one by one; the view is drawn once per frame, not once per answer.
+  // The answers for a page that came without them (a concept's gallery): one read.
+  async function loadAnswers(g) {
+    if (!analysable() || !items.length) return;
+    const ids = items.map((d) => d.image_id);
+    try {
+      const r = await answered({ agreement: 'all', image_ids: [...ids].sort((a, b) => a - b).join(','), limit: ids.length });
+      if (g !== gen) return;
+      const byId = new Map((r.items || []).map((d) => [d.image_id, d]));
+      for (const d of items) {
+        const a = byId.get(d.image_id);
+        if (a) { d.answer = answerOf(a); d.answerError = false; } else d.answerError = true;
+      }
+    } catch {
+      if (g !== gen) return;
+      for (const d of items) if (!d.answer) d.answerError = true;
+    }
+    render();
+  }
+
+  // The clicked image's contributions (per version and image, read once).
+  function contributions(id) {
+    const k = `${sid()}:${ver()}:${id}`;
+    if (!contribs.has(k)) {
+      const p = api.get(`/api/v1/students/${sid()}/versions/${ver()}/images/${id}/contributions`, { query: { top: 10 } });
+      contribs.set(k, p);
+      p.catch(() => { if (contribs.get(k) === p) contribs.delete(k); });
+    }
+    return contribs.get(k);
+  }
+
+  // Segments arrive one by one; the view is drawn once per frame, not once per answer.
   let queued = false;
   function scheduleRender() {
     if (queued) return;
     queued = true;
     requestAnimationFrame(() => { queued = false; render(); });
-  }
-
-  const akey = (id) => `${sid()}:${ver()}:${id}`;
-  async function answer(id) {
-    const k = akey(id);
-    if (!answers.has(k)) {
-      const p = api.get(`/api/v1/students/${sid()}/versions/${ver()}/images/${id}/contributions`, { query: { top: 10 } });
-      answers.set(k, p);
-      p.then((r) => known.set(k, r), () => answers.delete(k));
-    }
-    return answers.get(k);
-  }
-
-  // The thumbnails on screen: inside the view's scroll box and the window. Their
-  // answers are read first; the rest when scrolled to (one request per image).
-  const scroller = el.closest('.view');
-  function onScreen() {
-    const nodes = grid.selectAll('li.thumb').nodes();
-    if (!nodes.length) return new Set();
-    const box = scroller ? scroller.getBoundingClientRect() : { top: 0, bottom: innerHeight };
-    const top = Math.max(0, box.top) - 40, bottom = Math.min(innerHeight, box.bottom) + 40;
-    return new Set(nodes.filter((n) => { const r = n.getBoundingClientRect(); return r.height && r.bottom >= top && r.top <= bottom; })
-      .map((n) => d3.select(n).datum().image_id));
-  }
-  let scrollQueued = false;
-  function onScroll() {
-    if (scrollQueued || state !== 'ok' || !items.some((d) => !d.answer && !d.answerError)) return;
-    scrollQueued = true;
-    requestAnimationFrame(() => { scrollQueued = false; loadAnswers(gen); });
-  }
-  scroller?.addEventListener('scroll', onScroll, { passive: true });
-  window.addEventListener('scroll', onScroll, { passive: true });
-  window.addEventListener('resize', onScroll, { passive: true });
-
-  function loadAnswers(g) {
-    if (!analysable()) return;
-    const seen = onScreen();
-    for (const d of items) {
-      if (d.answer || d.answerError || !seen.has(d.image_id)) continue;
-      answer(d.image_id).then((r) => {
-        if (g !== gen) return;
-        d.answer = r;
-        scheduleRender();
-      }, () => {
-        if (g !== gen) return;
-        d.answerError = true;
-        scheduleRender();
-      });
-    }
   }
 
   function loadSegments(g = gen) {
@@ -216,22 +223,32 @@ export function init(store, api, el) {
     }
   }
 
-  async function pick(d) {
+  function pick(d) {
     picked = picked === d.image_id ? null : d.image_id;
+    pickedBody = null;
+    contribState = 'idle';
     render();
-    if (picked === null || !analysable()) return;
+    if (picked !== null) loadDetail().then(() => detail.node().scrollIntoView({ block: 'nearest' }));
+  }
+
+  async function loadDetail() {
+    const id = picked;
+    if (id === null || !analysable()) { render(); return; }
+    const k = `${sid()}:${ver()}`;
     contribState = 'loading';
     render();
     try {
-      d.answer = await answer(d.image_id);
+      const body = await contributions(id);
+      if (picked !== id || `${sid()}:${ver()}` !== k) return;
+      pickedBody = body;
       contribState = 'ok';
-      const top = topContributions(d.answer);
-      announce(`Image ${d.image_id}: the student says ${cname(d.answer.student_class)}; top concepts ${top.slice(0, 3).map((c) => c.concept).join(', ')}.`);
+      const top = topContributions(body);
+      announce(`Image ${id}: the student says ${cname(body.student_class)}; top concepts ${top.slice(0, 3).map((c) => c.concept).join(', ')}.`);
     } catch (e) {
+      if (picked !== id) return;
       contribState = `Could not load the contributions: ${e.message}`;
     }
     render();
-    detail.node().scrollIntoView({ block: 'nearest' });
   }
 
   // The student's class's contributions, largest magnitude first.
@@ -274,7 +291,8 @@ export function init(store, api, el) {
     empty.attr('hidden', true);
     main.attr('hidden', null);
     const sub = parseSubset(s.subset) || {};
-    caption.text(m === 'subset' ? `Disagreements: teacher ${sub.teacher ?? 'any'}, student ${sub.student ?? 'any'}`
+    caption.text(m === 'subset' ? (sub.teacher != null && sub.teacher === sub.student ? `Agreements: teacher and student say ${sub.teacher}`
+      : `Disagreements: teacher ${sub.teacher ?? 'any'}, student ${sub.student ?? 'any'}`)
       : m === 'concept' ? `Images where “${s.concept}” is most present`
         : `Images labelled ${s.class}${s.split ? ` (${s.split})` : ''}`);
     const c = shownConcept();
@@ -305,7 +323,7 @@ export function init(store, api, el) {
       .attr('aria-pressed', (d) => String(d.image_id === picked))
       .attr('aria-label', (d) => {
         const a = d.answer;
-        const lab = a?.label ?? d.class ?? (d.label != null ? cname(d.label) : null);
+        const lab = d.class ?? (d.label != null ? cname(d.label) : null);
         return `Image ${d.image_id}${lab != null ? `, label ${cname(lab)}` : ''}` +
           (a ? `: teacher says ${cname(a.teacher_class)}, student says ${cname(a.student_class)}` : '') +
           '. Show its top concepts';
@@ -313,8 +331,7 @@ export function init(store, api, el) {
     li.select('.thumb-answers').each(function (d) {
       const a = d.answer;
       const rows = a ? [['T', 'Teacher', cname(a.teacher_class)], ['S', 'Student', cname(a.student_class)]]
-        : d.teacher_class != null ? [['T', 'Teacher', cname(d.teacher_class)], ['S', 'Student', cname(d.student_class)]]
-          : [['', '', d.answerError ? 'no answer' : analysable() ? '…' : '']];
+        : [['', '', d.answerError ? 'no answer' : analysable() ? '…' : '']];
       d3.select(this).selectAll('span.ans').data(rows).join('span').attr('class', (r) => `ans ans-${r[0] || 'none'}`)
         .attr('title', (r) => (r[1] ? `${r[1]}: ${r[2]}` : null))
         .text((r) => (r[0] ? `${r[0]}: ${r[2]}` : r[2]));
@@ -337,15 +354,16 @@ export function init(store, api, el) {
     const d = items.find((x) => x.image_id === picked);
     detail.attr('hidden', d ? null : true);
     if (d) {
-      const a = d.answer;
+      const body = pickedBody?.image_id === d.image_id ? pickedBody : null; // its contributions
+      const a = body || d.answer;
       detailTitle.text(`Image ${d.image_id}: why the student says ${a ? cname(a.student_class) : '…'}`);
       detailNote.text(!analysable() ? 'The student is out of date, so its contributions cannot be computed.'
         : contribState === 'loading' ? 'Loading its contributions…'
           : typeof contribState === 'string' && contribState.startsWith('Could') ? contribState
-            : a ? `Teacher: ${cname(a.teacher_class)}. ${topContributions(a).some((x) => x.contribution !== 0)
-              ? `Top concepts (presence × weight) for ${cname(a.student_class)}:`
-              : `No concept contributes to ${cname(a.student_class)} here (its weights are zero); the bias decides.`}` : '');
-      const top = topContributions(a).filter((x) => x.contribution !== 0).slice(0, 8);
+            : body ? `Teacher: ${cname(body.teacher_class)}. ${topContributions(body).some((x) => x.contribution !== 0)
+              ? `Top concepts (presence × weight) for ${cname(body.student_class)}:`
+              : `No concept contributes to ${cname(body.student_class)} here (its weights are zero); the bias decides.`}` : '');
+      const top = topContributions(body).filter((x) => x.contribution !== 0).slice(0, 8);
       const mx = d3.max(top, (x) => Math.abs(x.contribution)) || 1;
       const row = detailList.selectAll('li').data(top, (x) => x.concept).join((enter) => {
         const e = enter.append('li');
@@ -367,9 +385,9 @@ export function init(store, api, el) {
   }
 
   store.on('select.instances', ({ changed }) => {
-    if (changed.includes('project')) { gen++; picked = null; offset = 0; info = null; snap = null; items = []; render(); return; }
+    if (changed.includes('project')) { gen++; picked = null; pickedBody = null; offset = 0; info = null; snap = null; items = []; render(); return; }
     if (changed.some((k) => ['class', 'concept', 'subset', 'split', 'version'].includes(k))) {
-      offset = 0; picked = null; load();
+      offset = 0; picked = null; pickedBody = null; load();
     }
   });
   store.on('data.instances', ({ key, value }) => {
