@@ -218,7 +218,11 @@ void reply_file(req *r, const char *path, const char *content_type, const char *
         return;
     }
     MHD_add_response_header(resp, "Content-Type", content_type);
-    MHD_add_response_header(resp, "Cache-Control", "no-cache");
+    /* Chromium asks for the page's icon again on every history.pushState (each
+     * selection): let it keep the icon a day. Everything else is revalidated. */
+    size_t pl = strlen(path);
+    int icon = pl >= 12 && !strcmp(path + pl - 12, "/favicon.svg");
+    MHD_add_response_header(resp, "Cache-Control", icon ? "public, max-age=86400" : "no-cache");
     if (etag) MHD_add_response_header(resp, "ETag", etag);
     queue(r, 200, resp);
 }

@@ -19,6 +19,7 @@ before(async () => {
   execFileSync('mkdir', ['-p', join(staticDir, 'views')]);
   writeFileSync(join(staticDir, 'index.html'), '<!doctype html><title>inficond</title>');
   writeFileSync(join(staticDir, 'views', 'a.js'), 'export const a = 1;');
+  writeFileSync(join(staticDir, 'favicon.svg'), '<svg xmlns="http://www.w3.org/2000/svg"/>');
   writeFileSync(join(base, 'secret.txt'), 'top secret');
   symlinkSync(join(base, 'secret.txt'), join(staticDir, 'link.txt'));
   server = await startServer({ env: { INFICOND_STATIC_DIR: staticDir, INFICOND_MAX_BODY_MB: '1' } });
@@ -204,8 +205,15 @@ test('static files: index, MIME types, ETag, and no way out of the folder', asyn
   assert.ok(etag);
   const again = await fetch(`${server.url}/`, { headers: { 'If-None-Match': etag } });
   assert.equal(again.status, 304);
+  assert.equal(idx.headers.get('cache-control'), 'no-cache'); // revalidated: a new release shows at once
   const js = await fetch(`${server.url}/views/a.js`);
   assert.match(js.headers.get('content-type'), /text\/javascript/);
+  assert.equal(js.headers.get('cache-control'), 'no-cache');
+  // The icon alone is kept a day: browsers ask for it again on every history change.
+  const icon = await fetch(`${server.url}/favicon.svg`);
+  assert.equal(icon.status, 200);
+  assert.match(icon.headers.get('content-type'), /image\/svg\+xml/);
+  assert.equal(icon.headers.get('cache-control'), 'public, max-age=86400');
   // fetch() normalises "..", so send raw requests for the traversal attempts.
   for (const p of ['/../secret.txt', '/views/../../secret.txt', '/%2e%2e/secret.txt', '/%2E%2E%2Fsecret.txt',
     '/views/%2e%2e/%2e%2e/secret.txt', '/link.txt', '/.hidden', '/index.html%00.js']) {
