@@ -19,7 +19,8 @@
  *       token j (1..V) = vocabulary word j (line j of the words file); several words
  *       give the normalised mean of their (normalised) word embeddings; a row of only
  *       padding gives a zero vector.
- *   Same trunk as the teacher, then a 1x1 conv to 64-d per location of the 8x8 grid.
+ *   Same trunk as the teacher, a residual 3x3 conv (4w) at the 8x8 grid for context
+ *   (receptive field 51 px: a whole item), then a 1x1 conv to 64-d per location.
  *   Trained with BCE on scale*max_loc cos(grid, word)+bias against "word in caption".
  *
  * Batch norm: running statistics are module buffers; the module's bool attribute
@@ -58,8 +59,8 @@ enum {
 };
 
 typedef struct demo_train_opts {
-    int epochs;          /* 0 = default (teacher 9, concepts 8: fits ~3.5 + ~2.5 min
-                            for 20k scenes on one core; see demo_models.cpp) */
+    int epochs;          /* 0 = default (teacher 9, concepts 6: about 3 + 3 min for
+                            20k scenes on one core; see demo_models.cpp) */
     int batch;           /* 0 = 128 */
     double lr;           /* peak learning rate of the one-cycle schedule; 0 = 3e-3 */
     double weight_decay; /* AdamW decay on conv/linear weights; 0 = 1e-2, <0 = none */
