@@ -33,7 +33,8 @@ typedef int (*demo_world_progress)(void *ud, double frac, const char *msg);
  * {"scale","seed","teacher":{"test":acc,"shifted":acc,"val":acc},
  *  "concepts":{"mean_auc","min_auc","min_word","per_word":{word:auc},
  *              "never_occurring_mean_presence"},
- *  "seconds":{"scenes","teacher","concepts","evaluate","total"}} */
+ *  "seconds":{"scenes","teacher","concepts","evaluate","total"},
+ *  "cpu_seconds":{the same stages: CPU time of the whole process}} */
 int demo_world_build(const demo_world_opts *opts, demo_world_progress progress, void *ud,
                      json_t **report, err *e) WARN_UNUSED;
 

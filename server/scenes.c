@@ -647,12 +647,15 @@ typedef struct tree_job {
     int split, first, count; /* scenes first .. first+count-1 of split              */
     int stride, offset;      /* this thread takes batch positions offset, +stride ... */
     char **lines;            /* (count,) jsonl lines, malloc'd, shared by the batch   */
+    scenes_each_fn each;     /* may be NULL                                           */
+    void *each_ud;
     int failed_at;           /* batch position of this thread's first error, or -1    */
     err e;
 } tree_job;
 
 static int write_one(const tree_job *j, int i, scene *s, char **line, err *e) {
     if (scenes_generate(j->w, j->cfg, split_names[j->split], i, s, e) != 0) return -1;
+    if (j->each) j->each(j->each_ud, s);
     char file[256], path[4096];
     snprintf(file, sizeof file, "%s/%s/%06d.jpg", split_names[j->split], class_dirs[s->label], i);
     snprintf(path, sizeof path, "%s/%s", j->root, file);
@@ -687,7 +690,8 @@ static void *tree_worker(void *arg) {
 /* Write scenes first .. first+count-1 of split with up to `threads` threads, then
  * their lines to jl in order. */
 static int write_batch(const scenes_world *w, const scenes_config *cfg, const char *root,
-                       int split, int first, int count, int threads, FILE *jl, err *e) {
+                       int split, int first, int count, int threads, FILE *jl, scenes_each_fn each,
+                       void *each_ud, err *e) {
     char *lines[TREE_BATCH] = {0};
     tree_job jobs[TREE_THREADS_MAX];
     pthread_t tids[TREE_THREADS_MAX];
@@ -696,7 +700,7 @@ static int write_batch(const scenes_world *w, const scenes_config *cfg, const ch
     for (int t = 0; t < threads; t++) {
         jobs[t] = (tree_job){.w = w, .cfg = cfg, .root = root, .split = split, .first = first,
                              .count = count, .stride = threads, .offset = t, .lines = lines,
-                             .failed_at = -1};
+                             .each = each, .each_ud = each_ud, .failed_at = -1};
         /* Thread 0 runs here; if a thread cannot start, run its share here too. */
         started[t] = t > 0 && pthread_create(&tids[t], NULL, tree_worker, &jobs[t]) == 0;
     }
@@ -720,6 +724,12 @@ static int write_batch(const scenes_world *w, const scenes_config *cfg, const ch
 
 int scenes_write_tree(const scenes_world *w, const scenes_config *cfg, const char *root,
                       int (*progress)(void *ud, double frac), void *ud, err *e) {
+    return scenes_write_tree_each(w, cfg, root, progress, ud, NULL, NULL, e);
+}
+
+int scenes_write_tree_each(const scenes_world *w, const scenes_config *cfg, const char *root,
+                           int (*progress)(void *ud, double frac), void *ud, scenes_each_fn each,
+                           void *each_ud, err *e) {
     if (!w || !root) return err_set(e, ERR_INTERNAL, "scenes_write_tree: no world or root");
     if (check_config(cfg, e) != 0) return -1;
     if (cfg->jpeg_quality < 1 || cfg->jpeg_quality > 100)
@@ -758,7 +768,7 @@ int scenes_write_tree(const scenes_world *w, const scenes_config *cfg, const cha
                 break;
             }
             int n = cfg->count[sp] - i < TREE_BATCH ? cfg->count[sp] - i : TREE_BATCH;
-            rc = write_batch(w, cfg, root, sp, i, n, threads, jl, e);
+            rc = write_batch(w, cfg, root, sp, i, n, threads, jl, each, each_ud, e);
             done += n;
         }
     }

@@ -103,6 +103,14 @@ int scenes_render(const scenes_world *w, const scenes_config *cfg, const char *s
  * to 8 threads (one per CPU); progress is called from the calling thread only. */
 int scenes_write_tree(const scenes_world *w, const scenes_config *cfg, const char *out_root,
                       int (*progress)(void *ud, double frac), void *ud, err *e) WARN_UNUSED;
+/* The same, and each(each_ud, scene) for every scene once it is rendered, so a caller
+ * that also needs the pixels does not render the world twice. `each` runs on the
+ * writer threads, concurrently for different scenes: it must only write state that
+ * belongs to that (split, index). */
+typedef void (*scenes_each_fn)(void *each_ud, const scene *s);
+int scenes_write_tree_each(const scenes_world *w, const scenes_config *cfg, const char *out_root,
+                           int (*progress)(void *ud, double frac), void *ud, scenes_each_fn each,
+                           void *each_ud, err *e) WARN_UNUSED;
 
 /* ---- names and vocabulary (static strings) ---- */
 const char *scenes_split_name(int split);          /* "train" ... ; NULL if out of range */

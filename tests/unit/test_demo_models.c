@@ -235,6 +235,35 @@ static void test_teacher_learns_and_reloads(void **state) {
     free(l1); free(l2); free(xtr); free(xte); free(ytr); free(yte);
 }
 
+/* Same seed, same concept model (context layer included): identical grids. */
+static void test_concepts_deterministic(void **state) {
+    (void)state;
+    const int n = 128;
+    float *x = malloc(sizeof(float) * n * PIX), *t = malloc(sizeof(float) * n * VOCAB);
+    int64_t *y = malloc(sizeof(int64_t) * n);
+    const size_t g = (size_t)16 * DEMO_EMBED_DIM * DEMO_GRID * DEMO_GRID;
+    float *g1 = malloc(sizeof(float) * g), *g2 = malloc(sizeof(float) * g);
+    assert_true(x && t && y && g1 && g2);
+    make_world(n, 11, x, y, t);
+    char err[512];
+    demo_train_opts o = {.epochs = 1, .batch = 32, .seed = 9, .width = 8};
+    const char *names[2] = {"c2.pt", "c3.pt"};
+    float *out[2] = {g1, g2};
+    for (int k = 0; k < 2; k++) {
+        char path[600];
+        snprintf(path, sizeof path, "%s", tmp_path(names[k]));
+        assert_int_equal(demo_train_concepts(x, (size_t)n * PIX, t, (size_t)n * VOCAB, n, VOCAB, &o, NULL,
+                                             NULL, path, err, sizeof err), DEMO_OK);
+        demo_model *m = demo_model_load(path, err, sizeof err);
+        assert_non_null(m);
+        assert_int_equal(demo_model_encode_image(m, x, (size_t)16 * PIX, 16, out[k], g, err, sizeof err), DEMO_OK);
+        demo_model_free(m);
+        unlink(path);
+    }
+    assert_memory_equal(g1, g2, sizeof(float) * g);
+    free(x), free(t), free(y), free(g1), free(g2);
+}
+
 static void test_concepts_align_words(void **state) {
     (void)state;
     const int ntr = TRAIN_N, nte = 400;
@@ -398,6 +427,7 @@ int main(void) {
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_teacher_learns_and_reloads),
         cmocka_unit_test(test_concepts_align_words),
+        cmocka_unit_test(test_concepts_deterministic),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -509,6 +509,48 @@ static void test_write_tree(void **state) {
     assert_int_equal(system(cmd), 0);
 }
 
+/* scenes_write_tree_each hands every scene to the hook exactly once, from the writer
+ * threads, with the pixels a fresh scenes_generate gives (the demo build trains on
+ * them instead of rendering the world twice). */
+typedef struct {
+    int seen[SCENES_SPLITS][64];
+    uint8_t pixels[SCENES_SPLITS][64][SCENES_SIZE * SCENES_SIZE * 3];
+} hook_log;
+static void hook_each(void *ud, const scene *s) {
+    hook_log *h = ud;
+    assert_true(s->split >= 0 && s->split < SCENES_SPLITS && s->index >= 0 && s->index < 64);
+    h->seen[s->split][s->index]++; /* each (split, index) belongs to one thread */
+    memcpy(h->pixels[s->split][s->index], s->pixels, sizeof s->pixels);
+}
+
+static void test_write_tree_each(void **state) {
+    (void)state;
+    NEED_WORLD();
+    char root[] = "/tmp/test_scenes_each_XXXXXX";
+    assert_non_null(mkdtemp(root));
+    scenes_config cfg;
+    scenes_config_default(&cfg, 1);
+    cfg.count[0] = 64, cfg.count[1] = 9, cfg.count[2] = 0, cfg.count[3] = 5;
+    hook_log *h = calloc(1, sizeof *h);
+    assert_non_null(h);
+    err e = {0};
+    int rc = scenes_write_tree_each(world, &cfg, root, NULL, NULL, hook_each, h, &e);
+    if (rc) fprintf(stderr, "write_tree_each: %s\n", e.msg);
+    assert_int_equal(rc, 0);
+    for (int sp = 0; sp < SCENES_SPLITS; sp++)
+        for (int i = 0; i < 64; i++) {
+            assert_int_equal(h->seen[sp][i], i < cfg.count[sp] ? 1 : 0);
+            if (i >= cfg.count[sp]) continue;
+            scene *s = gen(&cfg, scenes_split_name(sp), i, SCENES_LAYER_ALL);
+            assert_memory_equal(h->pixels[sp][i], s->pixels, sizeof s->pixels);
+            free(s);
+        }
+    free(h);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+    assert_int_equal(system(cmd), 0);
+}
+
 /* Scenes per second including JPEG encode, and the optional contact sheet. */
 static void test_speed_and_sheet(void **state) {
     (void)state;
@@ -579,6 +621,7 @@ int main(void) {
         cmocka_unit_test(test_backgrounds_are_textures),
         cmocka_unit_test(test_items_are_visible),
         cmocka_unit_test(test_write_tree),
+        cmocka_unit_test(test_write_tree_each),
         cmocka_unit_test(test_speed_and_sheet),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
