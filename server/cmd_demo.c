@@ -4,7 +4,8 @@
  * Without --out this goes through the job system like the first `make run`: it
  * queues a "demo.build" job (or follows one already queued or running, or reuses a
  * succeeded one with the same scale and seed), runs job workers in this process so
- * it works with no server running, follows the job's progress on stderr and prints
+ * it works with no server running, follows the job's progress on stderr (then the
+ * project's concept extraction job, so the project is ready to distil) and prints
  * the report as JSON on stdout's last line (a short table before it). Needs
  * DATABASE_URL. With --out DIR it only builds the world into DIR (no database),
  * which is what tests use; --evaluate re-measures the models found in DIR.
@@ -38,13 +39,14 @@ static const char usage_text[] =
     "Builds the demo project: scenes composed from Debian's Fashion-MNIST, a teacher CNN\n"
     "and a dense concept model trained here through libtorch, the scenes imported as the\n"
     "dataset \"demo\", the models registered as \"demo-teacher\" and \"demo-concepts\", the\n"
-    "teacher's outputs, the corpus \"demo\" and the project \"demo\" (its concept\n"
-    "extraction is queued as a job). This queues a demo.build job (or follows the one\n"
-    "already there) and runs job workers in this process, so no server is needed; it\n"
-    "needs DATABASE_URL. Progress goes to stderr; the world's measured quality (teacher\n"
-    "accuracy per split, per-word concept AUC on test, time per stage) is printed as a\n"
-    "short table and then one JSON object on the last line. --scale small (2k train\n"
-    "scenes, about a minute) is for tests; full (20k, the default) is the real demo.\n\n"
+    "teacher's outputs, the corpus \"demo\", the project \"demo\" and its concept\n"
+    "extraction (its own job, followed here too). This queues a demo.build job (or\n"
+    "follows the one already there) and runs job workers in this process, so no server\n"
+    "is needed; it needs DATABASE_URL. Progress goes to stderr; the world's measured\n"
+    "quality (teacher accuracy per split, per-word concept AUC on test, time per stage)\n"
+    "is printed as a short table and then one JSON object on the last line. --scale\n"
+    "small (2k train scenes, about a minute) is for tests; full (20k, the default) is\n"
+    "the real demo.\n\n"
     "  --report      print the newest built demo's report (from its job, else from the\n"
     "                data folder) without building\n"
     "  --out DIR     build only the world into DIR (no database)\n"
@@ -152,6 +154,38 @@ static int report_main(void) {
     return print_report(report, 1);
 }
 
+/* Print a job's progress until it ends; returns its final JSON (new), NULL with e set
+ * when it cannot be read or on Ctrl-C (*interrupted: the job goes back to the queue).
+ * Steals job, the first reading. */
+static json_t *follow(app *a, int64_t id, json_t *job, sigset_t *set, int *interrupted, err *e) {
+    time_t shown = 0;
+    char last[256] = "";
+    *interrupted = 0;
+    while (job) {
+        const char *state = json_string_value(json_object_get(job, "state"));
+        int done = !strcmp(state, "succeeded") || !strcmp(state, "failed") || !strcmp(state, "cancelled");
+        const char *msg = json_string_value(json_object_get(job, "message"));
+        /* A line at most every 2 s (the workers' log lines interleave with these). */
+        if ((time(NULL) - shown >= 2 || done) && strcmp(last, msg ? msg : "")) {
+            fprintf(stderr, "demo: %5.1f%%  %s\n", json_number_value(json_object_get(job, "progress")) * 100.0,
+                    msg ? msg : "");
+            shown = time(NULL);
+            snprintf(last, sizeof last, "%s", msg ? msg : "");
+        }
+        if (done) return job;
+        struct timespec ts = {0, 250 * 1000 * 1000};
+        if (sigtimedwait(set, NULL, &ts) > 0) {
+            err_set(e, ERR_CANCELLED, "interrupted; job %lld goes back to the queue", (long long)id);
+            json_decref(job);
+            *interrupted = 1;
+            return NULL;
+        }
+        json_decref(job);
+        job = jobs_get_json(a, id, e);
+    }
+    return NULL;
+}
+
 /* Queue (or find) the demo.build job, run workers here and follow it. */
 static int build_main(const char *scale, unsigned long long seed) {
     sigset_t set;
@@ -186,30 +220,13 @@ static int build_main(const char *scale, unsigned long long seed) {
         if (!(w = job_workers_start(&a, a.cfg.workers > 0 ? a.cfg.workers : 1, &e))) goto fail;
         fprintf(stderr, "demo: following job %lld (Ctrl-C stops here; the job is re-queued)\n", (long long)id);
     }
-    time_t shown = 0;
-    char last[256] = "";
-    while (job) {
-        state = json_string_value(json_object_get(job, "state"));
-        int done = !strcmp(state, "succeeded") || !strcmp(state, "failed") || !strcmp(state, "cancelled");
-        const char *msg = json_string_value(json_object_get(job, "message"));
-        /* A line at most every 2 s (the workers' log lines interleave with these). */
-        if ((time(NULL) - shown >= 2 || done) && strcmp(last, msg ? msg : "")) {
-            fprintf(stderr, "demo: %5.1f%%  %s\n", json_number_value(json_object_get(job, "progress")) * 100.0,
-                    msg ? msg : "");
-            shown = time(NULL);
-            snprintf(last, sizeof last, "%s", msg ? msg : "");
-        }
-        if (done) break;
-        struct timespec ts = {0, 250 * 1000 * 1000};
-        if (sigtimedwait(&set, NULL, &ts) > 0) {
-            err_set(&e, ERR_CANCELLED, "interrupted; job %lld goes back to the queue", (long long)id);
-            json_decref(job);
-            rc = 130;
-            goto fail;
-        }
-        json_decref(job);
-        job = jobs_get_json(&a, id, &e);
+    int interrupted = 0;
+    job = follow(&a, id, job, &set, &interrupted, &e);
+    if (interrupted) {
+        rc = 130;
+        goto fail;
     }
+    if (job) state = json_string_value(json_object_get(job, "state"));
     if (!job) goto fail;
     if (strcmp(state, "succeeded")) {
         err_set(&e, ERR_INTERNAL, "job %lld %s: %s", (long long)id, state,
@@ -220,10 +237,30 @@ static int build_main(const char *scale, unsigned long long seed) {
     }
     json_t *result = json_object_get(job, "result");
     json_int_t xjob = json_integer_value(json_object_get(result, "extraction_job_id"));
-    fprintf(stderr, "demo: project '%s' (id %lld) is ready", DEMO_PROJECT_NAME,
-            (long long)json_integer_value(json_object_get(result, "project_id")));
-    if (xjob > 0) fprintf(stderr, "; its concept extraction runs as job %lld (serve or worker runs it)", (long long)xjob);
-    fputc('\n', stderr);
+    long long project = (long long)json_integer_value(json_object_get(result, "project_id"));
+    /* The workers here would otherwise claim the queued extraction and drop it on exit:
+     * see it through, so the project is ready to distil when this returns. */
+    json_t *xj = xjob > 0 && w ? jobs_get_json(&a, xjob, &e) : NULL;
+    if (xj) {
+        fprintf(stderr, "demo: following the project's concept extraction, job %lld\n", (long long)xjob);
+        int interrupted = 0;
+        xj = follow(&a, xjob, xj, &set, &interrupted, &e);
+        if (interrupted) {
+            json_decref(job);
+            rc = 130;
+            goto fail;
+        }
+    }
+    const char *xstate = xj ? json_string_value(json_object_get(xj, "state")) : NULL;
+    if (xstate && !strcmp(xstate, "succeeded"))
+        fprintf(stderr, "demo: project '%s' (id %lld) is ready, concepts extracted\n", DEMO_PROJECT_NAME, project);
+    else if (xjob > 0)
+        fprintf(stderr, "demo: project '%s' (id %lld) is built; its concept extraction is job %lld (%s)\n",
+                DEMO_PROJECT_NAME, project, (long long)xjob, xstate ? xstate : "serve or worker runs it");
+    else
+        fprintf(stderr, "demo: project '%s' (id %lld) is ready\n", DEMO_PROJECT_NAME, project);
+    json_decref(xj);
+    err_clear(&e);
     json_t *report = json_incref(json_object_get(result, "report"));
     json_decref(job);
     atomic_store(&a.stopping, 1);
