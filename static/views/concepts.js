@@ -86,6 +86,7 @@ export function init(store, api, el) {
   let info = null;          // fromSnap(): {none, student, head, project} | null
   let snap = source.current; // the store's 'student' snapshot
   let influence = null;     // {class, n_images, bias, items}
+  const influenceKept = new Map(); // `${student}:${version}:${class}:${split}` -> influence body
   let influenceState = 'idle';
   let influenceError = '';
   let busy = null;          // {concept, action} while a tune runs
@@ -206,13 +207,25 @@ export function init(store, api, el) {
     if (!info || info.none || !k || info.student?.stale || !(info.student?.classes || []).includes(k)) {
       influence = null; influenceState = 'idle'; render(); return;
     }
+    const v = viewing();
+    const split = store.get('split');
+    // A version never changes, so its rankings are kept (a few dozen, newest last).
+    const key = `${info.student.id}:${v}:${k}:${split}`;
+    const kept = influenceKept.get(key);
+    if (kept) {
+      influenceKept.delete(key); influenceKept.set(key, kept);
+      influence = kept; influenceState = 'ok';
+      render();
+      return;
+    }
     // The rows shown stay (dimmed, their buttons off) until the new ones arrive: the
     // keyed join then updates them in place instead of rebuilding the list.
     influenceState = 'loading';
     render();
-    const v = viewing();
     api.get(`/api/v1/students/${info.student.id}/versions/${v}/classes/${encodeURIComponent(k)}/influence`,
-      { query: { split: store.get('split') } }).then((r) => {
+      { query: { split } }).then((r) => {
+      influenceKept.set(key, r);
+      if (influenceKept.size > 64) influenceKept.delete(influenceKept.keys().next().value);
       if (g !== infGen) return;
       influence = r; influenceState = 'ok';
       render();
