@@ -98,7 +98,7 @@ static void test_labels_round_trip_and_corruption(void **state) {
     fputc(c ^ 0x01, f);
     fclose(f);
     assert_int_equal(segment_store_load(&back, data, sha, &e), -1);
-    assert_int_equal(e.code, ERR_IO);
+    assert_int_equal(e.code, ERR_CORRUPT);
     assert_non_null(strstr(e.msg, "checksum"));
     assert_null(back.emb);
     segment_store_free(&back);
