@@ -58,6 +58,7 @@ function check() {
   requestAnimationFrame(() => {
     const ch = new MessageChannel();
     ch.port1.onmessage = () => {
+      ch.port1.close(); // an open port would also keep a non-browser host (node) alive
       drawing = false;
       if (inflight) return; // something new started meanwhile: wait for it
       const done = pending.filter(ready);
