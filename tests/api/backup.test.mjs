@@ -9,33 +9,15 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, call, databaseUrl, ADMIN_TOKEN } from './harness.mjs';
 import { buildWorld, CLASSES, WORDS } from './world.mjs';
+import { pgRun as run, psql, siblingUrl, adminUrl } from './pgtools.mjs';
 
 let work, src, world, restoreUrl, restored;
 
-// PostgreSQL client tools: the newest installed server version's, as scripts/pg.sh picks.
-function pgBin(name) {
-  const root = '/usr/lib/postgresql';
-  const vers = existsSync(root) ? readdirSync(root).filter((v) => /^\d+$/.test(v)).sort((a, b) => b - a) : [];
-  for (const v of vers) if (existsSync(join(root, v, 'bin', name))) return join(root, v, 'bin', name);
-  return name;
-}
-const run = (bin, args) => execFileSync(pgBin(bin), args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-const psql = (url, q) => run('psql', [url, '-qAt', '-v', 'ON_ERROR_STOP=1', '-c', q]).trim();
-
-// The same server, another database (URI form: postgresql://user@host/NAME?params;
-// an empty host, as for a Unix socket, is not a WHATWG URL, so by pattern).
-function withDatabase(url, name) {
-  const m = /^(postgres(?:ql)?:\/\/[^/?]*\/)([^?]*)(\?.*)?$/.exec(url);
-  if (!m) throw new Error(`INFICOND_TEST_DATABASE_URL must be a postgresql:// URI with a database name: ${url}`);
-  return { url: m[1] + encodeURIComponent(name) + (m[3] || ''), name, current: decodeURIComponent(m[2]) };
-}
-const siblingUrl = (url, suffix) => withDatabase(url, withDatabase(url, '').current + suffix);
-const adminUrl = (url) => withDatabase(url, 'postgres').url;
 
 before(async () => {
   work = mkdtempSync(join(tmpdir(), 'inficond-backup-'));

@@ -22,6 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { startServer, call, ADMIN_TOKEN, waitJob } from '../api/harness.mjs';
+import { freshDatabase } from '../api/pgtools.mjs';
 
 const CHROMIUM = process.env.INFICOND_CHROMIUM || '/usr/bin/chromium';
 const BIN = process.env.INFICOND_BIN || 'build/asan/inficond';
@@ -35,6 +36,7 @@ const VIEWS = ['configuration', 'performance', 'concepts', 'instances', 'overvie
 let server;
 let browser;
 let dataDir;
+let db; // a database of its own: the first start must find no demo project (other suites make one)
 const demo = {};
 
 // The world is what takes long to make (training through libtorch); build it once.
@@ -56,7 +58,8 @@ before(async () => {
   worldCache();
   dataDir = mkdtempSync(join(tmpdir(), 'inficond-uidemo-'));
   cpSync(WORLD, join(dataDir, 'demo-small-1'), { recursive: true });
-  server = await startServer({ dataDir, env: { INFICOND_DEMO: 'small', INFICOND_WORKERS: '2', OMP_NUM_THREADS: '1' } });
+  db = freshDatabase('_uidemo');
+  server = await startServer({ dataDir, env: { DATABASE_URL: db.url, INFICOND_DEMO: 'small', INFICOND_WORKERS: '2', OMP_NUM_THREADS: '1' } });
   const jobs = (await call(server, 'GET', '/api/v1/jobs?kind=demo.build')).json.items;
   assert.equal(jobs.length, 1, 'the server queued the demo build on its first start');
   const built = await waitJob(server, jobs[0].id, undefined, 600000);
@@ -78,6 +81,7 @@ after(async () => {
   await browser?.close();
   await server?.stop();
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  db?.drop();
 });
 
 async function openPage() {
