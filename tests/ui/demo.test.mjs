@@ -221,7 +221,15 @@ test('demo world: sign in, distil, select, downtune, provenance, restore, add a 
   await concepts.locator('.tuning-status', { hasText: `Version 2 is the new head: downtuned ×10 “${top.concept}” for ${cls}.` }).waitFor();
   const v2 = (await call(server, 'GET', `/api/v1/students/${sid}/versions/2`)).json;
   const t2 = v2.measures.splits.test;
-  assert.notDeepEqual(t2.classes, t1.classes, 'a ×10 downtune of the top concept changes some measure');
+  // What the action promises (whether any test prediction moves depends on the data:
+  // retraining may make up for the weight with other concepts): the weight kept its
+  // sign and shrank to at most a tenth; every other class kept its weights.
+  const kc = v1.classes.indexOf(cls), j = v1.concepts.indexOf(top.concept);
+  const before = v1.weights[kc][j], after = v2.weights[kc][j];
+  assert.notEqual(before, 0, 'the most influential concept has a weight');
+  assert.ok(Math.abs(after) <= Math.abs(before) / 10 + 1e-6 && Math.sign(after) !== -Math.sign(before),
+    `downtuned ×10: ${before} -> ${after}`);
+  v1.weights.forEach((row, c) => { if (c !== kc) assert.deepEqual(v2.weights[c], row, `class ${v1.classes[c]} unchanged`); });
   // The new provenance entry, with who did it and the change in each measure.
   const prov = page.locator('#view-provenance');
   const e2 = prov.locator('li.prov-item[data-version="2"]');
