@@ -20,8 +20,9 @@
  *   masks      kind 1: uint8 (n, h*w) label maps (label < that image's count)
  *              kind 2: float32 (s_total, 4) boxes x0 y0 x1 y1 in [0, 1]
  *
- * Size at D=512: 2 KiB per segment, so 50,000 images x 8 segments = 819 MB (the
- * embeddings dominate); at the demo's D=64 and 16x16 grid, 2.3 KiB per image.
+ * Size at D=512: 2 KiB per segment, so 50,000 images x 26 segments (the demo's mean
+ * under the default cap of 32) = 2.7 GB (the embeddings dominate); at the demo's D=64
+ * and 8x8 grid, about 6.7 KiB per image.
  *
  * Written through the blob store (temporary file streamed in data_dir/blobs/.tmp-*,
  * then blobstore_put_file MOVE: atomic, never a second copy in memory); read with

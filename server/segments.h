@@ -35,12 +35,13 @@
 #include "err.h"
 #include "jpeg_io.h"
 
-#define SEGMENTS_MAX_K 8        /* hard cap on segments per dense image */
+#define SEGMENTS_MAX_K 64       /* hard cap on segments per dense image */
+#define SEGMENTS_DEFAULT_K 32    /* max_k unless the caller sets it     */
 #define SEGMENTS_GLOBAL_COUNT 14 /* 1 + 2x2 + 3x3 crops                  */
 
 typedef struct segments_params {
-    float threshold; /* merge adjacent regions while cos >= threshold (default 0.85) */
-    int max_k;       /* 1..SEGMENTS_MAX_K (default 8)                                */
+    float threshold; /* merge adjacent regions while cos >= threshold (default 0.9) */
+    int max_k;       /* 1..SEGMENTS_MAX_K (default 32)                              */
     int min_size;    /* regions smaller than this (in locations) are absorbed;
                         0 = automatic: max(1, h*w/50)                                */
 } segments_params;

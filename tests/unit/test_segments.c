@@ -150,7 +150,7 @@ static void test_noise_capped(void **state) {
     segments_result r;
     assert_int_equal(segments_dense(&c, grid, NULL, &r, &e), 0);
     check_result_invariants(&r);
-    assert_int_equal(r.k, SEGMENTS_MAX_K); /* pure noise: the cap binds */
+    assert_int_equal(r.k, SEGMENTS_DEFAULT_K); /* pure noise: the default cap binds */
     segments_result_free(&r);
 
     segments_params p = segments_default_params();
@@ -160,7 +160,7 @@ static void test_noise_capped(void **state) {
     assert_true(r.k <= 3);
     segments_result_free(&r);
 
-    p.max_k = 9;
+    p.max_k = SEGMENTS_MAX_K + 1;
     assert_int_equal(segments_dense(&c, grid, &p, &r, &e), -1);
     assert_int_equal(e.code, ERR_BAD_REQUEST);
     err_clear(&e);
