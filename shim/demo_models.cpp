@@ -5,8 +5,6 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
-#include <malloc.h>
-
 #include <cctype>
 #include <chrono>
 #include <cmath>
@@ -19,6 +17,7 @@
 #include <vector>
 
 #include "demo_models.h"
+#include "shim_internal.h"
 
 namespace {
 
@@ -71,18 +70,6 @@ struct Opts {
     uint64_t seed;
 };
 
-// Training frees and re-allocates the same few multi-MB activation buffers every step;
-// with glibc's default thresholds each one is a fresh mmap + page faults (25-40% of a
-// step on one core). Keep blocks up to 32 MiB (the most mallopt allows) in the heap
-// and do not trim it eagerly. Process-wide and left in place (glibc cannot go back to
-// its dynamic threshold); the cost is memory kept for reuse instead of returned.
-void tune_malloc() {
-    static bool done = false;
-    if (done) return;
-    done = true;
-    mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
-    mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
-}
 
 Opts resolve(const demo_train_opts *o, int default_epochs, int default_width) {
     Opts r{default_epochs, 128, 1, default_width, 3e-3, 1e-2, 0};
@@ -259,7 +246,7 @@ void train_loop(torch::jit::Module &m, const Opts &o, int64_t n, at::Generator &
     int64_t per_epoch = n / bs; // drop the last partial batch
     int64_t total = per_epoch * o.epochs;
     int64_t report_every = std::max<int64_t>(1, total / 50);
-    tune_malloc();
+    shim_tune_malloc();
     auto opt = make_optimizer(m, o);
     m.train(true);
     int64_t it = 0;

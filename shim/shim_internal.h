@@ -28,6 +28,10 @@ void shim_put_error(char *errbuf, size_t errlen, const std::string &msg);
 // shim_put_error(context + ": " + trimmed current exception). Call inside catch.
 void shim_report_current(char *errbuf, size_t errlen, const char *context);
 
+// glibc malloc thresholds that keep libtorch's activation buffers in the heap
+// (process-wide, once; thread-safe). (shim_malloc.cpp)
+void shim_tune_malloc();
+
 // Copy a method's result (already contiguous float32 on the CPU) into a malloc'd
 // shim_output. Throws on too many dimensions or out of memory. (shim_model.cpp)
 void shim_output_from_tensor(const at::Tensor &res, shim_output *out);

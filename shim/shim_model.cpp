@@ -208,6 +208,7 @@ extern "C" shim_model *shim_model_load_on(const char *path, int patch_openai, co
     shim_put_error(errbuf, errlen, "");
     shim_model *m = nullptr;
     try {
+        shim_tune_malloc();
         if (!path || !*path) throw std::invalid_argument("model path is empty");
         if (patch_openai < -1 || patch_openai > 1)
             throw std::invalid_argument("patch_openai must be -1, 0 or 1");
