@@ -419,7 +419,17 @@ static json_t *evaluate(const char *out, const vocabulary *v, split_data *splits
     return json_pack("{s:o,s:o}", "teacher", teacher, "concepts", concepts);
 }
 
+/* out (and any missing folders above it, like mkdir -p), then its model folders. */
 static int mkdirs(const char *out, err *e) {
+    char up[PATH_MAX];
+    if (snprintf(up, sizeof up, "%s", out) >= (int)sizeof up)
+        return err_set(e, ERR_BAD_REQUEST, "output folder name is too long");
+    for (char *s = strchr(up + 1, '/'); s; s = strchr(s + 1, '/')) {
+        *s = '\0';
+        if (mkdir(up, 0755) && errno != EEXIST)
+            return err_set(e, ERR_IO, "cannot create %s: %s", up, strerror(errno));
+        *s = '/';
+    }
     const char *subs[] = {"", "/teacher", "/concepts"};
     for (size_t i = 0; i < sizeof subs / sizeof *subs; i++) {
         char p[PATH_MAX];
