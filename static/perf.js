@@ -4,6 +4,7 @@
 //
 //   begin(name, {until, fromNavigation})   an action started (marks `${name}:start`)
 //   requestStarted() / requestEnded()      api.js counts the view reads in flight
+//   track(promise)                         a background read a view now waits for
 //
 // An action is finished when no view read is in flight, its `until()` holds and a
 // frame has been drawn after that: then `${name}:end` is marked and the measure
@@ -27,9 +28,20 @@ const hasPerf = typeof performance !== 'undefined' && typeof performance.mark ==
 
 export function requestStarted() { inflight++; }
 
+// Whether any view read is in flight (prefetch.js waits for none).
+export const readsInFlight = () => inflight > 0 || pending.length > 0;
+
 export function requestEnded() {
   inflight = Math.max(0, inflight - 1);
   if (!inflight && pending.length) schedule();
+}
+
+// A read that started in the background (a prefetch, views/*.js) and that a view now
+// waits for: counted from now until it settles, like a read of its own.
+export function track(promise) {
+  requestStarted();
+  promise.then(requestEnded, requestEnded);
+  return promise;
 }
 
 export function begin(name, { until = null, fromNavigation = false } = {}) {

@@ -17,7 +17,8 @@
 // init(store, api, el) -> {update()}
 
 import { announce, canEdit, emptyState } from '../ui.js';
-import { begin } from '../perf.js';
+import { begin, track } from '../perf.js';
+import { prefetchInIdle, holdPrefetch } from '../prefetch.js';
 import { createJobRunner } from '../jobrun.js';
 import { studentSource, reloadStudent, fetchVersion, shownVersion } from './student.js';
 
@@ -87,6 +88,7 @@ export function init(store, api, el) {
   let snap = source.current; // the store's 'student' snapshot
   let influence = null;     // {class, n_images, bias, items}
   const influenceKept = new Map(); // `${student}:${version}:${class}:${split}` -> influence body
+  const influenceReads = new Map(); // the same keys -> the read in flight
   let influenceState = 'idle';
   let influenceError = '';
   let busy = null;          // {concept, action} while a tune runs
@@ -97,6 +99,7 @@ export function init(store, api, el) {
   let pending = [];         // words added since the student was distilled
   let adding = false;
   let addError = '';
+  let releasePrefetch = null; // held from adding a word until the reloaded student arrives
   let gen = 0;              // bumped on project change; late answers are dropped
   let infGen = 0;
 
@@ -193,6 +196,8 @@ export function init(store, api, el) {
     const old = info;
     snap = next;
     info = fromSnap(next);
+    // The student read again after an added word: the views know it is stale now.
+    if (releasePrefetch && !adding && next.state !== 'loading') { releasePrefetch(); releasePrefetch = null; }
     if (!info?.student?.stale) pending = [];
     if (old && old.student?.id !== info?.student?.id) { distil.reset(); conflict = null; note = { text: '', kind: '' }; }
     if (old?.student?.id !== info?.student?.id || headOf(old) !== headOf(info) ||
@@ -222,18 +227,43 @@ export function init(store, api, el) {
     // keyed join then updates them in place instead of rebuilding the list.
     influenceState = 'loading';
     render();
-    api.get(`/api/v1/students/${info.student.id}/versions/${v}/classes/${encodeURIComponent(k)}/influence`,
-      { query: { split } }).then((r) => {
-      influenceKept.set(key, r);
-      if (influenceKept.size > 64) influenceKept.delete(influenceKept.keys().next().value);
+    readInfluence(info.student.id, v, k, split).then((r) => {
       if (g !== infGen) return;
       influence = r; influenceState = 'ok';
       render();
+      prefetchOtherClasses();
     }, (e) => {
       if (g !== infGen) return;
       influenceState = 'error'; influenceError = e.message;
       render();
     });
+  }
+
+  // One class's ranking of one version, read once (a prefetch in flight is joined).
+  function readInfluence(sid, v, k, split, { background = false } = {}) {
+    const key = `${sid}:${v}:${k}:${split}`;
+    const inFlight = influenceReads.get(key);
+    if (inFlight) return background ? inFlight : track(inFlight);
+    const p = api.get(`/api/v1/students/${sid}/versions/${v}/classes/${encodeURIComponent(k)}/influence`,
+      { query: { split }, background }).then((r) => {
+      influenceKept.set(key, r);
+      if (influenceKept.size > 64) influenceKept.delete(influenceKept.keys().next().value);
+      return r;
+    });
+    influenceReads.set(key, p);
+    p.then(() => influenceReads.delete(key), () => influenceReads.delete(key));
+    return p;
+  }
+
+  // The other classes' rankings of the shown version, in idle time: picking another
+  // class then draws at once (bench/ui_perf.mjs "select").
+  function prefetchOtherClasses() {
+    const sid = info.student.id;
+    const v = viewing();
+    const split = store.get('split');
+    const todo = (info.student.classes || []).filter((c) => !influenceKept.has(`${sid}:${v}:${c}:${split}`));
+    prefetchInIdle(todo.map((c) => () => readInfluence(sid, v, c, split, { background: true })),
+      () => info?.student?.id === sid && !info.student.stale && viewing() === v && store.get('split') === split);
   }
 
   // ---- actions ------------------------------------------------------------------------
@@ -301,9 +331,11 @@ export function init(store, api, el) {
     render();
     announce(`Adding ${word}…`);
     const g = gen;
+    releasePrefetch?.();
+    releasePrefetch = await holdPrefetch(); // the student goes stale: its reads would 409
     try {
       const r = await api.post(`/api/v1/corpora/${corpus}/words`, { word });
-      if (g !== gen) return;
+      if (g !== gen) { releasePrefetch?.(); releasePrefetch = null; return; }
       const norm = word.toLowerCase().replace(/\s+/g, ' ');
       const known = (r.words || []).find((w) => w === norm) || norm;
       pending = [...pending.filter((w) => w !== known), known];
@@ -316,6 +348,7 @@ export function init(store, api, el) {
       // The extraction changed, so the student is stale now: read it again.
       reloadStudent(store);
     } catch (e) {
+      releasePrefetch?.(); releasePrefetch = null;
       if (g !== gen) return;
       adding = false;
       addError = e.status === 409 ? `“${word}” is already a concept of this corpus.`
@@ -412,6 +445,7 @@ export function init(store, api, el) {
   store.on('select.concepts', ({ changed }) => {
     if (changed.includes('project')) {
       gen++; info = null; snap = null; influence = null; conflict = null; pending = [];
+      releasePrefetch?.(); releasePrefetch = null;
       note = { text: '', kind: '' }; addError = ''; busy = null; distil.reset();
       render();
       return;

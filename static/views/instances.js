@@ -19,6 +19,8 @@
 // init(store, api, el) -> {update()}
 
 import { announce } from '../ui.js';
+import { track } from '../perf.js';
+import { prefetchInIdle } from '../prefetch.js';
 import { fromSnap } from './concepts.js';
 import { studentSource, shownVersion, parseSubset } from './student.js';
 
@@ -114,16 +116,30 @@ export function init(store, api, el) {
   }
 
   // A page of a version's images with both answers (GET …/disagreements); the
-  // version is immutable, so each query is read once (the last 64 are kept).
-  function answered(query) {
+  // version is immutable, so each query is read once (the last 64 are kept). A read
+  // a prefetch started is joined, and counted as the view's own from then on.
+  function answered(query, { background = false } = {}) {
     const k = JSON.stringify([sid(), ver(), query]);
     let p = reads.get(k);
-    if (p) { reads.delete(k); reads.set(k, p); return p; }
-    p = api.get(`/api/v1/students/${sid()}/versions/${ver()}/disagreements`, { query });
+    if (p) { reads.delete(k); reads.set(k, p); return background ? p : track(p); }
+    p = api.get(`/api/v1/students/${sid()}/versions/${ver()}/disagreements`, { query, background });
     reads.set(k, p);
     p.catch(() => { if (reads.get(k) === p) reads.delete(k); });
     while (reads.size > 64) reads.delete(reads.keys().next().value);
     return p;
+  }
+  // The first page of a class's images (the query a class selection reads).
+  const classQuery = (k, split, at = 0) => ({ agreement: 'all', label: k, split, limit: PAGE, offset: at });
+
+  // The other classes' first pages of the shown version, in idle time: picking
+  // another class then draws at once (bench/ui_perf.mjs "select").
+  function prefetchOtherClasses() {
+    const s = sid();
+    const v = ver();
+    const split = store.state.split;
+    const others = (info.student.classes || []).filter((c) => c !== store.state.class);
+    prefetchInIdle(others.map((c) => () => answered(classQuery(c, split), { background: true })),
+      () => analysable() && sid() === s && ver() === v && store.state.split === split);
   }
   const answerOf = (d) => ({ teacher_class: d.teacher_class, student_class: d.student_class });
 
@@ -149,8 +165,9 @@ export function init(store, api, el) {
         const k = (info.student.classes || []).indexOf(s.class);
         if (k < 0) throw new Error(`this student has no class “${s.class}”`);
         if (analysable()) {
-          r = await answered({ agreement: 'all', label: s.class, split: s.split, limit: PAGE, offset });
+          r = await answered(classQuery(s.class, s.split, offset));
           withAnswers = true;
+          if (g === gen) prefetchOtherClasses();
         } else {
           r = await api.get(`/api/v1/datasets/${info.student.dataset_id}/images`,
             { query: { label: k, split: s.split, limit: PAGE, offset } });

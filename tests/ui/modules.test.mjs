@@ -1,11 +1,14 @@
 // modules.test.mjs — static/store.js and static/api.js in plain node, no browser:
 // the selection rules, the URL mirror and history, error bodies turned into
-// ApiError, the 401 hook, and followJob's long-poll loop and stop().
+// ApiError, the 401 hook, followJob's long-poll loop and stop(), and the idle-time
+// prefetch (static/prefetch.js) with the read counting it defers to (static/perf.js).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as d3 from 'd3';
 import { createStore, stateFromSearch, searchFromState } from '../../static/store.js';
 import { createApi, ApiError } from '../../static/api.js';
+import { requestStarted, requestEnded, readsInFlight, track } from '../../static/perf.js';
+import { prefetchInIdle, holdPrefetch } from '../../static/prefetch.js';
 
 // A window with just what the store touches: location, history, popstate.
 function fakeWindow(search = '') {
@@ -165,4 +168,68 @@ test('api.followJob: stop() aborts the open request; 404 ends it with the error'
   const gone = createApi({ fetchFn: fakeFetch([[404, { error: { code: 'not_found', message: 'no job 9' } }]]) })
     .followJob(9, () => {});
   await assert.rejects(gone.done, (e) => e.status === 404);
+});
+
+const pause = (ms) => new Promise((r) => setTimeout(r, ms));
+async function until(cond, ms = 3000) {
+  for (const t0 = Date.now(); !cond(); await pause(10)) if (Date.now() - t0 > ms) throw new Error('timed out');
+}
+
+test('prefetch: one read at a time, held while a view read is in flight, failures skipped', async () => {
+  const started = [];
+  let running = 0;
+  let most = 0;
+  const read = (name, fails = false) => async () => {
+    started.push(name);
+    most = Math.max(most, ++running);
+    await pause(15);
+    running--;
+    if (fails) throw new Error(`${name} failed`);
+    return name;
+  };
+  requestStarted(); // a view's own read is in flight: the prefetch waits for it
+  assert.equal(readsInFlight(), true);
+  prefetchInIdle([read('a'), read('b', true), read('c')]);
+  await pause(250);
+  assert.deepEqual(started, []);
+  requestEnded();
+  assert.equal(readsInFlight(), false);
+  await until(() => started.length === 3 && running === 0);
+  assert.deepEqual(started, ['a', 'b', 'c']); // in order, the failure did not stop it
+  assert.equal(most, 1);
+});
+
+test('prefetch: stops when the thing it warms is no longer shown', async () => {
+  const started = [];
+  let wanted = true;
+  const read = (name) => async () => { started.push(name); wanted = false; await pause(5); };
+  prefetchInIdle([read('a'), read('b'), read('c')], () => wanted);
+  await until(() => started.length === 1);
+  await pause(200);
+  assert.deepEqual(started, ['a']);
+});
+
+test('perf.track: a joined background read counts as in flight until it settles', async () => {
+  let settle;
+  const p = track(new Promise((resolve, reject) => { settle = { resolve, reject }; }));
+  assert.equal(readsInFlight(), true);
+  settle.reject(new Error('gone'));
+  await assert.rejects(p, /gone/); // the caller still sees the outcome
+  await pause(0);
+  assert.equal(readsInFlight(), false);
+});
+
+test('prefetch: a hold waits for the read in flight and pauses the rest until released', async () => {
+  const log = [];
+  const read = (name) => async () => { log.push(`start ${name}`); await pause(40); log.push(`end ${name}`); };
+  prefetchInIdle([read('a'), read('b')]);
+  await until(() => log.length === 1);
+  const release = await holdPrefetch(); // resolves only once "a" has finished
+  log.push('held');
+  await pause(250);
+  assert.deepEqual(log, ['start a', 'end a', 'held']);
+  release();
+  release(); // a second call is harmless
+  await until(() => log.length === 5);
+  assert.deepEqual(log.slice(3), ['start b', 'end b']);
 });
