@@ -138,6 +138,16 @@ void reply_add_header(req *r, const char *name, const char *value) {
     hc->nhdr++;
 }
 
+void reply_json_at(req *r, unsigned status, json_t *body, const char *location_fmt, ...) {
+    char loc[256];
+    va_list ap;
+    va_start(ap, location_fmt);
+    vsnprintf(loc, sizeof loc, location_fmt, ap);
+    va_end(ap);
+    reply_add_header(r, "Location", loc);
+    reply_json(r, status, body);
+}
+
 void reply_bytes(req *r, unsigned status, const char *content_type, const void *data, size_t len,
                  const char *etag) {
     struct MHD_Response *resp =
@@ -319,6 +329,15 @@ int req_query_int_or_reply(req *r, const char *key, long lo, long hi, long def, 
         return 0;
     }
     *out = v;
+    return 1;
+}
+
+int req_page_or_reply(req *r, long max_limit, long def_limit, long max_offset, req_page *out) {
+    if (!req_query_int_or_reply(r, "limit", 1, max_limit, def_limit, &out->limit) ||
+        !req_query_int_or_reply(r, "offset", 0, max_offset, 0, &out->offset))
+        return 0;
+    snprintf(out->limit_text, sizeof out->limit_text, "%ld", out->limit);
+    snprintf(out->offset_text, sizeof out->offset_text, "%ld", out->offset);
     return 1;
 }
 

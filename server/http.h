@@ -59,6 +59,15 @@ int64_t req_id_or_reply(req *r, int i);
 /* Integer query parameter within [lo, hi], default `def` when absent; replies 400
  * and returns 0 on a bad value. Returns 1 when *out is valid. */
 int req_query_int_or_reply(req *r, const char *key, long lo, long hi, long def, long *out);
+/* A list route's page: ?limit in [1, max_limit] (default def_limit) and ?offset in
+ * [0, max_offset] (default 0), also as decimal text for SQL parameters. Replies 400
+ * and returns 0 on a bad value. */
+#define REQ_OFFSET_MAX 1000000000L
+typedef struct {
+    long limit, offset;
+    char limit_text[24], offset_text[24];
+} req_page;
+int req_page_or_reply(req *r, long max_limit, long def_limit, long max_offset, req_page *out);
 
 /* Replies. `body` is stolen. */
 void reply_json(req *r, unsigned status, json_t *body);
@@ -77,6 +86,9 @@ void reply_err(req *r, const err *e);
 void reply_no_content(req *r);
 /* Add a response header to the reply about to be made (e.g. Set-Cookie, Location). */
 void reply_add_header(req *r, const char *name, const char *value);
+/* reply_json with a Location header (printf-style path of what was made or queued). */
+void reply_json_at(req *r, unsigned status, json_t *body, const char *location_fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* JSON body helpers for validation: each replies 422 naming the field and returns
  * NULL/-1 when the field is missing or of the wrong type. */

@@ -241,13 +241,9 @@ void route_corpora_import(req *r) {
 }
 
 void route_corpora_list(req *r) {
-    long limit, offset;
-    if (!req_query_int_or_reply(r, "limit", 1, 1000, 100, &limit) || !req_query_int_or_reply(r, "offset", 0, 1L << 40, 0, &offset))
-        return;
-    char l[24], o[24];
-    snprintf(l, sizeof l, "%ld", limit);
-    snprintf(o, sizeof o, "%ld", offset);
-    const char *p[] = {l, o};
+    req_page pg;
+    if (!req_page_or_reply(r, 1000, 100, 1L << 40, &pg)) return;
+    const char *p[] = {pg.limit_text, pg.offset_text};
     err e = {0};
     json_t *j = db_json(r->app, NULL,
                         "SELECT json_build_object('items', (SELECT coalesce(json_agg(json_build_object('id', c.id, 'name',"
@@ -577,11 +573,8 @@ void route_extractions_create(req *r) {
         if (!jj) {
             reply_err(r, &e);
         } else {
-            char loc[64];
-            snprintf(loc, sizeof loc, "/api/v1/jobs/%lld", (long long)job);
-            reply_add_header(r, "Location", loc);
             json_object_set_new(jj, "extraction_id", json_integer(xid));
-            reply_json(r, 202, jj);
+            reply_json_at(r, 202, jj, "/api/v1/jobs/%lld", (long long)job);
         }
     }
     json_decref(chk);
@@ -646,7 +639,7 @@ void route_extractions_presence(req *r) {
     } else if (format && strcmp(format, "json")) {
         const char *sha = !strcmp(format, "f32") ? x.presence_sha : x.ids_sha;
         char path[4096], etag[80], shape[64];
-        if (blobstore_verify(r->app->cfg.data_dir, sha, &e) || blobstore_path(r->app->cfg.data_dir, sha, path, sizeof path, &e)) {
+        if (blobstore_verify_cached(r->app->cfg.data_dir, sha, &e) || blobstore_path(r->app->cfg.data_dir, sha, path, sizeof path, &e)) {
             reply_err(r, &e);
         } else {
             snprintf(etag, sizeof etag, "\"%s\"", sha);

@@ -92,21 +92,13 @@ void route_datasets_create(req *r) {
             reply_err(r, &e);
         return;
     }
-    char loc[64];
-    snprintf(loc, sizeof loc, "/api/v1/datasets/%lld", (long long)json_integer_value(json_object_get(d, "id")));
-    reply_add_header(r, "Location", loc);
-    reply_json(r, 201, d);
+    reply_json_at(r, 201, d, "/api/v1/datasets/%lld", (long long)json_integer_value(json_object_get(d, "id")));
 }
 
 void route_datasets_list(req *r) {
-    long limit, offset;
-    if (!req_query_int_or_reply(r, "limit", 1, 500, 100, &limit) ||
-        !req_query_int_or_reply(r, "offset", 0, 1000000000, 0, &offset))
-        return;
-    char ls[32], os[32];
-    snprintf(ls, sizeof ls, "%ld", limit);
-    snprintf(os, sizeof os, "%ld", offset);
-    const char *p[] = {ls, os};
+    req_page pg;
+    if (!req_page_or_reply(r, 500, 100, REQ_OFFSET_MAX, &pg)) return;
+    const char *p[] = {pg.limit_text, pg.offset_text};
     err e = {0};
     json_t *page = db_json(r->app, NULL,
                            "SELECT json_build_object("
@@ -179,10 +171,7 @@ static void enqueue_or_reply(req *r, const json_t *params, const char *upload_to
         reply_err(r, &e);
         return;
     }
-    char loc[64];
-    snprintf(loc, sizeof loc, "/api/v1/jobs/%lld", (long long)jid);
-    reply_add_header(r, "Location", loc);
-    reply_json(r, 202, job);
+    reply_json_at(r, 202, job, "/api/v1/jobs/%lld", (long long)jid);
 }
 
 void route_datasets_import(req *r) {
@@ -274,9 +263,9 @@ void route_datasets_upload(req *r) {
 void route_dataset_images(req *r) {
     int64_t id = req_id_or_reply(r, 0);
     if (id < 0) return;
-    long limit, offset, label;
-    if (!req_query_int_or_reply(r, "limit", 1, 1000, 100, &limit) ||
-        !req_query_int_or_reply(r, "offset", 0, 1000000000, 0, &offset) ||
+    req_page pg;
+    long label;
+    if (!req_page_or_reply(r, 1000, 100, REQ_OFFSET_MAX, &pg) ||
         !req_query_int_or_reply(r, "label", -1, 1000000, -1, &label))
         return;
     const char *split = req_query(r, "split");
@@ -284,12 +273,10 @@ void route_dataset_images(req *r) {
         reply_error(r, 400, "bad_request", "query parameter 'split' must be 1 to 32 characters of a-z 0-9 _ -");
         return;
     }
-    char ids[32], ls[32], os[32], labs[32];
+    char ids[32], labs[32];
     snprintf(ids, sizeof ids, "%lld", (long long)id);
-    snprintf(ls, sizeof ls, "%ld", limit);
-    snprintf(os, sizeof os, "%ld", offset);
     snprintf(labs, sizeof labs, "%ld", label);
-    const char *p[] = {ids, split, label >= 0 ? labs : NULL, ls, os};
+    const char *p[] = {ids, split, label >= 0 ? labs : NULL, pg.limit_text, pg.offset_text};
     err e = {0};
     json_t *page = db_json(
         r->app, NULL,

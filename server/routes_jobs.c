@@ -22,12 +22,10 @@ void route_jobs_list(req *r) {
             return;
         }
     }
-    long limit, offset;
-    if (!req_query_int_or_reply(r, "limit", 1, 500, 50, &limit) ||
-        !req_query_int_or_reply(r, "offset", 0, 1000000000, 0, &offset))
-        return;
+    req_page pg;
+    if (!req_page_or_reply(r, 500, 50, REQ_OFFSET_MAX, &pg)) return;
     err e = {0};
-    json_t *page = jobs_list_json(r->app, state, kind, limit, offset, &e);
+    json_t *page = jobs_list_json(r->app, state, kind, pg.limit, pg.offset, &e);
     if (!page) {
         reply_err(r, &e);
         return;
@@ -64,10 +62,7 @@ void route_jobs_create(req *r) {
         reply_err(r, &e);
         return;
     }
-    char loc[64];
-    snprintf(loc, sizeof loc, "/api/v1/jobs/%lld", (long long)id);
-    reply_add_header(r, "Location", loc);
-    reply_json(r, 201, job);
+    reply_json_at(r, 201, job, "/api/v1/jobs/%lld", (long long)id);
 }
 
 /* GET /jobs/{id}?wait=S&after=SEQ answers at once when the job's seq is past

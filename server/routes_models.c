@@ -20,10 +20,7 @@
 #define PROBS_PAGE_MAX 1000
 
 static void reply_model_created(req *r, json_t *model) {
-    char loc[64];
-    snprintf(loc, sizeof loc, "/api/v1/models/%lld", (long long)json_integer_value(json_object_get(model, "id")));
-    reply_add_header(r, "Location", loc);
-    reply_json(r, 201, model);
+    reply_json_at(r, 201, model, "/api/v1/models/%lld", (long long)json_integer_value(json_object_get(model, "id")));
 }
 
 /* ---- models ------------------------------------------------------------------ */
@@ -34,14 +31,9 @@ void route_models_list(req *r) {
         reply_error(r, 400, "bad_request", "kind must be teacher or concept");
         return;
     }
-    long limit, offset;
-    if (!req_query_int_or_reply(r, "limit", 1, 500, 100, &limit) ||
-        !req_query_int_or_reply(r, "offset", 0, 1000000000, 0, &offset))
-        return;
-    char l[24], o[24];
-    snprintf(l, sizeof l, "%ld", limit);
-    snprintf(o, sizeof o, "%ld", offset);
-    const char *p[] = {kind, l, o};
+    req_page pg;
+    if (!req_page_or_reply(r, 500, 100, REQ_OFFSET_MAX, &pg)) return;
+    const char *p[] = {kind, pg.limit_text, pg.offset_text};
     err e = {0};
     json_t *page = db_json(
         r->app, "no models",
@@ -177,10 +169,7 @@ void route_teacher_outputs_create(req *r) {
         if (!jj) {
             reply_err(r, &e);
         } else {
-            char loc[64];
-            snprintf(loc, sizeof loc, "/api/v1/jobs/%lld", (long long)job);
-            reply_add_header(r, "Location", loc);
-            reply_json(r, 202, jj);
+            reply_json_at(r, 202, jj, "/api/v1/jobs/%lld", (long long)job);
         }
     }
     json_decref(d);
@@ -227,10 +216,7 @@ void route_predictions_upload(req *r) {
         reply_err(r, &e);
         return;
     }
-    char loc[64];
-    snprintf(loc, sizeof loc, "/api/v1/teacher-outputs/%lld", (long long)out_id);
-    reply_add_header(r, "Location", loc);
-    reply_json(r, 201, row);
+    reply_json_at(r, 201, row, "/api/v1/teacher-outputs/%lld", (long long)out_id);
 }
 
 void route_teacher_outputs_list(req *r) {
@@ -354,10 +340,9 @@ void route_teacher_outputs_probs(req *r) {
         reply_error(r, 400, "bad_request", "format must be json or f32");
         return;
     }
-    long limit, offset;
-    if (!req_query_int_or_reply(r, "limit", 1, PROBS_PAGE_MAX, 100, &limit) ||
-        !req_query_int_or_reply(r, "offset", 0, 1L << 40, 0, &offset))
-        return;
+    req_page pg;
+    if (!req_page_or_reply(r, PROBS_PAGE_MAX, 100, 1L << 40, &pg)) return;
+    const long limit = pg.limit, offset = pg.offset;
     err e = {0};
     json_t *row = output_row(r, id, &e);
     if (!row) {
@@ -367,7 +352,7 @@ void route_teacher_outputs_probs(req *r) {
     if (format && !strcmp(format, "f32")) {
         const char *ps = json_string_value(json_object_get(row, "probs_sha256"));
         char path[4096], etag[80], shape[64];
-        if (blobstore_verify(r->app->cfg.data_dir, ps, &e) || blobstore_path(r->app->cfg.data_dir, ps, path, sizeof path, &e)) {
+        if (blobstore_verify_cached(r->app->cfg.data_dir, ps, &e) || blobstore_path(r->app->cfg.data_dir, ps, path, sizeof path, &e)) {
             json_decref(row);
             reply_err(r, &e);
             return;

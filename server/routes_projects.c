@@ -53,14 +53,9 @@ static json_t *project_json(app *a, int64_t id, err *e) {
 }
 
 void route_projects_list(req *r) {
-    long limit, offset;
-    if (!req_query_int_or_reply(r, "limit", 1, 500, 100, &limit) ||
-        !req_query_int_or_reply(r, "offset", 0, 1000000000, 0, &offset))
-        return;
-    char ls[32], os[32];
-    snprintf(ls, sizeof ls, "%ld", limit);
-    snprintf(os, sizeof os, "%ld", offset);
-    const char *p[] = {ls, os};
+    req_page pg;
+    if (!req_page_or_reply(r, 500, 100, REQ_OFFSET_MAX, &pg)) return;
+    const char *p[] = {pg.limit_text, pg.offset_text};
     err e = {0};
     json_t *page = db_json(r->app, NULL,
                            "SELECT json_build_object("
@@ -180,10 +175,7 @@ void route_projects_create(req *r) {
         reply_err(r, &e);
         return;
     }
-    char loc[64];
-    snprintf(loc, sizeof loc, "/api/v1/projects/%lld", (long long)id);
-    reply_add_header(r, "Location", loc);
-    reply_json(r, 201, j);
+    reply_json_at(r, 201, j, "/api/v1/projects/%lld", (long long)id);
 }
 
 void route_projects_delete(req *r) {

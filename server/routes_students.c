@@ -53,10 +53,7 @@ static void reply_job(req *r, int64_t job, err *e) {
         reply_err(r, e);
         return;
     }
-    char loc[64];
-    snprintf(loc, sizeof loc, "/api/v1/jobs/%lld", (long long)job);
-    reply_add_header(r, "Location", loc);
-    reply_json(r, 202, jj);
+    reply_json_at(r, 202, jj, "/api/v1/jobs/%lld", (long long)job);
 }
 
 /* 409 with the head's number, or the usual error body. */
@@ -146,19 +143,14 @@ void route_students_create(req *r) {
      v.student_id = s.id ORDER BY v.number DESC LIMIT 1))"
 
 void route_students_list(req *r) {
-    long limit, offset;
-    if (!req_query_int_or_reply(r, "limit", 1, 500, 100, &limit) ||
-        !req_query_int_or_reply(r, "offset", 0, 1000000000, 0, &offset))
-        return;
+    req_page pg;
+    if (!req_page_or_reply(r, 500, 100, REQ_OFFSET_MAX, &pg)) return;
     const char *ds = req_query(r, "dataset_id");
-    char l[24], o[24];
-    snprintf(l, sizeof l, "%ld", limit);
-    snprintf(o, sizeof o, "%ld", offset);
     if (ds && strspn(ds, "0123456789") != strlen(ds)) {
         reply_error(r, 400, "bad_request", "dataset_id must be an id");
         return;
     }
-    const char *p[] = {l, o, ds && *ds ? ds : NULL};
+    const char *p[] = {pg.limit_text, pg.offset_text, ds && *ds ? ds : NULL};
     err e = {0};
     json_t *page = db_json(r->app, "no students",
                            "SELECT json_build_object('items', COALESCE((SELECT json_agg(x.j ORDER BY x.id DESC) FROM ("
@@ -195,16 +187,12 @@ void route_students_get(req *r) {
 void route_student_versions_list(req *r) {
     int64_t id = req_id_or_reply(r, 0);
     if (id < 0) return;
-    long limit, offset;
-    if (!req_query_int_or_reply(r, "limit", 1, 500, 100, &limit) ||
-        !req_query_int_or_reply(r, "offset", 0, 1000000000, 0, &offset))
-        return;
-    char ids[24], l[24], o[24], what[48];
+    req_page pg;
+    if (!req_page_or_reply(r, 500, 100, REQ_OFFSET_MAX, &pg)) return;
+    char ids[24], what[48];
     snprintf(ids, sizeof ids, "%lld", (long long)id);
-    snprintf(l, sizeof l, "%ld", limit);
-    snprintf(o, sizeof o, "%ld", offset);
     snprintf(what, sizeof what, "no student %lld", (long long)id);
-    const char *p[] = {ids, l, o};
+    const char *p[] = {ids, pg.limit_text, pg.offset_text};
     err e = {0};
     json_t *page = db_json(
         r->app, what,
@@ -358,11 +346,8 @@ void route_student_versions_create(req *r) {
         reply_tune_err(r, &e, head);
         return;
     }
-    char loc[96];
-    snprintf(loc, sizeof loc, "/api/v1/students/%lld/versions/%lld", (long long)sid,
-             (long long)json_integer_value(json_object_get(out, "number")));
-    reply_add_header(r, "Location", loc);
-    reply_json(r, 201, out);
+    reply_json_at(r, 201, out, "/api/v1/students/%lld/versions/%lld", (long long)sid,
+                  (long long)json_integer_value(json_object_get(out, "number")));
 }
 
 void route_student_version_restore(req *r) {
@@ -383,26 +368,19 @@ void route_student_version_restore(req *r) {
         reply_err(r, &e);
         return;
     }
-    char loc[96];
-    snprintf(loc, sizeof loc, "/api/v1/students/%lld/versions/%lld", (long long)sid,
-             (long long)json_integer_value(json_object_get(out, "number")));
-    reply_add_header(r, "Location", loc);
-    reply_json(r, 201, out);
+    reply_json_at(r, 201, out, "/api/v1/students/%lld/versions/%lld", (long long)sid,
+                  (long long)json_integer_value(json_object_get(out, "number")));
 }
 
 void route_student_provenance(req *r) {
     int64_t sid = req_id_or_reply(r, 0);
     if (sid < 0) return;
-    long limit, offset;
-    if (!req_query_int_or_reply(r, "limit", 1, 200, 50, &limit) ||
-        !req_query_int_or_reply(r, "offset", 0, 1000000000, 0, &offset))
-        return;
-    char ids[24], l[24], o[24], what[48];
+    req_page pg;
+    if (!req_page_or_reply(r, 200, 50, REQ_OFFSET_MAX, &pg)) return;
+    char ids[24], what[48];
     snprintf(ids, sizeof ids, "%lld", (long long)sid);
-    snprintf(l, sizeof l, "%ld", limit);
-    snprintf(o, sizeof o, "%ld", offset);
     snprintf(what, sizeof what, "no student %lld", (long long)sid);
-    const char *p[] = {ids, l, o};
+    const char *p[] = {ids, pg.limit_text, pg.offset_text};
     err e = {0};
     json_t *page = db_json(
         r->app, what,
