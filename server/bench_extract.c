@@ -28,9 +28,11 @@
 
 #include <jansson.h>
 
+#include "bench_util.h"
 #include "commands.h"
 #include "concepts.h"
 #include "extraction.h"
+#include "file_read.h"
 #include "jpeg_io.h"
 #include "model_check.h"
 #include "presence.h"
@@ -39,12 +41,6 @@
 #include "tokenizer_words.h"
 
 #define BX_MAX_RUNS 15
-
-static double bx_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* CPU seconds of this process: both sides run one thread, so on a machine shared with
  * other work this is the steadier measure of the work done (reported beside wall time). */
@@ -108,25 +104,9 @@ static void walk_jpegs(const char *folder, int depth, bx_list *l) {
     closedir(d);
 }
 
-static uint8_t *read_all(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long L = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = L >= 0 ? malloc((size_t)L + 1) : NULL;
-    if (b && fread(b, 1, (size_t)L, f) != (size_t)L) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    *len = (size_t)L;
-    return b;
-}
-
 static int copy_file(const char *from, const char *to) {
     size_t len;
-    uint8_t *b = read_all(from, &len);
+    char *b = file_read_all(from, BENCH_FILE_MAX, &len, NULL);
     if (!b) return -1;
     FILE *f = fopen(to, "wb");
     int rc = f && fwrite(b, 1, len, f) == len ? 0 : -1;
@@ -160,9 +140,8 @@ static int gather_words(const model_manifest *mf, const char *words, const char 
         }
     } else if (corpus || mf->tokenizer == MODEL_TOKENIZER_WORDS) {
         size_t len;
-        uint8_t *b = read_all(corpus ? corpus : mf->tokenizer_path, &len);
-        if (!b) return err_set(e, ERR_IO, "cannot read %s", corpus ? corpus : mf->tokenizer_path);
-        b[len] = 0;
+        char *b = file_read_all(corpus ? corpus : mf->tokenizer_path, BENCH_FILE_MAX, &len, e);
+        if (!b) return -1;
         corpus_text ct = {0};
         int rc = corpus_text_parse((const char *)b, len, &ct, e);
         free(b);
@@ -227,8 +206,8 @@ static void decode_batch(char **files, int count, image_rgb *imgs) {
     for (int i = 0; i < count; i++) {
         memset(&imgs[i], 0, sizeof imgs[i]);
         size_t len;
-        uint8_t *b = read_all(files[i], &len);
         err we = {0};
+        uint8_t *b = (uint8_t *)file_read_all(files[i], BENCH_FILE_MAX, &len, &we);
         if (!b || jpeg_decode(b, len, &imgs[i], &we)) memset(&imgs[i], 0, sizeof imgs[i]);
         free(b);
     }
@@ -256,23 +235,23 @@ static int c_run(extraction_encoder *enc, char **files, int n, int warmup, const
     segment_store_free(&st);
     enc->pending_empty = 0;
     memset(t, 0, sizeof *t);
-    double t0 = bx_now(), c0 = bx_cpu();
+    double t0 = bench_now(), c0 = bx_cpu();
     for (int at = 0; at < n; at += batch) {
         int b = n - at < batch ? n - at : batch;
-        double t1 = bx_now();
+        double t1 = bench_now();
         decode_batch(files + at, b, imgs);
-        double t2 = bx_now();
+        double t2 = bench_now();
         int bad = extraction_encode(enc, imgs, b, &st, e);
-        t->decode += t2 - t1, t->encode += bx_now() - t2;
+        t->decode += t2 - t1, t->encode += bench_now() - t2;
         for (int i = 0; i < b; i++) image_free(&imgs[i]);
         if (bad) goto done;
     }
     if (extraction_encode_finish(enc, &st, e)) goto done;
-    double t3 = bx_now();
+    double t3 = bench_now();
     if (presence_init(&p, st.dim, d, EXTRACTION_TOP_K, 0, e) ||
         presence_run(&p, concepts, st.emb, st.offsets, st.n, 0, X, NULL, NULL, e))
         goto done;
-    double t4 = bx_now();
+    double t4 = bench_now();
     t->presence = t4 - t3;
     t->total = t4 - t0;
     t->cpu = bx_cpu() - c0;
@@ -282,14 +261,14 @@ static int c_run(extraction_encoder *enc, char **files, int n, int warmup, const
     for (int at = 0; at < n && t->prep >= 0; at += batch) { /* preprocessing alone, outside the timed run */
         int b = n - at < batch ? n - at : batch;
         decode_batch(files + at, b, imgs);
-        double t5 = bx_now();
+        double t5 = bench_now();
         for (int i = 0; i < b; i++)
             if (imgs[i].pixels && (enc->mf->encoder == MODEL_ENCODER_GLOBAL
                                        ? segments_global_batch(&imgs[i], enc->mf->width, enc->mf->height, enc->mf->mean,
                                                                enc->mf->std, enc->x, enc->per, e)
                                        : teacher_preprocess(enc->mf, &imgs[i], enc->x, enc->scratch, e)))
                 t->prep = -1;
-        if (t->prep >= 0) t->prep += bx_now() - t5;
+        if (t->prep >= 0) t->prep += bench_now() - t5;
         for (int i = 0; i < b; i++) image_free(&imgs[i]);
     }
     if (t->prep < 0) goto done;
@@ -328,18 +307,6 @@ static int py_run(const char *python, const char *peer, const char *model_dir, c
     }
     *seconds = s;
     return 0;
-}
-
-static int cmp_dbl(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(const double *v, int n) {
-    double s[BX_MAX_RUNS];
-    memcpy(s, v, (size_t)n * sizeof *s);
-    qsort(s, (size_t)n, sizeof *s, cmp_dbl);
-    return n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
 }
 
 /* The manifest of a CLIP archive run as a global concept model, in dir. */
@@ -494,25 +461,25 @@ int bench_extract(int argc, char **argv) {
         fprintf(stderr, "bench extract: round %d of %d: C %.1f, Python %.1f images/s (%.2fx); CPU time %.1f, %.1f\n",
                 r + 1, runs, n / c_s[r], n / py_s[r], round_ratio[r], n / c_cpu[r], py_cpu[r] > 0 ? n / py_cpu[r] : 0.0);
     }
-    const double c_ips = n / median(c_s, runs), py_ips = n / median(py_s, runs);
-    const double c_cpu_ips = n / median(c_cpu, runs), py_cpu_m = median(py_cpu, runs);
-    const double py_cpu_ips = py_cpu_m > 0 ? n / py_cpu_m : 0.0, rr = median(round_ratio, runs);
+    const double c_ips = n / bench_median(c_s, runs), py_ips = n / bench_median(py_s, runs);
+    const double c_cpu_ips = n / bench_median(c_cpu, runs), py_cpu_m = bench_median(py_cpu, runs);
+    const double py_cpu_ips = py_cpu_m > 0 ? n / py_cpu_m : 0.0, rr = bench_median(round_ratio, runs);
     printf("extract %s: %s encoder, %dx%dx%d input, D %d, %d concepts, batch %d%s, %d images, 1 thread, torch %s\n",
            model_dir == model_buf ? model_arg : model_dir, model_encoder_name(mf.encoder), mf.channels, mf.height,
            mf.width, mf.embedding_dim, d, batch, global ? " (x14 crops)" : "", n, shim_torch_version());
     printf("  %-44s %10s %12s\n", "path (median of runs)", "images/s", "ms/image");
     printf("  %-44s %10.1f %12.3f\n", global ? "C (jpeg_io, 14 crops, shim, presence)" : "C (jpeg_io, shim, segments, presence)",
            c_ips, 1e3 / c_ips);
-    printf("  %-44s %10s %12.3f\n", "  of which read + JPEG decode", "", 1e3 * median(c_dec, runs) / n);
+    printf("  %-44s %10s %12.3f\n", "  of which read + JPEG decode", "", 1e3 * bench_median(c_dec, runs) / n);
     printf("  %-44s %10s %12.3f\n",
            global ? "  of which crops + normalise + encode" : "  of which preprocess + encode + segments_dense", "",
-           1e3 * median(c_enc, runs) / n);
-    printf("  %-44s %10s %12.3f\n", "  of which presence_run (SGEMM, galleries)", "", 1e3 * median(c_pres, runs) / n);
+           1e3 * bench_median(c_enc, runs) / n);
+    printf("  %-44s %10s %12.3f\n", "  of which presence_run (SGEMM, galleries)", "", 1e3 * bench_median(c_pres, runs) / n);
     printf("  %-44s %10s %12.3f\n", global ? "    (crops + normalise alone, timed apart)" : "    (preprocess alone, timed apart)", "",
-           1e3 * median(c_prep, runs) / n);
+           1e3 * bench_median(c_prep, runs) / n);
     printf("  %-44s %10.1f %12.3f\n", global ? "Python (PIL, 14 crops, torch, max cos)" : "Python (PIL, torch, max cos/location)",
            py_ips, 1e3 / py_ips);
-    printf("  %-44s %10s %12.3f\n", "  of which the image method", "", 1e3 * median(py_enc, runs) / n);
+    printf("  %-44s %10s %12.3f\n", "  of which the image method", "", 1e3 * bench_median(py_enc, runs) / n);
     printf("  %-44s %10.1f %12.3f\n", "C, per CPU second (process CPU time)", c_cpu_ips, 1e3 / c_cpu_ips);
     printf("  %-44s %10.1f %12.3f\n", "Python, per CPU second", py_cpu_ips, py_cpu_ips > 0 ? 1e3 / py_cpu_ips : 0.0);
     printf("  ratio C/Python %.2fx (median of rounds %.2fx, CPU time %.2fx); %zu segments (%.2f per image);\n"

@@ -29,26 +29,11 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "commands.h"
 #include "presence.h"
 #include "segment_store.h"
 #include "segments.h"
-
-static double bp_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int bp_cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double bp_median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, bp_cmp);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 static uint64_t bp_rng;
 static inline float bp_uniform(void) { /* xorshift64*, [-1, 1) */
@@ -74,9 +59,9 @@ static double bp_peak_rss_mb(void) {
 static double bp_sgemm_gflops(const float *a, const float *b, float *c, int m, int n, int k, int reps) {
     double best = 0.0;
     for (int r = 0; r < reps; r++) {
-        double t0 = bp_now();
+        double t0 = bench_now();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, a, k, b, k, 0.0f, c, n);
-        double g = 2.0 * m * n * k / (bp_now() - t0) * 1e-9;
+        double g = 2.0 * m * n * k / (bench_now() - t0) * 1e-9;
         if (g > best) best = g;
     }
     return best;
@@ -155,14 +140,14 @@ int bench_presence(int argc, char **argv) {
         fprintf(stderr, "bench presence: out of memory (segments need %.0f MB)\n", s_total * dim * 4.0 / 1e6);
         return 1;
     }
-    double t_gen = bp_now();
+    double t_gen = bench_now();
     bp_random_units(seg, s_total, (int)dim);
     bp_random_units(concepts, (size_t)nc, (int)dim);
     bp_random_units(newc, 1, (int)dim);
     for (size_t i = 0; i < pk_rows * pk_k; i++) pa[i] = bp_uniform();
     for (size_t i = 0; i < pk_n * pk_k; i++) pb[i] = bp_uniform();
     for (long i = 0; i <= n; i++) offsets[i] = (uint64_t)i * segs;
-    t_gen = bp_now() - t_gen;
+    t_gen = bench_now() - t_gen;
 
     err e = {0};
     presence p;
@@ -192,16 +177,16 @@ int bench_presence(int argc, char **argv) {
         for (long c = 0; c < chunks; c++) {
             const long i0 = c * per_chunk, cn = i0 + per_chunk <= n ? per_chunk : n - i0;
             const int rows = (int)(cn * segs);
-            double t0 = bp_now();
+            double t0 = bench_now();
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, (int)nc, (int)dim, 1.0f,
                         seg + (size_t)i0 * segs * dim, (int)dim, concepts, (int)dim, 0.0f, scratch, (int)nc);
-            double t1 = bp_now();
+            double t1 = bench_now();
             if (presence_run(&p, concepts, seg, offsets + i0, (int)cn, (int)i0, out + (size_t)i0 * nc,
                              nearest + (size_t)i0 * segs, nearest_cos + (size_t)i0 * segs, &e) < 0) {
                 fprintf(stderr, "bench presence: %s\n", e.msg);
                 return 1;
             }
-            double t2 = bp_now();
+            double t2 = bench_now();
             double gt = 2.0 * rows * nc * dim / (t1 - t0) * 1e-9;
             if (gt > peak_tile) peak_tile = gt;
             ratio[nratio++] = (t1 - t0) / (t2 - t1);
@@ -216,26 +201,26 @@ int bench_presence(int argc, char **argv) {
     double best_secs = secs[0];
     for (long r = 1; r < reps; r++)
         if (secs[r] < best_secs) best_secs = secs[r];
-    double med_secs = bp_median(secs, (int)reps);
+    double med_secs = bench_median(secs, (int)reps);
     double peak = peak_square > peak_tile ? peak_square : peak_tile;
     double gflops = flops / med_secs * 1e-9, gflops_best = flops / best_secs * 1e-9;
     double bare_gflops = flops * reps / bare_total * 1e-9;
-    double paired = bp_median(ratio, (int)nratio);
+    double paired = bench_median(ratio, (int)nratio);
     free(ratio);
     free(scratch);
 
     enum { ADD_REPS = 5 };
     double add_ms[ADD_REPS];
     for (int r = 0; r < ADD_REPS; r++) {
-        double t0 = bp_now();
+        double t0 = bench_now();
         if (presence_add_concept(seg, offsets, (int)n, (int)dim, newc, (int32_t)nc, col, best_seg, nearest,
                                  nearest_cos, &e) < 0) {
             fprintf(stderr, "bench presence: %s\n", e.msg);
             return 1;
         }
-        add_ms[r] = (bp_now() - t0) * 1e3;
+        add_ms[r] = (bench_now() - t0) * 1e3;
     }
-    double add_med = bp_median(add_ms, ADD_REPS);
+    double add_med = bench_median(add_ms, ADD_REPS);
     double rss_mb = bp_peak_rss_mb();
     free(pa);
     free(pb);
@@ -253,18 +238,18 @@ int bench_presence(int argc, char **argv) {
             st.boxes[4 * i + 2] = st.boxes[4 * i + 3] = 1.0f;
         }
         char sha[BLOBSTORE_HEX_LEN + 1];
-        double t0 = bp_now();
+        double t0 = bench_now();
         int rc = segment_store_put(&st, store_dir, sha, &e);
-        put_s = bp_now() - t0;
+        put_s = bench_now() - t0;
         free(st.boxes);
         if (rc < 0) {
             fprintf(stderr, "bench presence: %s\n", e.msg);
             return 1;
         }
         segment_store back;
-        t0 = bp_now();
+        t0 = bench_now();
         rc = segment_store_load(&back, store_dir, sha, &e);
-        load_s = bp_now() - t0;
+        load_s = bench_now() - t0;
         if (rc < 0) {
             fprintf(stderr, "bench presence: %s\n", e.msg);
             return 1;

@@ -23,17 +23,12 @@
 
 #include <cblas.h>
 
+#include "bench_util.h"
 #include "commands.h"
 #include "student.h"
 #include "student_gen.h"
 #include "student_measures.h"
 #include "tuning.h"
-
-static double bs_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* the process's CPU time: less inflated than wall time on a shared, loaded machine */
 static double bs_cpu(void) {
@@ -79,11 +74,6 @@ static float *bs_read(const char *path, size_t count) {
     fclose(f);
     if (!v) fprintf(stderr, "bench student: reading %s failed\n", path);
     return v;
-}
-
-static int bs_cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
 }
 
 static double bs_fidelity(const float *X, size_t n, size_t d, const float *W, const float *b, size_t c,
@@ -180,18 +170,18 @@ int bench_student(int argc, char **argv) {
     o.lambda = lambda;
     err e = {0};
     student_data sd;
-    double t0 = bs_now(), c0 = bs_cpu();
+    double t0 = bench_now(), c0 = bs_cpu();
     if (student_data_init(&sd, X, n, d, &e)) {
         fprintf(stderr, "bench student: %s\n", e.msg);
         return 1;
     }
-    double t1 = bs_now();
+    double t1 = bench_now();
     student_cold_start(P, n, c, d, W, b);
     if (student_fit_all(&sd, P, c, NULL, NULL, &o, W, b, res, &e)) {
         fprintf(stderr, "bench student: %s\n", e.msg);
         return 1;
     }
-    double t2 = bs_now(), cpu = bs_cpu() - c0;
+    double t2 = bench_now(), cpu = bs_cpu() - c0;
     double seconds = t2 - t0, obj = 0, kkt = 0;
     long nz = 0, iters = 0, rounds = 0;
     int conv = 1;
@@ -228,14 +218,14 @@ int bench_student(int argc, char **argv) {
             po.kkt_tol = tols[s];
             po.obj_tol = tols[s] * 1e-2;
             student_data_free(&sd);
-            double tp0 = bs_now(), tc0 = bs_cpu();
+            double tp0 = bench_now(), tc0 = bs_cpu();
             if (student_data_init(&sd, X, n, d, &e)) return 1;
             student_cold_start(P, n, c, d, W2, b2);
             if (student_fit_all(&sd, P, c, NULL, NULL, &po, W2, b2, NULL, &e)) {
                 fprintf(stderr, "bench student: %s\n", e.msg);
                 return 1;
             }
-            path_s[s] = bs_now() - tp0;
+            path_s[s] = bench_now() - tp0;
             path_c[s] = bs_cpu() - tc0;
             path_f[s] = bs_fidelity(X, n, d, W2, b2, c, tpred, scores, spred);
         }
@@ -265,12 +255,12 @@ int bench_student(int argc, char **argv) {
         }
         float bk = b[k];
         student_result rr;
-        double ta = bs_now(), ca = bs_cpu();
+        double ta = bench_now(), ca = bs_cpu();
         if (student_fit(&sd, P + k, c, lo + k * d, hi + k * d, &o, ws + k * d, &bk, &rr, &e)) {
             fprintf(stderr, "bench student: %s\n", e.msg);
             return 1;
         }
-        ms[r] = 1e3 * (bs_now() - ta);
+        ms[r] = 1e3 * (bench_now() - ta);
         cms[r] = 1e3 * (bs_cpu() - ca);
         for (size_t j = 0; j < d; j++) bounds_ok &= ws[k * d + j] >= lo[k * d + j] && ws[k * d + j] <= hi[k * d + j];
         printf("  retrain class %zu after downtune x2 of concept %zu: %.1f ms, %d Newton steps, %d rounds, "
@@ -279,8 +269,8 @@ int bench_student(int argc, char **argv) {
     }
     double med = -1, cmed = -1;
     if (retrains > 0) {
-        qsort(ms, (size_t)retrains, sizeof *ms, bs_cmp_double);
-        qsort(cms, (size_t)retrains, sizeof *cms, bs_cmp_double);
+        qsort(ms, (size_t)retrains, sizeof *ms, bench_cmp_double);
+        qsort(cms, (size_t)retrains, sizeof *cms, bench_cmp_double);
         med = ms[retrains / 2];
         cmed = cms[retrains / 2];
     }

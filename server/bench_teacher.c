@@ -18,18 +18,14 @@
 
 #include <jansson.h>
 
+#include "bench_util.h"
 #include "commands.h"
+#include "file_read.h"
 #include "jpeg_io.h"
 #include "model_check.h"
 #include "model_registry.h"
 #include "scenes.h"
 #include "teacher.h"
-
-static double bt_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static void bench_teacher_usage(FILE *out) {
     fprintf(out,
@@ -97,22 +93,6 @@ static int make_images(const char *folder, int n, err *e) {
     return rc;
 }
 
-static uint8_t *read_all(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long L = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = L >= 0 ? malloc((size_t)L + 1) : NULL;
-    if (b && fread(b, 1, (size_t)L, f) != (size_t)L) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    *len = (size_t)L;
-    return b;
-}
-
 /* Seconds spent in the forward call (the rest of a C run is file read, decode,
  * preprocessing and softmax), for the table. */
 static double c_forward_s;
@@ -123,8 +103,8 @@ static int c_batch(model_ref *m, char **files, int count, float *x, float *scrat
     size_t per = (size_t)mf->channels * mf->height * mf->width;
     for (int i = 0; i < count; i++) {
         size_t len;
-        uint8_t *b = read_all(files[i], &len);
-        if (!b) return err_set(e, ERR_IO, "cannot read %s", files[i]);
+        uint8_t *b = (uint8_t *)file_read_all(files[i], BENCH_FILE_MAX, &len, e);
+        if (!b) return -1;
         image_rgb img;
         int rc = jpeg_decode(b, len, &img, e);
         free(b);
@@ -137,11 +117,11 @@ static int c_batch(model_ref *m, char **files, int count, float *x, float *scrat
                      .data = x, .count = per * (size_t)count};
     shim_output out = {0};
     char eb[320];
-    double t0 = bt_now();
+    double t0 = bench_now();
     if (m->fast ? shim_infer_run(m->fast, &in, &out, eb, sizeof eb)
                 : shim_model_run(m->model, mf->method_forward, &in, 1, &out, eb, sizeof eb))
         return err_set(e, ERR_TORCH, "forward: %s", eb);
-    c_forward_s += bt_now() - t0;
+    c_forward_s += bench_now() - t0;
     size_t c = (size_t)out.shape[1];
     teacher_softmax_rows(out.data, (size_t)count, c); // (B, C)
     for (int i = 0; i < count; i++) *checksum += out.data[(size_t)i * c];
@@ -159,10 +139,10 @@ static double c_run(model_ref *m, char **files, int n, int batch, int warmup, do
         if (c_batch(m, files + at, n - at < batch ? n - at : batch, x, scratch, &ignored, e)) goto done;
     *checksum = 0;
     c_forward_s = 0;
-    double t0 = bt_now();
+    double t0 = bench_now();
     for (int at = 0; at < n; at += batch)
         if (c_batch(m, files + at, n - at < batch ? n - at : batch, x, scratch, checksum, e)) goto done;
-    dt = bt_now() - t0;
+    dt = bench_now() - t0;
 done:
     free(x);
     free(scratch);

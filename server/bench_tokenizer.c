@@ -8,18 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "tokenizer_clip.h"
-
-static double bench_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static void bench_tokenizer_usage(FILE *out) {
     fprintf(out, "Usage: inficond bench tokenizer --vocab FILE [--loads N] [--prompts M]\n\n"
@@ -65,7 +55,7 @@ int bench_tokenizer(int argc, char **argv) {
         }
         clip_tokenizer_free(t);
     }
-    qsort(ms, (size_t)loads, sizeof *ms, cmp_double);
+    qsort(ms, (size_t)loads, sizeof *ms, bench_cmp_double);
     double load_first = ms[0], load_median = ms[loads / 2], load_max = ms[loads - 1];
     free(ms);
 

@@ -25,10 +25,13 @@
 #include "db_json.h"
 #include "demo_world.h"
 #include "extraction.h"
+#include "file_read.h"
 #include "log.h"
 #include "model_registry.h"
 #include "scenes.h"
 #include "teacher.h"
+
+#define DEMO_CORPUS_FILE_MAX ((size_t)1 << 20)
 
 /* A slice [lo, hi] of the job's progress bar. */
 typedef struct span {
@@ -291,18 +294,6 @@ done:
 
 /* ---- step 5: the corpus ---------------------------------------------------- */
 
-static char *read_file(const char *path, size_t *len, err *e) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return err_set(e, ERR_IO, "cannot read %s: %s", path, strerror(errno)), NULL;
-    char *buf = malloc(65536);
-    size_t n = buf ? fread(buf, 1, 65535, f) : 0;
-    fclose(f);
-    if (!buf) return err_set(e, ERR_INTERNAL, "out of memory"), NULL;
-    buf[n] = 0;
-    *len = n;
-    return buf;
-}
-
 static int64_t corpus_step(app *a, const char *out, int *reused, err *e) {
     const char *pn[] = {DEMO_CORPUS_NAME};
     int64_t id = query_id(a, "SELECT id::text FROM corpora WHERE name = $1", 1, pn, e);
@@ -311,7 +302,7 @@ static int64_t corpus_step(app *a, const char *out, int *reused, err *e) {
     char path[PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/corpus.txt", out);
     size_t len = 0;
-    char *text = read_file(path, &len, e);
+    char *text = file_read_all(path, DEMO_CORPUS_FILE_MAX, &len, e);
     if (!text) return -1;
     corpus_text ct = {0};
     int bad = corpus_text_parse(text, len, &ct, e);

@@ -10,9 +10,11 @@
 #include <string.h>
 
 #include "config.h"
+#include "file_read.h"
 #include "log.h"
 
 #define MIGRATE_LOCK_KEY "7350113"
+#define MIGRATION_FILE_MAX ((size_t)16 << 20)
 
 static int is_migration_name(const char *n) {
     size_t len = strlen(n);
@@ -22,23 +24,6 @@ static int is_migration_name(const char *n) {
 
 static int cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static char *read_file(const char *path, err *e) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return err_set(e, ERR_IO, "cannot open %s", path), NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        fclose(f);
-        return err_set(e, ERR_IO, "cannot read %s", path), NULL;
-    }
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
 }
 
 static int line_of(const char *sql, long pos) {
@@ -53,7 +38,7 @@ static int line_of(const char *sql, long pos) {
 static int apply_one(PGconn *c, const char *dir, const char *name, err *e) {
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    char *sql = read_file(path, e);
+    char *sql = file_read_all(path, MIGRATION_FILE_MAX, NULL, e);
     if (!sql) return -1;
     PGresult *r = PQexec(c, "BEGIN");
     PQclear(r);

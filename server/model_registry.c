@@ -26,8 +26,12 @@
 #include <unistd.h>
 
 #include "db_json.h"
+#include "file_read.h"
 #include "log.h"
 #include "model_check.h"
+
+/* A manifest names at most MODEL_MAX_CLASSES classes: a few MB of JSON at most. */
+#define MANIFEST_FILE_MAX ((size_t)64 << 20)
 
 /* ---- files ----------------------------------------------------------------- */
 
@@ -114,23 +118,6 @@ static int copy_file(const char *src, const char *dst, char *sha_hex, err *e) {
     return rc;
 }
 
-static char *read_text(const char *path, err *e) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        err_set(e, ERR_IO, "cannot read %s: %s", path, strerror(errno));
-        return NULL;
-    }
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&buf, &len);
-    char chunk[8192];
-    for (size_t n; m && (n = fread(chunk, 1, sizeof chunk, f)) > 0;) fwrite(chunk, 1, n, m);
-    if (m) fclose(m);
-    fclose(f);
-    if (!buf) err_set(e, ERR_INTERNAL, "out of memory");
-    return buf;
-}
-
 /* ---- registration ---------------------------------------------------------- */
 
 static int name_ok_or_set(const char *name, err *e) {
@@ -196,7 +183,7 @@ int model_registry_register(app *a, const char *name, const char *src_dir, int64
     }
     json_object_del(summary, "dir");
     pathf(path, sizeof path, "%s/manifest.json", staging);
-    if (!(manifest_text = read_text(path, e))) goto done;
+    if (!(manifest_text = file_read_all(path, MANIFEST_FILE_MAX, NULL, e))) goto done;
     char *summary_text = json_dumps(summary, JSON_COMPACT);
     if (!summary_text) {
         err_set(e, ERR_INTERNAL, "out of memory");

@@ -15,6 +15,7 @@
 
 #include "demo_models.h"
 #include "demo_world.h"
+#include "file_read.h"
 #include "scenes.h"
 #include "tmpdir.h"
 
@@ -95,19 +96,6 @@ static void untrained_concept_model_scores_near_chance(void **state) {
     tmpdir_remove(dir);
 }
 
-static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    *len = b ? fread(b, 1, (size_t)n, f) : 0;
-    if (b) b[*len] = 0;
-    fclose(f);
-    return b;
-}
-
 /* Two small builds of the scenes tree with one seed write the same scenes.jsonl,
  * another seed a different one; each caption is "colour item[, small colour item],
  * on background" from the scene's recorded parts. */
@@ -127,7 +115,7 @@ static void scenes_deterministic_and_captions_match_parts(void **state) {
         if (scenes_write_tree(w, &cfg, dirs[k], NULL, NULL, &e)) fail_msg("%s", e.msg);
         char p[128];
         snprintf(p, sizeof p, "%s/scenes.jsonl", dirs[k]);
-        assert_non_null(text[k] = slurp(p, &len[k]));
+        assert_non_null(text[k] = file_read_all(p, (size_t)1 << 30, &len[k], NULL));
     }
     scenes_close(w);
     assert_int_equal(len[0], len[1]);
