@@ -13,6 +13,8 @@
 #include "app.h"
 #include "auth.h"
 #include "commands.h"
+#include "data_sweep.h"
+#include "db_json.h"
 #include "demo_job.h"
 #include "http_server.h"
 #include "inficond_shim.h"
@@ -80,6 +82,34 @@ static void block_signals(sigset_t *set) {
     signal(SIGPIPE, SIG_IGN);
 }
 
+/* Leftovers of killed work in the data folder (data_sweep.h), once at start; the
+ * uploads of import jobs still queued or running are kept. A failure only warns. */
+#define SWEEP_MIN_AGE_S 3600
+static void sweep_leftovers(app *a) {
+    err e = {0};
+    json_t *keep = db_json(a, NULL,
+                           "SELECT coalesce(json_agg(params->>'path'), '[]')::text FROM jobs"
+                           " WHERE state IN ('queued', 'running') AND params->>'upload' = 'true'",
+                           0, NULL, &e);
+    if (!keep) {
+        log_warn("sweep: skipped: %s", e.msg);
+        return;
+    }
+    size_t n = json_array_size(keep);
+    const char **paths = calloc(n + 1, sizeof *paths);
+    for (size_t i = 0; paths && i < n; i++) paths[i] = json_string_value(json_array_get(keep, i));
+    data_sweep_report r;
+    if (!paths)
+        log_warn("sweep: skipped: out of memory");
+    else if (data_sweep(a->cfg.data_dir, SWEEP_MIN_AGE_S, paths, n, &r, &e))
+        log_warn("sweep: %s", e.msg);
+    else if (r.removed || r.failed)
+        log_info("sweep: %ld leftover(s) of interrupted work removed (%lld bytes), %ld could not be", r.removed,
+                 r.bytes, r.failed);
+    free(paths);
+    json_decref(keep);
+}
+
 static int wants_help(int argc, char **argv, const char *text) {
     if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
         printf("%s\n%s", text, config_help());
@@ -104,6 +134,7 @@ int cmd_serve(int argc, char **argv) {
         db_pool_close(a.db);
         return 1;
     }
+    sweep_leftovers(&a);
     a.logins = login_limit_new(a.cfg.login_max_failures, a.cfg.login_window_s);
     http_server *http = a.logins ? http_server_start(&a, &e) : NULL;
     if (!http) {
