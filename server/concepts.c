@@ -170,27 +170,6 @@ int concept_check_words(const model_manifest *mf, char *const *words, size_t n, 
 
 /* ---- embedding --------------------------------------------------------------- */
 
-/* words as a PostgreSQL text[] literal: {"a","b c"} with " and \ escaped. */
-static char *pg_text_array(char *const *words, size_t n) {
-    size_t len = 3;
-    for (size_t i = 0; i < n; i++) len += 2 * strlen(words[i]) + 3;
-    char *s = malloc(len), *p = s;
-    if (!s) return NULL;
-    *p++ = '{';
-    for (size_t i = 0; i < n; i++) {
-        if (i) *p++ = ',';
-        *p++ = '"';
-        for (const char *c = words[i]; *c; c++) {
-            if (*c == '"' || *c == '\\') *p++ = '\\';
-            *p++ = *c;
-        }
-        *p++ = '"';
-    }
-    *p++ = '}';
-    *p = 0;
-    return s;
-}
-
 static int hexval(char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1; }
 
 /* A bytea in PostgreSQL's hex output ("\x0a1b...") into dst (exactly nbytes). */
@@ -285,7 +264,7 @@ int concept_embeddings_load(app *a, int64_t model_id, int dim, char *const *word
     *out = NULL;
     float *emb = calloc(n * (size_t)dim + 1, sizeof *emb); // (n, D)
     uint8_t *have = calloc(n + 1, 1);
-    char *arr = pg_text_array(words, n);
+    char *arr = db_text_array(words, n);
     int rc = -1;
     if (!emb || !have || !arr) {
         err_set(e, ERR_INTERNAL, "out of memory");
@@ -314,7 +293,7 @@ int concept_embed_words(app *a, model_ref *m, char *const *words, size_t n, floa
     float *emb = calloc(n * (size_t)D, sizeof *emb); // (n, D)
     uint8_t *have = calloc(n, 1);
     size_t *todo = malloc(n * sizeof *todo);
-    char *arr = pg_text_array(words, n);
+    char *arr = db_text_array(words, n);
     if (!emb || !have || !todo || !arr) {
         err_set(e, ERR_INTERNAL, "out of memory");
         goto fail;

@@ -200,3 +200,23 @@ int db_ping(db_pool *p, err *e) {
     db_release(p, c);
     return rc;
 }
+
+char *db_text_array(char *const *words, size_t n) {
+    size_t len = 3;
+    for (size_t i = 0; i < n; i++) len += 2 * strlen(words[i]) + 3;
+    char *s = malloc(len), *p = s;
+    if (!s) return NULL;
+    *p++ = '{';
+    for (size_t i = 0; i < n; i++) {
+        if (i) *p++ = ',';
+        *p++ = '"';
+        for (const char *c = words[i]; *c; c++) {
+            if (*c == '"' || *c == '\\') *p++ = '\\';
+            *p++ = *c;
+        }
+        *p++ = '"';
+    }
+    *p++ = '}';
+    *p = 0;
+    return s;
+}

@@ -45,6 +45,10 @@ int db_commit(PGconn *conn, err *e) WARN_UNUSED;
 void db_rollback(PGconn *conn);
 
 /* Is the database reachable right now? (SELECT 1 on a pooled connection.) */
+/* words as a PostgreSQL text[] literal, {"a","b c"} with " and \ escaped, for a
+ * $n::text[] parameter; malloc'd (free it), NULL when out of memory. */
+char *db_text_array(char *const *words, size_t n);
+
 int db_ping(db_pool *pool, err *e);
 
 #endif

@@ -1,6 +1,8 @@
 /* db_json.c — single-cell JSON queries. */
 #include "db_json.h"
 
+#include <stdio.h>
+
 json_t *db_json(app *a, const char *what, const char *sql, int nparams, const char *const *params,
                 err *e) {
     PGconn *c = db_acquire(a->db, e);
@@ -22,4 +24,12 @@ json_t *db_json(app *a, const char *what, const char *sql, int nparams, const ch
     PQclear(r);
     if (!j) err_set(e, ERR_INTERNAL, "bad JSON from the database: %s", je.text);
     return j;
+}
+
+json_t *db_json_by_id(app *a, const char *thing, int64_t id, const char *sql, err *e) {
+    char ids[24], what[96];
+    snprintf(ids, sizeof ids, "%lld", (long long)id);
+    snprintf(what, sizeof what, "no %s %lld", thing, (long long)id);
+    const char *p[] = {ids};
+    return db_json(a, what, sql, 1, p, e);
 }

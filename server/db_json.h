@@ -4,6 +4,7 @@
 #define INFICOND_DB_JSON_H
 
 #include <jansson.h>
+#include <stdint.h>
 
 #include "app.h"
 #include "err.h"
@@ -12,5 +13,8 @@
  * message ("no user 7"). A NULL cell is JSON null. */
 json_t *db_json(app *a, const char *what, const char *sql, int nparams, const char *const *params,
                 err *e);
+
+/* db_json with one parameter, an id ($1); no row: ERR_NOT_FOUND "no <thing> <id>". */
+json_t *db_json_by_id(app *a, const char *thing, int64_t id, const char *sql, err *e);
 
 #endif

@@ -363,27 +363,6 @@ static void words_free(char **w, size_t n) {
 
 /* ---- presence storage -------------------------------------------------------- */
 
-/* A text[] literal of words (escaped). */
-static char *text_array(char *const *words, size_t n) {
-    size_t len = 3;
-    for (size_t i = 0; i < n; i++) len += 2 * strlen(words[i]) + 3;
-    char *s = malloc(len), *p = s;
-    if (!s) return NULL;
-    *p++ = '{';
-    for (size_t i = 0; i < n; i++) {
-        if (i) *p++ = ',';
-        *p++ = '"';
-        for (const char *c = words[i]; *c; c++) {
-            if (*c == '"' || *c == '\\') *p++ = '\\';
-            *p++ = *c;
-        }
-        *p++ = '"';
-    }
-    *p++ = '}';
-    *p = 0;
-    return s;
-}
-
 /* Gallery JSON [[image_id, segment, score], ...] from hits with image rows. */
 static json_t *gallery_json(const presence_hit *h, int count, const int64_t *ids) {
     json_t *g = json_array();
@@ -544,7 +523,7 @@ static int presence_commit(app *a, const extraction *x, const float *X, const js
                            int expect_version, err *e) {
     char sha[65];
     if (blobstore_put(a->cfg.data_dir, X, (size_t)x->n * x->d * sizeof(float), sha, e)) return -1;
-    char *words = text_array(x->words, (size_t)x->d), *gal = json_dumps(galleries, JSON_COMPACT);
+    char *words = db_text_array(x->words, (size_t)x->d), *gal = json_dumps(galleries, JSON_COMPACT);
     char id[24], ver[16], d[16], ev[16];
     snprintf(id, sizeof id, "%lld", (long long)x->id);
     snprintf(ver, sizeof ver, "%d", x->corpus_version);
@@ -681,7 +660,7 @@ int extraction_job(job_ctx *ctx, const json_t *params, json_t **result, err *e) 
             goto done;
         size_t L = x.n_chunks * 66 + 3, sl = x.n_chunks * 12 + 3;
         char *chunks = malloc(L), *sizes = malloc(sl), *fj = json_dumps(failures, JSON_COMPACT);
-        char *wl = text_array(words, n_words), *gj = json_dumps(galleries, JSON_COMPACT);
+        char *wl = db_text_array(words, n_words), *gj = json_dumps(galleries, JSON_COMPACT);
         if (!chunks || !sizes || !fj || !wl || !gj) {
             free(chunks), free(sizes), free(fj), free(wl), free(gj);
             err_set(e, ERR_INTERNAL, "out of memory");

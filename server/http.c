@@ -138,6 +138,13 @@ void reply_add_header(req *r, const char *name, const char *value) {
     hc->nhdr++;
 }
 
+void reply_json_or_err(req *r, unsigned status, json_t *body, const err *e) {
+    if (body)
+        reply_json(r, status, body);
+    else
+        reply_err(r, e);
+}
+
 void reply_json_at(req *r, unsigned status, json_t *body, const char *location_fmt, ...) {
     char loc[256];
     va_list ap;

@@ -84,6 +84,9 @@ void reply_error(req *r, unsigned status, const char *code, const char *fmt, ...
  * unless the message is safe to show (ERR_UNAVAILABLE etc.). */
 void reply_err(req *r, const err *e);
 void reply_no_content(req *r);
+/* reply_json(status, body) when body is not NULL, else reply_err(e): the end of a
+ * handler whose last step made the body or failed. */
+void reply_json_or_err(req *r, unsigned status, json_t *body, const err *e);
 /* Add a response header to the reply about to be made (e.g. Set-Cookie, Location). */
 void reply_add_header(req *r, const char *name, const char *value);
 /* reply_json with a Location header (printf-style path of what was made or queued). */

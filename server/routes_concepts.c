@@ -92,31 +92,11 @@ static int words_from_json_or_reply(req *r, const json_t *arr, corpus_text *out)
     return 0;
 }
 
-static char *text_array_lit(char *const *w, size_t n) {
-    size_t len = 3;
-    for (size_t i = 0; i < n; i++) len += 2 * strlen(w[i]) + 3;
-    char *s = malloc(len), *p = s;
-    if (!s) return NULL;
-    *p++ = '{';
-    for (size_t i = 0; i < n; i++) {
-        if (i) *p++ = ',';
-        *p++ = '"';
-        for (const char *c = w[i]; *c; c++) {
-            if (*c == '"' || *c == '\\') *p++ = '\\';
-            *p++ = *c;
-        }
-        *p++ = '"';
-    }
-    *p++ = '}';
-    *p = 0;
-    return s;
-}
-
 /* Insert the corpus and its words in one transaction; *id on success. */
 static int corpus_insert(app *a, const char *name, const corpus_text *w, int64_t user_id, int64_t *id, err *e) {
     char uid[24], cid[24];
     snprintf(uid, sizeof uid, "%lld", (long long)user_id);
-    char *arr = text_array_lit(w->words, w->n);
+    char *arr = db_text_array(w->words, w->n);
     if (!arr) return err_set(e, ERR_INTERNAL, "out of memory");
     PGconn *c = db_acquire(a->db, e);
     int rc = -1;
@@ -252,21 +232,15 @@ void route_corpora_list(req *r) {
                         " corpora ORDER BY id LIMIT $1 OFFSET $2) c), 'total', (SELECT count(*) FROM corpora), 'limit',"
                         " $1::int, 'offset', $2::bigint)::text",
                         2, p, &e);
-    if (!j) reply_err(r, &e);
-    else reply_json(r, 200, j);
+    reply_json_or_err(r, 200, j, &e);
 }
 
 void route_corpora_get(req *r) {
     int64_t id = req_id_or_reply(r, 0);
     if (id < 0) return;
-    char ids[24], what[40];
-    snprintf(ids, sizeof ids, "%lld", (long long)id);
-    snprintf(what, sizeof what, "no corpus %lld", (long long)id);
-    const char *p[] = {ids};
     err e = {0};
-    json_t *j = db_json(r->app, what, "SELECT " CORPUS_JSON "::text FROM corpora c WHERE c.id = $1", 1, p, &e);
-    if (!j) reply_err(r, &e);
-    else reply_json(r, 200, j);
+    json_t *j = db_json_by_id(r->app, "corpus", id, "SELECT " CORPUS_JSON "::text FROM corpora c WHERE c.id = $1", &e);
+    reply_json_or_err(r, 200, j, &e);
 }
 
 /* Check words against every concept model this corpus is extracted with, and embed
@@ -329,11 +303,7 @@ static int lock_corpus(PGconn *c, int64_t id, err *e) {
 }
 
 static int corpus_exists(app *a, int64_t id, err *e) {
-    char ids[24], what[40];
-    snprintf(ids, sizeof ids, "%lld", (long long)id);
-    snprintf(what, sizeof what, "no corpus %lld", (long long)id);
-    const char *p[] = {ids};
-    json_t *j = db_json(a, what, "SELECT 'true' FROM corpora WHERE id = $1", 1, p, e);
+    json_t *j = db_json_by_id(a, "corpus", id, "SELECT 'true' FROM corpora WHERE id = $1", e);
     json_decref(j);
     return j ? 0 : -1;
 }
@@ -355,7 +325,7 @@ void route_corpora_update(req *r) {
     err e = {0};
     char ids[24];
     snprintf(ids, sizeof ids, "%lld", (long long)id);
-    char *arr = jw ? text_array_lit(w.words, w.n) : NULL;
+    char *arr = jw ? db_text_array(w.words, w.n) : NULL;
     int rc = -1;
     if (corpus_exists(r->app, id, &e) || (jw && check_words_for_models(r->app, id, w.words, w.n, &e))) goto out;
     PGconn *c = db_acquire(r->app->db, &e);
@@ -593,22 +563,18 @@ void route_extractions_list(req *r) {
                         " FROM extractions x JOIN corpora c ON c.id = x.corpus_id WHERE ($1::bigint IS NULL OR"
                         " x.corpus_id = $1::bigint) AND ($2::bigint IS NULL OR x.dataset_id = $2::bigint)",
                         2, p, &e);
-    if (!j) reply_err(r, &e);
-    else reply_json(r, 200, j);
+    reply_json_or_err(r, 200, j, &e);
 }
 
 void route_extractions_get(req *r) {
     int64_t id = req_id_or_reply(r, 0);
     if (id < 0) return;
-    char ids[24], what[48];
-    snprintf(ids, sizeof ids, "%lld", (long long)id);
-    snprintf(what, sizeof what, "no extraction %lld", (long long)id);
-    const char *p[] = {ids};
     err e = {0};
-    json_t *j = db_json(r->app, what, "SELECT " EXTRACTION_JSON "::text FROM extractions x JOIN corpora c ON"
-                                      " c.id = x.corpus_id WHERE x.id = $1", 1, p, &e);
-    if (!j) reply_err(r, &e);
-    else reply_json(r, 200, j);
+    json_t *j = db_json_by_id(r->app, "extraction", id,
+                              "SELECT " EXTRACTION_JSON "::text FROM extractions x JOIN corpora c ON c.id = x.corpus_id"
+                              " WHERE x.id = $1",
+                              &e);
+    reply_json_or_err(r, 200, j, &e);
 }
 
 /* The extraction, ready, or reply (404 / 409). */

@@ -106,11 +106,7 @@ void route_datasets_list(req *r) {
                            "   FROM (SELECT * FROM datasets ORDER BY id LIMIT $1::int OFFSET $2::int) d), '[]'),"
                            " 'total', (SELECT count(*) FROM datasets), 'limit', $1::int, 'offset', $2::int)::text",
                            2, p, &e);
-    if (!page) {
-        reply_err(r, &e);
-        return;
-    }
-    reply_json(r, 200, page);
+    reply_json_or_err(r, 200, page, &e);
 }
 
 void route_datasets_get(req *r) {

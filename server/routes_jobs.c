@@ -26,11 +26,7 @@ void route_jobs_list(req *r) {
     if (!req_page_or_reply(r, 500, 50, REQ_OFFSET_MAX, &pg)) return;
     err e = {0};
     json_t *page = jobs_list_json(r->app, state, kind, pg.limit, pg.offset, &e);
-    if (!page) {
-        reply_err(r, &e);
-        return;
-    }
-    reply_json(r, 200, page);
+    reply_json_or_err(r, 200, page, &e);
 }
 
 void route_jobs_create(req *r) {
@@ -95,11 +91,7 @@ void route_jobs_get(req *r) {
     }
     err e = {0};
     json_t *job = jobs_get_json(r->app, id, &e);
-    if (!job) {
-        reply_err(r, &e);
-        return;
-    }
-    reply_json(r, 200, job);
+    reply_json_or_err(r, 200, job, &e);
 }
 
 void route_jobs_cancel(req *r) {
@@ -107,9 +99,5 @@ void route_jobs_cancel(req *r) {
     if (id < 0) return;
     err e = {0};
     json_t *job = jobs_cancel(r->app, id, &e);
-    if (!job) {
-        reply_err(r, &e);
-        return;
-    }
-    reply_json(r, 200, job);
+    reply_json_or_err(r, 200, job, &e);
 }

@@ -45,11 +45,7 @@ void route_models_list(req *r) {
         " 'total', (SELECT count(*) FROM models WHERE ($1::text IS NULL OR kind = $1)),"
         " 'limit', $2::int, 'offset', $3::int)::text",
         3, p, &e);
-    if (!page) {
-        reply_err(r, &e);
-        return;
-    }
-    reply_json(r, 200, page);
+    reply_json_or_err(r, 200, page, &e);
 }
 
 void route_models_create(req *r) {
@@ -98,11 +94,7 @@ void route_models_get(req *r) {
     if (id < 0) return;
     err e = {0};
     json_t *m = model_registry_get_json(r->app, id, &e);
-    if (!m) {
-        reply_err(r, &e);
-        return;
-    }
-    reply_json(r, 200, m);
+    reply_json_or_err(r, 200, m, &e);
 }
 
 void route_models_delete(req *r) {
@@ -125,13 +117,8 @@ void route_models_delete(req *r) {
     " 'created_by', t.created_by, 'created_at', t.created_at)"
 
 static json_t *dataset_exists(req *r, int64_t id, err *e) {
-    char ids[24], what[48];
-    snprintf(ids, sizeof ids, "%lld", (long long)id);
-    snprintf(what, sizeof what, "no dataset %lld", (long long)id);
-    const char *p[] = {ids};
-    return db_json(r->app, what,
-                   "SELECT json_build_object('name', name, 'classes', classes)::text FROM datasets WHERE id = $1", 1,
-                   p, e);
+    return db_json_by_id(r->app, "dataset", id,
+                         "SELECT json_build_object('name', name, 'classes', classes)::text FROM datasets WHERE id = $1", e);
 }
 
 void route_teacher_outputs_create(req *r) {
@@ -244,11 +231,8 @@ void route_teacher_outputs_list(req *r) {
 }
 
 static json_t *output_row(req *r, int64_t id, err *e) {
-    char ids[24], what[48];
-    snprintf(ids, sizeof ids, "%lld", (long long)id);
-    snprintf(what, sizeof what, "no teacher output %lld", (long long)id);
-    const char *p[] = {ids};
-    return db_json(r->app, what, "SELECT " TEACHER_OUTPUT_JSON "::text FROM teacher_outputs t WHERE t.id = $1", 1, p, e);
+    return db_json_by_id(r->app, "teacher output", id,
+                         "SELECT " TEACHER_OUTPUT_JSON "::text FROM teacher_outputs t WHERE t.id = $1", e);
 }
 
 /* The two blobs of a row, verified: probs (n, c) and ids (n). */
@@ -418,12 +402,9 @@ void route_teacher_outputs_probs(req *r) {
 void route_teacher_outputs_delete(req *r) {
     int64_t id = req_id_or_reply(r, 0);
     if (id < 0) return;
-    char ids[24], what[48];
-    snprintf(ids, sizeof ids, "%lld", (long long)id);
-    snprintf(what, sizeof what, "no teacher output %lld", (long long)id);
-    const char *p[] = {ids};
     err e = {0};
-    json_t *gone = db_json(r->app, what, "DELETE FROM teacher_outputs WHERE id = $1 RETURNING '1'", 1, p, &e);
+    json_t *gone =
+        db_json_by_id(r->app, "teacher output", id, "DELETE FROM teacher_outputs WHERE id = $1 RETURNING '1'", &e);
     if (!gone) {
         reply_err(r, &e);
         return;

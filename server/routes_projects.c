@@ -44,12 +44,8 @@
     " CROSS JOIN LATERAL (SELECT count(*) AS n FROM corpus_words w WHERE w.corpus_id = p.corpus_id) cw"
 
 static json_t *project_json(app *a, int64_t id, err *e) {
-    char ids[24], what[48];
-    snprintf(ids, sizeof ids, "%lld", (long long)id);
-    snprintf(what, sizeof what, "no project %lld", (long long)id);
-    const char *p[] = {ids};
-    return db_json(a, what, "SELECT " PROJECT_JSON "::text FROM projects p" PROJECT_FROM " WHERE p.id = $1::bigint", 1,
-                   p, e);
+    return db_json_by_id(a, "project", id,
+                         "SELECT " PROJECT_JSON "::text FROM projects p" PROJECT_FROM " WHERE p.id = $1::bigint", e);
 }
 
 void route_projects_list(req *r) {
@@ -64,11 +60,7 @@ void route_projects_list(req *r) {
                            "), '[]'),"
                            " 'total', (SELECT count(*) FROM projects), 'limit', $1::int, 'offset', $2::int)::text",
                            2, p, &e);
-    if (!page) {
-        reply_err(r, &e);
-        return;
-    }
-    reply_json(r, 200, page);
+    reply_json_or_err(r, 200, page, &e);
 }
 
 void route_projects_get(req *r) {
@@ -76,11 +68,7 @@ void route_projects_get(req *r) {
     if (id < 0) return;
     err e = {0};
     json_t *j = project_json(r->app, id, &e);
-    if (!j) {
-        reply_err(r, &e);
-        return;
-    }
-    reply_json(r, 200, j);
+    reply_json_or_err(r, 200, j, &e);
 }
 
 static const char *const id_fields[] = {"dataset_id", "teacher_model_id", "concept_model_id", "corpus_id"};

@@ -160,28 +160,16 @@ void route_students_list(req *r) {
                            " 'total', (SELECT count(*) FROM students WHERE ($3::bigint IS NULL OR dataset_id = $3)),"
                            " 'limit', $1::int, 'offset', $2::int)::text",
                            3, p, &e);
-    if (!page) {
-        reply_err(r, &e);
-        return;
-    }
-    reply_json(r, 200, page);
+    reply_json_or_err(r, 200, page, &e);
 }
 
 void route_students_get(req *r) {
     int64_t id = req_id_or_reply(r, 0);
     if (id < 0) return;
-    char ids[24], what[48];
-    snprintf(ids, sizeof ids, "%lld", (long long)id);
-    snprintf(what, sizeof what, "no student %lld", (long long)id);
-    const char *p[] = {ids};
     err e = {0};
-    json_t *j = db_json(r->app, what,
-                        "SELECT " STUDENT_JSON "::text FROM students s WHERE s.id = $1", 1, p, &e);
-    if (!j) {
-        reply_err(r, &e);
-        return;
-    }
-    reply_json(r, 200, j);
+    json_t *j =
+        db_json_by_id(r->app, "student", id, "SELECT " STUDENT_JSON "::text FROM students s WHERE s.id = $1", &e);
+    reply_json_or_err(r, 200, j, &e);
 }
 
 void route_student_versions_list(req *r) {
@@ -206,11 +194,7 @@ void route_student_versions_list(req *r) {
         " 'head', (SELECT max(number) FROM student_versions WHERE student_id = s.id),"
         " 'limit', $2::int, 'offset', $3::int)::text FROM students s WHERE s.id = $1",
         3, p, &e);
-    if (!page) {
-        reply_err(r, &e);
-        return;
-    }
-    reply_json(r, 200, page);
+    reply_json_or_err(r, 200, page, &e);
 }
 
 /* ---- one version: the body, cached serialised (versions never change) --------- */
