@@ -223,71 +223,22 @@ static int64_t teacher_step(job_ctx *ctx, int64_t dataset_id, int64_t model_id, 
     teacher_dataset d;
     if (teacher_dataset_load(a, dataset_id, &d, e)) return -1;
     model_ref *m = NULL;
-    float *probs = NULL, *x = NULL, *scratch = NULL;
-    int *map = NULL;
+    float *probs = NULL;
     int64_t rc = -1;
     if (!(m = model_registry_acquire(a, model_id, e))) goto done;
-    const model_manifest *mf = &m->mf;
-    const size_t C = d.n_classes, per = (size_t)mf->channels * mf->height * mf->width;
-    if (mf->kind != MODEL_KIND_TEACHER || mf->n_classes != C || d.n == 0) {
+    if (m->mf.kind != MODEL_KIND_TEACHER || m->mf.n_classes != d.n_classes || d.n == 0) {
         err_set(e, ERR_UNPROCESSABLE, "model %lld does not fit dataset '%s' (%zu classes, %zu images)",
-                (long long)model_id, d.name, C, d.n);
+                (long long)model_id, d.name, d.n_classes, d.n);
         goto done;
     }
-    probs = malloc(d.n * C * sizeof(float));        // (N, C)
-    x = malloc(per * TEACHER_BATCH * sizeof(float)); // (B, channels, H, W)
-    scratch = malloc(3 * (size_t)mf->height * mf->width * sizeof(float));
-    map = malloc(C * sizeof(int));
-    if (!probs || !x || !scratch || !map) {
-        err_set(e, ERR_INTERNAL, "out of memory");
-        goto done;
-    }
-    for (size_t j = 0; j < C; j++) { /* model column j -> dataset column map[j] */
-        map[j] = (int)j;
-        for (size_t k = 0; k < C; k++)
-            if (!strcmp(mf->classes[j], d.classes[k])) map[j] = (int)k;
-    }
-    for (size_t at = 0; at < d.n; at += TEACHER_BATCH) {
-        size_t b = d.n - at < TEACHER_BATCH ? d.n - at : TEACHER_BATCH;
-        if (job_progress(ctx, 0.85 + 0.10 * (double)at / d.n, e, "teacher outputs: %zu of %zu images", at, d.n))
-            goto done;
-        for (size_t i = 0; i < b; i++) {
-            uint8_t *buf;
-            size_t len;
-            image_rgb img;
-            if (blobstore_read(a->cfg.data_dir, d.shas[at + i], &buf, &len, e)) goto done;
-            int bad = jpeg_decode(buf, len, &img, e);
-            free(buf);
-            if (!bad) bad = teacher_preprocess(mf, &img, x + i * per, scratch, e);
-            image_free(&img);
-            if (bad) goto done;
-        }
-        shim_input in = {.dtype = SHIM_FLOAT32, .ndim = 4,
-                         .shape = {(int64_t)b, mf->channels, mf->height, mf->width}, .data = x, .count = per * b};
-        shim_output o = {0};
-        char eb[320];
-        if (m->fast ? shim_infer_run(m->fast, &in, &o, eb, sizeof eb)
-                    : shim_model_run(m->model, mf->method_forward, &in, 1, &o, eb, sizeof eb)) {
-            err_set(e, ERR_TORCH, "teacher forward failed: %s", eb);
-            goto done;
-        }
-        if (o.ndim != 2 || o.shape[0] != (int64_t)b || o.shape[1] != (int64_t)C) { // (B, C)
-            shim_free_output(&o);
-            err_set(e, ERR_TORCH, "teacher forward returned an unexpected shape");
-            goto done;
-        }
-        teacher_softmax_rows(o.data, b, C);
-        for (size_t i = 0; i < b; i++)
-            for (size_t j = 0; j < C; j++) probs[(at + i) * C + (size_t)map[j]] = o.data[i * C + j];
-        shim_free_output(&o);
-    }
+    if (teacher_outputs_compute(ctx, &d, m, 0.85, 0.95, "teacher outputs: ", &probs, NULL, e)) goto done;
     char name[160];
     snprintf(name, sizeof name, "%s", DEMO_TEACHER_NAME);
     if (teacher_outputs_store(a, &d, model_id, name, probs, 0, job_id(ctx), 0, &out_id, e)) goto done;
     rc = out_id;
 done:
     model_registry_release(m);
-    free(probs), free(x), free(scratch), free(map);
+    free(probs);
     teacher_dataset_free(&d);
     return rc;
 }

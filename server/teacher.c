@@ -449,50 +449,32 @@ static int class_map(const model_manifest *mf, const teacher_dataset *d, int *ma
     return by_name;
 }
 
-int teacher_outputs_job(job_ctx *ctx, const json_t *params, json_t **result, err *e) {
-    app *a = job_app(ctx);
-    int64_t dataset_id, model_id;
-    if (param_id(params, "dataset_id", &dataset_id, e) || param_id(params, "model_id", &model_id, e)) return -1;
-    teacher_dataset d;
-    if (teacher_dataset_load(a, dataset_id, &d, e)) return -1;
-    model_ref *m = NULL;
-    float *probs = NULL, *x = NULL, *scratch = NULL;
-    int *map = NULL;
-    int rc = -1;
-    if (d.n == 0) {
-        err_set(e, ERR_UNPROCESSABLE, "dataset '%s' has no images", d.name);
-        goto done;
-    }
-    if (!(m = model_registry_acquire(a, model_id, e))) goto done;
+int teacher_outputs_compute(job_ctx *ctx, const teacher_dataset *d, const model_ref *m, double lo, double hi,
+                            const char *what, float **probs_out, int *by_name, err *e) {
+    *probs_out = NULL;
     const model_manifest *mf = &m->mf;
-    if (mf->kind != MODEL_KIND_TEACHER) {
-        err_set(e, ERR_UNPROCESSABLE, "params.model_id: model %lld is a concept model, not a teacher", (long long)model_id);
-        goto done;
-    }
-    if (mf->n_classes != d.n_classes) {
-        err_set(e, ERR_UNPROCESSABLE, "the teacher has %zu classes but dataset '%s' has %zu", mf->n_classes, d.name,
-                d.n_classes);
-        goto done;
-    }
-    const size_t C = d.n_classes, per = (size_t)mf->channels * mf->height * mf->width;
-    probs = malloc(d.n * C * sizeof(float));                 // (N, C)
-    x = malloc(per * TEACHER_BATCH * sizeof(float));          // (B, channels, H, W)
-    scratch = malloc(3 * (size_t)mf->height * mf->width * sizeof(float));
-    map = malloc(C * sizeof(int));
+    const size_t C = d->n_classes, per = (size_t)mf->channels * mf->height * mf->width;
+    if (mf->n_classes != C) return err_set(e, ERR_UNPROCESSABLE, "the teacher has %zu classes but dataset '%s' has %zu",
+                                           mf->n_classes, d->name, C);
+    float *probs = malloc(d->n * C * sizeof(float));          // (N, C)
+    float *x = malloc(per * TEACHER_BATCH * sizeof(float));   // (B, channels, H, W)
+    float *scratch = malloc(3 * (size_t)mf->height * mf->width * sizeof(float));
+    int *map = malloc(C * sizeof(int));
+    int rc = -1;
     if (!probs || !x || !scratch || !map) {
         err_set(e, ERR_INTERNAL, "out of memory");
         goto done;
     }
-    int by_name = class_map(mf, &d, map);
-    double t0 = job_now();
-    for (size_t at = 0; at < d.n; at += TEACHER_BATCH) {
-        size_t b = d.n - at < TEACHER_BATCH ? d.n - at : TEACHER_BATCH;
-        if (job_progress(ctx, (double)at / d.n, e, "%zu of %zu images", at, d.n)) goto done;
+    int matched = class_map(mf, d, map);
+    if (by_name) *by_name = matched;
+    for (size_t at = 0; at < d->n; at += TEACHER_BATCH) {
+        size_t b = d->n - at < TEACHER_BATCH ? d->n - at : TEACHER_BATCH;
+        if (job_progress(ctx, lo + (hi - lo) * (double)at / d->n, e, "%s%zu of %zu images", what, at, d->n)) goto done;
         for (size_t i = 0; i < b; i++) {
             uint8_t *buf;
             size_t len;
             image_rgb img;
-            if (blobstore_read(a->cfg.data_dir, d.shas[at + i], &buf, &len, e)) goto done;
+            if (blobstore_read(job_app(ctx)->cfg.data_dir, d->shas[at + i], &buf, &len, e)) goto done;
             int bad = jpeg_decode(buf, len, &img, e);
             free(buf);
             if (!bad) bad = teacher_preprocess(mf, &img, x + i * per, scratch, e);
@@ -501,7 +483,7 @@ int teacher_outputs_job(job_ctx *ctx, const json_t *params, json_t **result, err
                 char why[400];
                 memcpy(why, e->msg, sizeof why - 1);
                 why[sizeof why - 1] = 0;
-                snprintf(e->msg, sizeof e->msg, "image %lld: %s", (long long)d.ids[at + i], why);
+                snprintf(e->msg, sizeof e->msg, "image %lld: %s", (long long)d->ids[at + i], why);
                 goto done;
             }
         }
@@ -524,6 +506,40 @@ int teacher_outputs_job(job_ctx *ctx, const json_t *params, json_t **result, err
             for (size_t j = 0; j < C; j++) probs[(at + i) * C + (size_t)map[j]] = out.data[i * C + j];
         shim_free_output(&out);
     }
+    *probs_out = probs;
+    probs = NULL;
+    rc = 0;
+done:
+    free(probs);
+    free(x);
+    free(scratch);
+    free(map);
+    return rc;
+}
+
+int teacher_outputs_job(job_ctx *ctx, const json_t *params, json_t **result, err *e) {
+    app *a = job_app(ctx);
+    int64_t dataset_id, model_id;
+    if (param_id(params, "dataset_id", &dataset_id, e) || param_id(params, "model_id", &model_id, e)) return -1;
+    teacher_dataset d;
+    if (teacher_dataset_load(a, dataset_id, &d, e)) return -1;
+    model_ref *m = NULL;
+    float *probs = NULL;
+    int rc = -1;
+    if (d.n == 0) {
+        err_set(e, ERR_UNPROCESSABLE, "dataset '%s' has no images", d.name);
+        goto done;
+    }
+    if (!(m = model_registry_acquire(a, model_id, e))) goto done;
+    const model_manifest *mf = &m->mf;
+    if (mf->kind != MODEL_KIND_TEACHER) {
+        err_set(e, ERR_UNPROCESSABLE, "params.model_id: model %lld is a concept model, not a teacher", (long long)model_id);
+        goto done;
+    }
+    const size_t C = d.n_classes;
+    int by_name = 0;
+    double t0 = job_now();
+    if (teacher_outputs_compute(ctx, &d, m, 0.0, 1.0, "", &probs, &by_name, e)) goto done;
     double secs = job_now() - t0;
     if (job_progress(ctx, 1.0, e, "storing %zu x %zu probabilities", d.n, C)) goto done;
     char mname[160];
@@ -557,8 +573,5 @@ done:
     model_registry_release(m);
     teacher_dataset_free(&d);
     free(probs);
-    free(x);
-    free(scratch);
-    free(map);
     return rc;
 }

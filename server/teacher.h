@@ -19,6 +19,7 @@
 #include "jobs.h"
 #include "jpeg_io.h"
 #include "model_manifest.h"
+#include "model_registry.h"
 
 #define TEACHER_BATCH 64
 #define TEACHER_PROB_TOLERANCE 1e-3 /* a row "sums to 1" within this */
@@ -76,6 +77,13 @@ int teacher_outputs_store(app *a, const teacher_dataset *d, int64_t model_id, co
                           size_t n_logit_rows, int64_t job_id, int64_t user_id, int64_t *out_id, err *e) WARN_UNUSED;
 
 /* Job "teacher.outputs": params {"dataset_id", "model_id"}. */
+/* The teacher m's probabilities for every image of d, in the dataset's class order:
+ * a new N x C array in *probs (free it). Columns are matched by class name when the
+ * model's classes are a permutation of the dataset's (*by_name = 1, nullable), else by
+ * position. Progress goes to ctx from lo to hi of its bar, as "<what>K of N images";
+ * a bad image fails it with the image's id in the message. */
+int teacher_outputs_compute(job_ctx *ctx, const teacher_dataset *d, const model_ref *m, double lo, double hi,
+                            const char *what, float **probs, int *by_name, err *e) WARN_UNUSED;
 int teacher_outputs_job(job_ctx *ctx, const json_t *params, json_t **result, err *e);
 
 #endif
