@@ -9,53 +9,21 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { startServer, call, waitJob, errorCode } from './harness.mjs';
+import { join } from 'node:path';
+import { startServer, call, waitJob, errorCode, uniq } from './harness.mjs';
+import { clipFolder, denseFolder, fixtureDataset } from './fixtures.mjs';
 
-const CLIP = resolve('../shared/fixtures/clip_tiny_openai_style.pt');
-const VOCAB = resolve('../shared/clip/bpe_simple_vocab_16e6.txt.gz');
-const DENSE = resolve('tests/fixtures/models/tiny_dense.pt');
-const IMAGES = resolve('tests/fixtures/images');
 const BIN = process.env.INFICOND_BIN || 'build/asan/inficond';
 
 let server, work;
-const uniq = (p) => `${p}_${Math.random().toString(36).slice(2, 10)}`;
 
 before(async () => {
   work = mkdtempSync(join(tmpdir(), 'inficond-concepts-'));
   server = await startServer({ env: { INFICOND_WORKERS: '1', OMP_NUM_THREADS: '1' } });
 });
 after(async () => { await server?.stop(); });
-
-function clipFolder(dir) {
-  mkdirSync(dir, { recursive: true });
-  copyFileSync(CLIP, join(dir, 'model.pt'));
-  copyFileSync(VOCAB, join(dir, 'bpe_simple_vocab_16e6.txt.gz'));
-  writeFileSync(join(dir, 'manifest.json'), JSON.stringify({
-    format: 'inficond-model/1', kind: 'concept', encoder: 'global', file: 'model.pt',
-    input: { channels: 3, height: 64, width: 64, mean: [0.4815, 0.4578, 0.4082], std: [0.2686, 0.2613, 0.2758] },
-    methods: { image: 'encode_image', text: 'encode_text' },
-    embedding_dim: 64,
-    tokenizer: { type: 'clip-bpe', vocab: 'bpe_simple_vocab_16e6.txt.gz', context_length: 77 },
-  }));
-  return dir;
-}
-
-function denseFolder(dir) {
-  mkdirSync(dir, { recursive: true });
-  copyFileSync(DENSE, join(dir, 'model.pt'));
-  writeFileSync(join(dir, 'words.txt'), 'cat\ndog\nred\nblue\ngreen\nstripes\n');
-  writeFileSync(join(dir, 'manifest.json'), JSON.stringify({
-    format: 'inficond-model/1', kind: 'concept', encoder: 'dense', file: 'model.pt',
-    input: { channels: 1, height: 8, width: 8, mean: [0.5], std: [0.5] },
-    methods: { image: 'encode_dense', text: 'encode_words' },
-    embedding_dim: 16,
-    tokenizer: { type: 'words', words: 'words.txt', context_length: 5 },
-  }));
-  return dir;
-}
 
 async function register(name, dir) {
   let r;
@@ -65,22 +33,7 @@ async function register(name, dir) {
 }
 
 // A dataset of the fixture JPEGs (uploaded as a tar); returns {id, images: [{id, sha256}]}.
-async function smallDataset() {
-  const ds = await call(server, 'POST', '/api/v1/datasets', { body: { name: uniq('cds') } });
-  assert.equal(ds.status, 201, ds.text);
-  const dir = join(work, uniq('tar'));
-  mkdirSync(join(dir, 'colour'), { recursive: true });
-  for (const f of readdirSync(IMAGES)) copyFileSync(join(IMAGES, f), join(dir, 'colour', f));
-  const tar = join(work, `${uniq('t')}.tar`);
-  execFileSync('tar', ['-cf', tar, '-C', dir, 'colour']);
-  const up = await call(server, 'POST', `/api/v1/datasets/${ds.json.id}/upload`, {
-    raw: readFileSync(tar), headers: { 'Content-Type': 'application/x-tar' },
-  });
-  assert.equal(up.status, 202, up.text);
-  assert.equal((await waitJob(server, up.json.id)).state, 'succeeded');
-  const page = await call(server, 'GET', `/api/v1/datasets/${ds.json.id}/images?limit=100`);
-  return { id: ds.json.id, images: page.json.items };
-}
+const smallDataset = () => fixtureDataset(server, uniq('cds'), join(work, uniq('tar')), join(work, `${uniq('t')}.tar`));
 
 async function extract(dataset_id, concept_model_id, corpus_id, ms = 120000) {
   const r = await call(server, 'POST', '/api/v1/extractions', { body: { dataset_id, concept_model_id, corpus_id } });

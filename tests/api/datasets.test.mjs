@@ -5,12 +5,12 @@
 // with a split ratio, and Fashion-MNIST's test split through the job API.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { startServer, call, waitJob, errorCode } from './harness.mjs';
+import { startServer, call, waitJob, errorCode, uniq, createUser } from './harness.mjs';
+import { makeTar as makeTarIn } from './fixtures.mjs';
 
 const FIXTURES = resolve('tests/fixtures/images');
 const FMNIST = '/usr/share/datasets/fashion-mnist';
@@ -23,15 +23,7 @@ before(async () => {
 });
 after(async () => { await server?.stop(); });
 
-const uniq = (p) => `${p}_${Math.random().toString(36).slice(2, 10)}`;
-
-async function makeUser(role) {
-  const u = await call(server, 'POST', '/api/v1/users', { body: { username: uniq(role), role } });
-  assert.equal(u.status, 201, u.text);
-  const t = await call(server, 'POST', '/api/v1/tokens', { body: { name: 'test', user_id: u.json.id } });
-  assert.equal(t.status, 201, t.text);
-  return t.json.token;
-}
+const makeUser = async (role) => (await createUser(server, role, { token: true })).token;
 
 async function makeDataset(name = uniq('ds'), token) {
   const r = await call(server, 'POST', '/api/v1/datasets', { body: { name, description: 'test data' }, token });
@@ -39,25 +31,7 @@ async function makeDataset(name = uniq('ds'), token) {
   return r.json;
 }
 
-// A tar built with Python's tarfile so that member names are exactly what we say,
-// "../evil.jpg" included. members: [[name, Buffer]].
-function makeTar(path, members) {
-  const dir = mkdtempSync(join(work, 'tar-'));
-  const list = members.map(([name, data], i) => {
-    const f = join(dir, `m${i}`);
-    writeFileSync(f, data);
-    return [name, f];
-  });
-  writeFileSync(join(dir, 'list.json'), JSON.stringify(list));
-  execFileSync('python3', ['-c', `
-import json, sys, tarfile
-with tarfile.open(sys.argv[1], 'w') as t:
-    for name, f in json.load(open(sys.argv[2])):
-        t.add(f, arcname=name)
-`, path, join(dir, 'list.json')]);
-  return path;
-}
-
+const makeTar = (path, members) => makeTarIn(work, path, members);
 const fixture = (n) => readFileSync(join(FIXTURES, n));
 const sha256 = (b) => createHash('sha256').update(b).digest('hex');
 

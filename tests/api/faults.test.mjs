@@ -12,27 +12,23 @@
 // into the database and blob store, as students.test.mjs does.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import {
-  copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startServer, call, waitJob, errorCode, databaseUrl, ADMIN_TOKEN } from './harness.mjs';
+import { startServer, call, waitJob, errorCode, uniq, ADMIN_TOKEN } from './harness.mjs';
+import { sql } from './pgtools.mjs';
+import { IMAGES, denseFolder, fixtureDataset } from './fixtures.mjs';
+import * as synthetic from './synthetic.mjs';
 
-const DENSE = resolve('tests/fixtures/models/tiny_dense.pt');
-const IMAGES = resolve('tests/fixtures/images');
 const FMNIST = '/usr/share/datasets/fashion-mnist';
 // Fast heartbeats so a restarted server notices the killed one's job quickly.
 const ENV = { INFICOND_HEARTBEAT_MS: '200', INFICOND_STALE_AFTER_MS: '1500', INFICOND_JOB_MAX_ATTEMPTS: '3', OMP_NUM_THREADS: '1' };
 
 let server, dataDir, work;
-const uniq = (p) => `${p}_${Math.random().toString(36).slice(2, 10)}`;
 const sha256 = (b) => createHash('sha256').update(b).digest('hex');
 const blobPath = (sha) => join(dataDir, 'blobs', sha.slice(0, 2), sha.slice(2));
-const sql = (q) => execFileSync('psql', [databaseUrl(), '-qAt', '-v', 'ON_ERROR_STOP=1', '-c', q], { encoding: 'utf8' }).trim();
 const earlier = {}; // what was made before the kills, to compare after
 
 before(async () => {
@@ -96,20 +92,6 @@ async function killDuring(jobId, progress) {
   return done;
 }
 
-function denseFolder(dir) {
-  mkdirSync(dir, { recursive: true });
-  copyFileSync(DENSE, join(dir, 'model.pt'));
-  writeFileSync(join(dir, 'words.txt'), 'cat\ndog\nred\nblue\ngreen\nstripes\n');
-  writeFileSync(join(dir, 'manifest.json'), JSON.stringify({
-    format: 'inficond-model/1', kind: 'concept', encoder: 'dense', file: 'model.pt',
-    input: { channels: 1, height: 8, width: 8, mean: [0.5], std: [0.5] },
-    methods: { image: 'encode_dense', text: 'encode_words' },
-    embedding_dim: 16,
-    tokenizer: { type: 'words', words: 'words.txt', context_length: 5 },
-  }));
-  return dir;
-}
-
 async function extract(dataset_id, concept_model_id, corpus_id) {
   const r = await call(server, 'POST', '/api/v1/extractions', { body: { dataset_id, concept_model_id, corpus_id } });
   assert.equal(r.status, 202, r.text);
@@ -121,49 +103,20 @@ async function presenceF32(id) {
   return { status: r.status, buf: Buffer.from(await r.arrayBuffer()), shape: r.headers.get('x-shape') };
 }
 
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => { s = (s * 1664525 + 1013904223) >>> 0; return s / 4294967296; };
-}
-
-function putBlob(buf) {
-  const sha = sha256(buf);
-  mkdirSync(join(dataDir, 'blobs', sha.slice(0, 2)), { recursive: true });
-  writeFileSync(blobPath(sha), buf);
-  return sha;
-}
-
 // A synthetic distillation problem (N images, d concepts, c classes) in the database
-// and blob store: returns {ext, out}.
-function seedProblem(n, d, c, seed) {
-  const tag = uniq('faults');
-  const classes = Array.from({ length: c }, (_, k) => `'k${k}'`).join(',');
-  const ds = sql(`INSERT INTO datasets (name, classes) VALUES ('${tag}', ARRAY[${classes}]) RETURNING id`);
-  sql(`INSERT INTO images (dataset_id, split, label, sha256, width, height, bytes)
-       SELECT ${ds}, CASE WHEN g % 5 < 3 THEN 'train' ELSE 'test' END, g % ${c},
-              encode(sha256(('${tag}' || g)::bytea), 'hex'), 8, 8, 0 FROM generate_series(0, ${n - 1}) g`);
-  const rows = sql(`SELECT id, label FROM images WHERE dataset_id = ${ds} ORDER BY id`).split('\n').map((l) => l.split('|').map(Number));
-  const rand = rng(seed);
-  const x = new Float32Array(n * d), p = new Float32Array(n * c), ids = new BigInt64Array(n);
-  rows.forEach(([id, label], i) => {
-    ids[i] = BigInt(id);
-    for (let j = 0; j < d; j++) x[i * d + j] = 0.2 * rand() + ((j % c) === label ? 0.6 * rand() : 0);
-    const z = Array.from({ length: c }, (_, k) => { let s = 0; for (let j = k; j < d; j += c) s += 3 * x[i * d + j]; return s; });
-    const m = Math.max(...z), e = z.map((v) => Math.exp(v - m)), s = e.reduce((a, b) => a + b, 0);
-    for (let k = 0; k < c; k++) p[i * c + k] = e[k] / s;
+// and blob store: returns {ext, out, presence}.
+function seedProblem(n, d, c, seedValue) {
+  const rand = synthetic.rng(seedValue);
+  const problem = synthetic.seedProblem({
+    dataDir, tag: uniq('faults'), n, modelSha: 'cd'.repeat(32),
+    classes: Array.from({ length: c }, (_, k) => `k${k}`), words: Array.from({ length: d }, (_, j) => `w${j}`),
+    image(label, split, x) {
+      for (let j = 0; j < d; j++) x[j] = 0.2 * rand() + ((j % c) === label ? 0.6 * rand() : 0);
+      return Array.from({ length: c }, (_, k) => { let s = 0; for (let j = k; j < d; j += c) s += 3 * x[j]; return s; });
+    },
   });
-  const xs = putBlob(Buffer.from(x.buffer)), ps = putBlob(Buffer.from(p.buffer)), is = putBlob(Buffer.from(ids.buffer));
-  const model = sql(`INSERT INTO models (name, kind, encoder, manifest, sha256, dir, summary)
-                     VALUES ('${tag}-cm', 'concept', 'dense', '{}', '${'cd'.repeat(32)}', 'x', '{}') RETURNING id`);
-  const corpus = sql(`INSERT INTO corpora (name) VALUES ('${tag}') RETURNING id`);
-  const words = `ARRAY[${Array.from({ length: d }, (_, j) => `'w${j}'`).join(',')}]`;
-  const ext = sql(`INSERT INTO extractions (dataset_id, concept_model_id, corpus_id, corpus_version, state, encoder,
-                     n_images, d, embedding_dim, words, presence_sha256, image_ids_sha256)
-                   VALUES (${ds}, ${model}, ${corpus}, 1, 'ready', 'dense', ${n}, ${d}, 4, ${words}, '${xs}', '${is}') RETURNING id`);
-  const out = sql(`INSERT INTO teacher_outputs (dataset_id, source, name, classes, n, probs_sha256, image_ids_sha256)
-                   VALUES (${ds}, 'file', 'synthetic', ${c}, ${n}, '${ps}', '${is}') RETURNING id`);
-  mine.extractions.push(Number(ext));
-  return { ext: Number(ext), out: Number(out), presence: xs };
+  mine.extractions.push(problem.ext);
+  return problem;
 }
 
 async function distil(ext, out, lambda = 1e-3) {
@@ -204,20 +157,10 @@ function checkNoHalfWritten() {
 }
 
 test('before the faults: a small dataset, an extraction and a tuned student', async () => {
-  const ds = await call(server, 'POST', '/api/v1/datasets', { body: { name: uniq('small') } });
-  assert.equal(ds.status, 201, ds.text);
-  const dir = join(work, 'tar');
-  mkdirSync(join(dir, 'colour'), { recursive: true });
-  for (const f of readdirSync(IMAGES)) copyFileSync(join(IMAGES, f), join(dir, 'colour', f));
-  execFileSync('tar', ['-cf', join(work, 'small.tar'), '-C', dir, 'colour']);
-  const up = await call(server, 'POST', `/api/v1/datasets/${ds.json.id}/upload`, {
-    raw: readFileSync(join(work, 'small.tar')), headers: { 'Content-Type': 'application/x-tar' },
-  });
-  assert.equal(up.status, 202, up.text);
-  assert.equal((await waitJob(server, up.json.id)).state, 'succeeded');
-  earlier.dataset = ds.json.id;
-  mine.datasets.push(ds.json.id);
-  earlier.images = (await call(server, 'GET', `/api/v1/datasets/${ds.json.id}/images?limit=100`)).json.items;
+  const ds = await fixtureDataset(server, uniq('small'), join(work, 'tar'), join(work, 'small.tar'));
+  earlier.dataset = ds.id;
+  mine.datasets.push(ds.id);
+  earlier.images = ds.images;
   assert.equal(earlier.images.length, readdirSync(IMAGES).length);
 
   const m = await call(server, 'POST', '/api/v1/models', { body: { name: uniq('dense'), path: denseFolder(join(work, 'dense')) } });

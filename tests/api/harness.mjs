@@ -3,6 +3,7 @@
 //
 // Env from tests/run.sh: INFICOND_TEST_DATABASE_URL (a fresh database),
 // INFICOND_BIN (default build/asan/inficond).
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +11,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
+// A name no other test (or earlier run on the same database) has taken.
+export const uniq = (p) => `${p}_${Math.random().toString(36).slice(2, 10)}`;
 let nextPort = 18100 + (process.pid % 500) * 4;
 
 export function databaseUrl() {
@@ -115,4 +118,18 @@ export function errorCode(res) {
   const { code, message } = res.json.error;
   if (typeof code !== 'string' || typeof message !== 'string' || !message) throw new Error(`bad error body: ${res.text}`);
   return code;
+}
+
+// A user of `role` made by the admin, named `${prefix}_<random>`, with `password` when
+// given; with token: true also an API token for it. Returns {id, username, password,
+// token, tokenId}.
+export async function createUser(server, role, { password, token = false, prefix = role } = {}) {
+  const username = uniq(prefix);
+  const u = await call(server, 'POST', '/api/v1/users', { body: { username, role, password } });
+  assert.equal(u.status, 201, u.text);
+  const user = { id: u.json.id, username, password };
+  if (!token) return user;
+  const t = await call(server, 'POST', '/api/v1/tokens', { body: { name: 'test', user_id: u.json.id } });
+  assert.equal(t.status, 201, t.text);
+  return { ...user, token: t.json.token, tokenId: t.json.id };
 }

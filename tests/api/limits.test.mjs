@@ -5,14 +5,14 @@
 // credential ever written to the log.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startServer, call, waitJob, errorCode, ADMIN_TOKEN } from './harness.mjs';
+import { startServer, call, waitJob, errorCode, uniq, createUser, ADMIN_TOKEN } from './harness.mjs';
+import { makeTar as makeTarIn } from './fixtures.mjs';
 
 const FIXTURES = resolve('tests/fixtures/images');
 const FMNIST = '/usr/share/datasets/fashion-mnist';
@@ -43,15 +43,9 @@ after(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-const uniq = (p) => `${p}_${Math.random().toString(36).slice(2, 10)}`;
 const fixture = (n) => readFileSync(join(FIXTURES, n));
 
-async function makeUser(role, password = 'correct horse battery') {
-  const username = uniq(role);
-  const u = await call(server, 'POST', '/api/v1/users', { body: { username, role, password } });
-  assert.equal(u.status, 201, u.text);
-  return { id: u.json.id, username, password };
-}
+const makeUser = (role, password = 'correct horse battery') => createUser(server, role, { password });
 
 // A raw HTTP/1.1 exchange (for what fetch will not send: huge declared lengths,
 // chunked bodies, paths it would normalise). Resolves with {status, headers, body}.
@@ -115,23 +109,7 @@ function assertSecurityHeaders(get, what) {
   assert.equal(get('referrer-policy'), 'no-referrer', what);
 }
 
-function makeTar(path, members) {
-  const dir = mkdtempSync(join(work, 'tar-'));
-  const list = members.map(([name, data], i) => {
-    const f = join(dir, `m${i}`);
-    writeFileSync(f, data);
-    return [name, f];
-  });
-  writeFileSync(join(dir, 'list.json'), JSON.stringify(list));
-  execFileSync('python3', ['-c', `
-import json, sys, tarfile
-with tarfile.open(sys.argv[1], 'w') as t:
-    for name, f in json.load(open(sys.argv[2])):
-        t.add(f, arcname=name)
-`, path, join(dir, 'list.json')]);
-  return path;
-}
-
+const makeTar = (path, members) => makeTarIn(work, path, members);
 const filesUnder = (dir) => (existsSync(dir) ? readdirSync(dir, { recursive: true }) : []);
 
 test('security headers are on every kind of response, errors and static files included', async () => {

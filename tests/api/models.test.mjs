@@ -6,14 +6,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { startServer, call, waitJob, errorCode } from './harness.mjs';
+import { join } from 'node:path';
+import { startServer, call, waitJob, errorCode, createUser } from './harness.mjs';
+import { clipFolder } from './fixtures.mjs';
 
 const BIN = process.env.INFICOND_BIN || 'build/asan/inficond';
-const FIXTURE = resolve('../shared/fixtures/clip_tiny_openai_style.pt');
-const VOCAB = resolve('../shared/clip/bpe_simple_vocab_16e6.txt.gz');
 const CLASSES = ['shirt', 'shoe', 'bag'];
 const N_IMAGES = 36;
 
@@ -25,22 +24,6 @@ function binEnv() {
 
 function teacherInit(dir, classes, extra = []) {
   execFileSync(BIN, ['teacher-init', dir, '--classes', classes.join(','), ...extra], { env: binEnv() });
-}
-
-function clipFolder(dir, manifestPatch = {}) {
-  mkdirSync(dir, { recursive: true });
-  copyFileSync(FIXTURE, join(dir, 'model.pt'));
-  copyFileSync(VOCAB, join(dir, 'bpe_simple_vocab_16e6.txt.gz'));
-  const manifest = {
-    format: 'inficond-model/1', kind: 'concept', encoder: 'global', file: 'model.pt',
-    input: { channels: 3, height: 64, width: 64, mean: [0.4815, 0.4578, 0.4082], std: [0.2686, 0.2613, 0.2758] },
-    methods: { image: 'encode_image', text: 'encode_text' },
-    embedding_dim: 64,
-    tokenizer: { type: 'clip-bpe', vocab: 'bpe_simple_vocab_16e6.txt.gz', context_length: 77 },
-    ...manifestPatch,
-  };
-  writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
-  return dir;
 }
 
 function editManifest(dir, edit) {
@@ -71,14 +54,7 @@ function writeIdx(dir, n) {
   writeFileSync(join(dir, 'labels-idx1-ubyte'), lab);
 }
 
-async function makeUser(role) {
-  const name = `${role}_${Math.random().toString(36).slice(2, 10)}`;
-  const u = await call(server, 'POST', '/api/v1/users', { body: { username: name, role, password: 'correct horse battery' } });
-  assert.equal(u.status, 201, u.text);
-  const t = await call(server, 'POST', '/api/v1/tokens', { body: { name: 'test', user_id: u.json.id } });
-  assert.equal(t.status, 201, t.text);
-  return t.json.token;
-}
+const makeUser = async (role) => (await createUser(server, role, { password: 'correct horse battery', token: true })).token;
 
 function tarOf(dir) {
   const out = join(work, `${Math.random().toString(36).slice(2)}.tar`);

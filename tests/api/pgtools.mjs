@@ -16,6 +16,8 @@ export function pgBin(name) {
 }
 export const pgRun = (bin, args) => execFileSync(pgBin(bin), args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 export const psql = (url, q) => pgRun('psql', [url, '-qAt', '-v', 'ON_ERROR_STOP=1', '-c', q]).trim();
+// One statement on the test database itself; its rows as `a|b` lines.
+export const sql = (q) => psql(databaseUrl(), q);
 
 // The same server, another database (URI form: postgresql://user@host/NAME?params;
 // an empty host, as for a Unix socket, is not a WHATWG URL, so by pattern).

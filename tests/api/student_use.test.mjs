@@ -13,50 +13,18 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { inflateRawSync } from 'node:zlib';
-import { join, resolve } from 'node:path';
-import { startServer, call, waitJob, errorCode } from './harness.mjs';
+import { join } from 'node:path';
+import { startServer, call, waitJob, errorCode, uniq } from './harness.mjs';
+import { IMAGES, clipFolder, denseFolder, fixtureTar } from './fixtures.mjs';
 
-const CLIP = resolve('../shared/fixtures/clip_tiny_openai_style.pt');
-const VOCAB = resolve('../shared/clip/bpe_simple_vocab_16e6.txt.gz');
-const DENSE = resolve('tests/fixtures/models/tiny_dense.pt');
-const IMAGES = resolve('tests/fixtures/images');
 // class folder -> fixture files; the teacher's probabilities lean on the colours.
 const LAYOUT = { cool: ['blue.jpg', 'green.jpg'], warm: ['red.jpg', 'stripes.jpg'] };
 const TEACHER = { 'blue.jpg': 0.15, 'green.jpg': 0.3, 'red.jpg': 0.9, 'stripes.jpg': 0.65 }; // p(warm)
 
 let server, work, dense, global;
-const uniq = (p) => `${p}_${Math.random().toString(36).slice(2, 10)}`;
-
-function denseFolder(dir) {
-  mkdirSync(dir, { recursive: true });
-  copyFileSync(DENSE, join(dir, 'model.pt'));
-  writeFileSync(join(dir, 'words.txt'), 'cat\ndog\nred\nblue\ngreen\nstripes\n');
-  writeFileSync(join(dir, 'manifest.json'), JSON.stringify({
-    format: 'inficond-model/1', kind: 'concept', encoder: 'dense', file: 'model.pt',
-    input: { channels: 1, height: 8, width: 8, mean: [0.5], std: [0.5] },
-    methods: { image: 'encode_dense', text: 'encode_words' },
-    embedding_dim: 16,
-    tokenizer: { type: 'words', words: 'words.txt', context_length: 5 },
-  }));
-  return dir;
-}
-
-function clipFolder(dir) {
-  mkdirSync(dir, { recursive: true });
-  copyFileSync(CLIP, join(dir, 'model.pt'));
-  copyFileSync(VOCAB, join(dir, 'bpe_simple_vocab_16e6.txt.gz'));
-  writeFileSync(join(dir, 'manifest.json'), JSON.stringify({
-    format: 'inficond-model/1', kind: 'concept', encoder: 'global', file: 'model.pt',
-    input: { channels: 3, height: 64, width: 64, mean: [0.4815, 0.4578, 0.4082], std: [0.2686, 0.2613, 0.2758] },
-    methods: { image: 'encode_image', text: 'encode_text' },
-    embedding_dim: 64,
-    tokenizer: { type: 'clip-bpe', vocab: 'bpe_simple_vocab_16e6.txt.gz', context_length: 77 },
-  }));
-  return dir;
-}
 
 async function ok(res, status, what) {
   assert.equal(res.status, status, `${what}: ${res.text}\n${server.log.slice(-3000)}`);
@@ -74,15 +42,9 @@ async function job(res, what) {
 async function setup(folder, words) {
   const model = await ok(await call(server, 'POST', '/api/v1/models', { body: { name: uniq('m'), path: folder } }), 201, 'register');
   const ds = await ok(await call(server, 'POST', '/api/v1/datasets', { body: { name: uniq('ds') } }), 201, 'dataset');
-  const dir = join(work, uniq('tar'));
-  for (const [cls, files] of Object.entries(LAYOUT)) {
-    mkdirSync(join(dir, cls), { recursive: true });
-    for (const f of files) copyFileSync(join(IMAGES, f), join(dir, cls, f));
-  }
-  const tar = join(work, `${uniq('t')}.tar`);
-  execFileSync('tar', ['-cf', tar, '-C', dir, ...Object.keys(LAYOUT)]);
+  const tar = fixtureTar(join(work, uniq('tar')), join(work, `${uniq('t')}.tar`), LAYOUT);
   await job(await call(server, 'POST', `/api/v1/datasets/${ds.id}/upload?split=train`,
-    { raw: readFileSync(tar), headers: { 'Content-Type': 'application/x-tar' } }), 'upload');
+    { raw: tar, headers: { 'Content-Type': 'application/x-tar' } }), 'upload');
   const dsj = await ok(await call(server, 'GET', `/api/v1/datasets/${ds.id}`), 200, 'dataset get');
   const images = (await ok(await call(server, 'GET', `/api/v1/datasets/${ds.id}/images?limit=100`), 200, 'images')).items;
   assert.equal(images.length, 4);

@@ -10,73 +10,31 @@
 // reads those rows and blobs, and a real extraction needs a concept model run.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { startServer, call, waitJob, errorCode, databaseUrl } from './harness.mjs';
+import { startServer, call, waitJob, errorCode } from './harness.mjs';
+import { rng, seedProblem, replacePresence } from './synthetic.mjs';
 
 const CLASSES = ['cat', 'dog', 'bird'];
 const WORDS = ['fur', 'whisker', 'bark', 'wings', 'beak', 'grass', 'water', 'sky'];
 const N = 300;
 let server, studentId;
 
-function sql(q) {
-  return execFileSync('psql', [databaseUrl(), '-qAt', '-v', 'ON_ERROR_STOP=1', '-c', q], { encoding: 'utf8' }).trim();
-}
-
-function putBlob(buf) {
-  const sha = createHash('sha256').update(buf).digest('hex');
-  const dir = join(server.dataDir, 'blobs', sha.slice(0, 2));
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, sha.slice(2)), buf);
-  return sha;
-}
-
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => { s = (s * 1664525 + 1013904223) >>> 0; return s / 4294967296; };
-}
-
 function seed() {
-  const tag = `students${process.pid}`;
-  const ds = sql(`INSERT INTO datasets (name, classes) VALUES ('${tag}', ARRAY['cat','dog','bird']) RETURNING id`);
-  sql(`INSERT INTO images (dataset_id, split, label, sha256, width, height, bytes)
-       SELECT ${ds}, CASE WHEN g % 5 < 3 THEN 'train' WHEN g % 5 = 3 THEN 'test' ELSE 'shifted' END, g % 3,
-              encode(sha256(('${tag}' || g)::bytea), 'hex'), 8, 8, 0 FROM generate_series(0, ${N - 1}) g`);
-  const rows = sql(`SELECT id, label, split FROM images WHERE dataset_id = ${ds} ORDER BY id`).split('\n')
-    .map((l) => l.split('|'));
   const rand = rng(7);
-  const d = WORDS.length, c = CLASSES.length;
-  const x = new Float32Array(N * d), p = new Float32Array(N * c);
-  const ids = new BigInt64Array(N);
   // Each class has two concepts of its own; grass leaks into cat (a shortcut).
   const own = [[0, 1, 5], [0, 2], [3, 4, 7]];
-  rows.forEach(([id, label, split], i) => {
-    ids[i] = BigInt(id);
-    const k = Number(label);
-    for (let j = 0; j < d; j++) x[i * d + j] = 0.1 * rand();
-    for (const j of own[k]) x[i * d + j] += 0.5 + 0.5 * rand();
-    if (split === 'shifted') x[i * d + 5] = rand();
-    const z = [0, 0, 0];
-    for (let kk = 0; kk < c; kk++) for (const j of own[kk]) z[kk] += 3 * x[i * d + j];
-    z[k] += rand() < 0.85 ? 0.5 : -2;
-    const m = Math.max(...z), e = z.map((v) => Math.exp(v - m)), s = e.reduce((a, b) => a + b, 0);
-    for (let kk = 0; kk < c; kk++) p[i * c + kk] = e[kk] / s;
+  return seedProblem({
+    dataDir: server.dataDir, tag: `students${process.pid}`, classes: CLASSES, words: WORDS, n: N,
+    shifted: true, modelSha: 'ab'.repeat(32),
+    image(k, split, x) {
+      for (let j = 0; j < x.length; j++) x[j] = 0.1 * rand();
+      for (const j of own[k]) x[j] += 0.5 + 0.5 * rand();
+      if (split === 'shifted') x[5] = rand();
+      const z = [0, 0, 0];
+      for (let kk = 0; kk < CLASSES.length; kk++) for (const j of own[kk]) z[kk] += 3 * x[j];
+      z[k] += rand() < 0.85 ? 0.5 : -2;
+      return z;
+    },
   });
-  const xs = putBlob(Buffer.from(x.buffer)), ps = putBlob(Buffer.from(p.buffer));
-  const is = putBlob(Buffer.from(ids.buffer));
-  const model = sql(`INSERT INTO models (name, kind, encoder, manifest, sha256, dir, summary)
-                     VALUES ('${tag}-cm', 'concept', 'dense', '{}', '${'ab'.repeat(32)}', 'x', '{}') RETURNING id`);
-  const corpus = sql(`INSERT INTO corpora (name) VALUES ('${tag}') RETURNING id`);
-  const wordsArr = `ARRAY[${WORDS.map((w) => `'${w}'`).join(',')}]`;
-  const ext = sql(`INSERT INTO extractions (dataset_id, concept_model_id, corpus_id, corpus_version, state, encoder,
-                     n_images, d, embedding_dim, words, presence_sha256, image_ids_sha256)
-                   VALUES (${ds}, ${model}, ${corpus}, 1, 'ready', 'dense', ${N}, ${d}, 4, ${wordsArr}, '${xs}', '${is}')
-                   RETURNING id`);
-  const out = sql(`INSERT INTO teacher_outputs (dataset_id, source, name, classes, n, probs_sha256, image_ids_sha256)
-                   VALUES (${ds}, 'file', 'synthetic', ${c}, ${N}, '${ps}', '${is}') RETURNING id`);
-  return { ds: Number(ds), ext: Number(ext), out: Number(out), x, ids };
 }
 
 let data;
@@ -300,8 +258,7 @@ test('stale: a recomputed presence matrix refuses tuning, nothing stored', async
   const before = await versionCount();
   const head = (await call(server, 'GET', base())).json.head.number;
   const x2 = Float32Array.from(data.x, (v) => v * 0.5);
-  const sha = putBlob(Buffer.from(x2.buffer));
-  sql(`UPDATE extractions SET presence_sha256 = '${sha}' WHERE id = ${data.ext}`);
+  replacePresence(server.dataDir, data.ext, x2);
   const r = await tune(head, [{ action: 'remove', concept: 'grass', class: 'cat' }]);
   assert.equal(r.status, 409, r.text);
   assert.match(r.json.error.message, /stale/);

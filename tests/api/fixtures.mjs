@@ -1,0 +1,90 @@
+// fixtures.mjs — what the API tests hand the server from the fixtures: concept model
+// folders (the tiny dense model with a `words` tokenizer, the OpenAI-style CLIP with
+// clip-bpe), tars of the fixture JPEGs (or of members named exactly as given), and a
+// dataset of the fixture JPEGs uploaded through the API.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { call, waitJob } from './harness.mjs';
+
+export const CLIP = resolve('../shared/fixtures/clip_tiny_openai_style.pt');
+export const VOCAB = resolve('../shared/clip/bpe_simple_vocab_16e6.txt.gz');
+export const DENSE = resolve('tests/fixtures/models/tiny_dense.pt');
+export const IMAGES = resolve('tests/fixtures/images');
+
+// The dense fixture as a model folder: label-map segments, words from words.txt.
+export function denseFolder(dir) {
+  mkdirSync(dir, { recursive: true });
+  copyFileSync(DENSE, join(dir, 'model.pt'));
+  writeFileSync(join(dir, 'words.txt'), 'cat\ndog\nred\nblue\ngreen\nstripes\n');
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify({
+    format: 'inficond-model/1', kind: 'concept', encoder: 'dense', file: 'model.pt',
+    input: { channels: 1, height: 8, width: 8, mean: [0.5], std: [0.5] },
+    methods: { image: 'encode_dense', text: 'encode_words' },
+    embedding_dim: 16,
+    tokenizer: { type: 'words', words: 'words.txt', context_length: 5 },
+  }));
+  return dir;
+}
+
+// The OpenAI-style CLIP fixture as a model folder; manifestPatch replaces top-level
+// manifest fields (for the tests of bad manifests).
+export function clipFolder(dir, manifestPatch = {}) {
+  mkdirSync(dir, { recursive: true });
+  copyFileSync(CLIP, join(dir, 'model.pt'));
+  copyFileSync(VOCAB, join(dir, 'bpe_simple_vocab_16e6.txt.gz'));
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify({
+    format: 'inficond-model/1', kind: 'concept', encoder: 'global', file: 'model.pt',
+    input: { channels: 3, height: 64, width: 64, mean: [0.4815, 0.4578, 0.4082], std: [0.2686, 0.2613, 0.2758] },
+    methods: { image: 'encode_image', text: 'encode_text' },
+    embedding_dim: 64,
+    tokenizer: { type: 'clip-bpe', vocab: 'bpe_simple_vocab_16e6.txt.gz', context_length: 77 },
+    ...manifestPatch,
+  }));
+  return dir;
+}
+
+// A tar at `tar` of the fixture JPEGs laid out under `dir` as layout's {folder: [files]}
+// (default: all of them in one class folder, colour/); returns its bytes.
+export function fixtureTar(dir, tar, layout = { colour: readdirSync(IMAGES) }) {
+  for (const [folder, files] of Object.entries(layout)) {
+    mkdirSync(join(dir, folder), { recursive: true });
+    for (const f of files) copyFileSync(join(IMAGES, f), join(dir, folder, f));
+  }
+  execFileSync('tar', ['-cf', tar, '-C', dir, ...Object.keys(layout)]);
+  return readFileSync(tar);
+}
+
+// A tar built with Python's tarfile so that member names are exactly what we say,
+// "../evil.jpg" included (scratch files under `work`). members: [[name, Buffer]].
+export function makeTar(work, path, members) {
+  const dir = mkdtempSync(join(work, 'tar-'));
+  const list = members.map(([name, data], i) => {
+    const f = join(dir, `m${i}`);
+    writeFileSync(f, data);
+    return [name, f];
+  });
+  writeFileSync(join(dir, 'list.json'), JSON.stringify(list));
+  execFileSync('python3', ['-c', `
+import json, sys, tarfile
+with tarfile.open(sys.argv[1], 'w') as t:
+    for name, f in json.load(open(sys.argv[2])):
+        t.add(f, arcname=name)
+`, path, join(dir, 'list.json')]);
+  return path;
+}
+
+// Dataset `name` of the fixture JPEGs (colour/, uploaded as a tar built under `work`
+// at tarDir and tar); returns {id, images: [{id, sha256, …}]} once the upload succeeded.
+export async function fixtureDataset(server, name, tarDir, tar) {
+  const ds = await call(server, 'POST', '/api/v1/datasets', { body: { name } });
+  assert.equal(ds.status, 201, ds.text);
+  const up = await call(server, 'POST', `/api/v1/datasets/${ds.json.id}/upload`, {
+    raw: fixtureTar(tarDir, tar), headers: { 'Content-Type': 'application/x-tar' },
+  });
+  assert.equal(up.status, 202, up.text);
+  assert.equal((await waitJob(server, up.json.id)).state, 'succeeded');
+  const page = await call(server, 'GET', `/api/v1/datasets/${ds.json.id}/images?limit=100`);
+  return { id: ds.json.id, images: page.json.items };
+}
