@@ -15,20 +15,14 @@
 // build/asan/inficond), INFICOND_CHROMIUM (default /usr/bin/chromium).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, copyFileSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { chromium } from 'playwright-core';
-import { startServer, call, ADMIN_TOKEN, waitJob } from '../api/harness.mjs';
+import { join } from 'node:path';
+import { startServer, call } from '../api/harness.mjs';
+import { noBrowser, launchBrowser, openPage as open, shot, signIn, pickProject as pick } from './browser.mjs';
+import { SERVER_ENV, hasClip, uniq, uploadDataset, registerTeacher, registerClip, createProject } from './pipeline.mjs';
 
-const CHROMIUM = process.env.INFICOND_CHROMIUM || '/usr/bin/chromium';
-const BIN = process.env.INFICOND_BIN || 'build/asan/inficond';
-const ART = 'test-artifacts/ui';
-const FIXTURES = resolve('tests/fixtures/images');
-const CLIP = resolve('../shared/fixtures/clip_tiny_openai_style.pt');
-const VOCAB = resolve('../shared/clip/bpe_simple_vocab_16e6.txt.gz');
-const skip = existsSync(CHROMIUM) ? false : `no browser at ${CHROMIUM} (apt-get install chromium)`;
+const skip = noBrowser;
 const WORDS = ['red', 'green', 'blue', 'stripes', 'grass', 'water', 'sand', 'brick', 'redwood'];
 
 let server;
@@ -36,60 +30,16 @@ let browser;
 let work;
 const world = {}; // dataset, teacher, concept, corpus, project (when the API has them)
 
-const uniq = (p) => `${p}_${Math.random().toString(36).slice(2, 8)}`;
-
-async function must(method, path, body, status) {
-  const r = await call(server, method, path, body === undefined ? {} : { body });
-  assert.equal(r.status, status, `${method} ${path}: ${r.text}`);
-  return r.json;
-}
-
 before(async () => {
   if (skip) return;
-  mkdirSync(ART, { recursive: true });
   work = mkdtempSync(join(tmpdir(), 'inficond-uicfg-'));
-  server = await startServer({ env: { INFICOND_WORKERS: '2', OMP_NUM_THREADS: '1' } });
+  server = await startServer({ env: SERVER_ENV });
 
-  // Dataset: <split>/<class>/*.jpg from the four fixture JPEGs (distinct bytes).
-  const tree = join(work, 'tree');
-  const layout = [['train', 'plain', 'red.jpg'], ['train', 'plain', 'green.jpg'],
-    ['train', 'striped', 'stripes.jpg'], ['test', 'plain', 'blue.jpg']];
-  for (const [split, cls, file] of layout) {
-    mkdirSync(join(tree, split, cls), { recursive: true });
-    copyFileSync(join(FIXTURES, file), join(tree, split, cls, file));
-  }
-  const tar = join(work, 'images.tar');
-  execFileSync('tar', ['-cf', tar, '-C', tree, 'train', 'test']);
-  world.dataset = await must('POST', '/api/v1/datasets', { name: uniq('uicfg') }, 201);
-  const up = await call(server, 'POST', `/api/v1/datasets/${world.dataset.id}/upload`,
-    { raw: readFileSync(tar), headers: { 'Content-Type': 'application/x-tar' } });
-  assert.equal(up.status, 202, up.text);
-  const done = await waitJob(server, up.json.id);
-  assert.equal(done.state, 'succeeded', JSON.stringify(done));
-  world.dataset = await must('GET', `/api/v1/datasets/${world.dataset.id}`, undefined, 200);
+  world.dataset = await uploadDataset(server, work, uniq('uicfg'));
   assert.deepEqual(world.dataset.splits, { train: 3, test: 1 });
-
-  // Teacher: a random CNN over the dataset's classes, registered by path.
-  const tdir = join(work, 'teacher');
-  execFileSync(BIN, ['teacher-init', tdir, '--classes', world.dataset.classes.join(','), '--size', '64'],
-    { env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=0' } });
-  world.teacher = await must('POST', '/api/v1/models', { name: uniq('teacher'), path: tdir }, 201);
-
+  world.teacher = await registerTeacher(server, work, world.dataset);
   // Concept model: the tiny CLIP fixture (when the shared fixtures are there).
-  if (existsSync(CLIP) && existsSync(VOCAB)) {
-    const cdir = join(work, 'clip');
-    mkdirSync(cdir);
-    copyFileSync(CLIP, join(cdir, 'model.pt'));
-    copyFileSync(VOCAB, join(cdir, 'bpe_simple_vocab_16e6.txt.gz'));
-    writeFileSync(join(cdir, 'manifest.json'), JSON.stringify({
-      format: 'inficond-model/1', kind: 'concept', encoder: 'global', file: 'model.pt',
-      input: { channels: 3, height: 64, width: 64, mean: [0.4815, 0.4578, 0.4082], std: [0.2686, 0.2613, 0.2758] },
-      methods: { image: 'encode_image', text: 'encode_text' },
-      embedding_dim: 64,
-      tokenizer: { type: 'clip-bpe', vocab: 'bpe_simple_vocab_16e6.txt.gz', context_length: 77 },
-    }));
-    world.concept = await must('POST', '/api/v1/models', { name: uniq('clip'), path: cdir }, 201);
-  }
+  if (hasClip) world.concept = await registerClip(server, work);
   // Corpus (the corpora API may not exist yet).
   const c = await call(server, 'POST', '/api/v1/corpora', { body: { name: uniq('colours'), words: WORDS } });
   if (c.status === 201) world.corpus = c.json;
@@ -97,19 +47,9 @@ before(async () => {
   // A project, when the projects API exists.
   const probe = await call(server, 'GET', '/api/v1/projects');
   world.projectsApi = probe.status !== 404;
-  if (world.projectsApi && world.concept && world.corpus) {
-    world.project = await must('POST', '/api/v1/projects', {
-      name: uniq('proj'), dataset_id: world.dataset.id, teacher_model_id: world.teacher.id,
-      concept_model_id: world.concept.id, corpus_id: world.corpus.id,
-    }, 201);
-  }
+  if (world.projectsApi && world.concept && world.corpus) world.project = await createProject(server, world, uniq('proj'));
 
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchBrowser();
 });
 
 after(async () => {
@@ -118,66 +58,18 @@ after(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-// The deliberate probes: the projects API answering 404 "no such route".
-const projectsProbe = (url, status) => status === 404 && /^\/api\/v1\/projects(\/|$)/.test(new URL(url).pathname);
-
-async function openPage() {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  context.setDefaultTimeout(15000);
-  const page = await context.newPage();
-  const problems = [];
-  page.on('console', (m) => {
-    if (m.type() !== 'error') return;
-    if (/status of 404/.test(m.text()) && m.location()?.url && projectsProbe(m.location().url, 404)) return;
-    problems.push(`console error: ${m.text()} (${m.location()?.url || ''})`);
-  });
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('requestfailed', (r) => {
-    const why = r.failure()?.errorText || '';
-    const path = new URL(r.url()).pathname;
-    // Any read the page had open when a test navigates (reload, goto) is cut off too.
-    if (why === 'net::ERR_ABORTED' && (path.startsWith('/api/v1/jobs') || path === '/favicon.svg' ||
-      (r.method() === 'GET' && path.startsWith('/api/v1/')))) return;
-    problems.push(`request failed: ${r.method()} ${r.url()} ${why}`);
-  });
-  page.on('response', (r) => {
-    if (r.request().method() === 'GET' && projectsProbe(r.url(), r.status())) return;
-    if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.request().method()} ${r.url()}`);
-  });
-  return {
-    page,
-    async close(allowed = []) {
-      await context.close();
-      const left = problems.filter((p) => !allowed.some((re) => re.test(p)));
-      assert.deepEqual(left, [], `unexpected problems in the page:\n${left.join('\n')}`);
-    },
-  };
-}
-
-const shot = (page, name) => page.screenshot({ path: `${ART}/${name}.png` });
-
-async function signIn(page, path = '/') {
-  await page.goto(server.url + path);
-  await page.getByLabel('API token').fill(ADMIN_TOKEN);
-  await page.getByLabel('API token').press('Enter');
-  await page.locator('#workspace').waitFor({ state: 'visible' });
-}
+// The projects API's deliberate 404 probes are allowed (see the top).
+const openPage = () => open(browser, { projectsProbes: true, abortedIcon: true, abortedJobs: true });
 
 // Pick the project (or, without the projects API, the dataset) with the keyboard.
 async function pickProject(page) {
-  const panel = page.locator('#projects');
-  const name = world.project ? world.project.name : world.dataset.name;
-  const item = panel.getByRole('button', { name: new RegExp(`^${name}`) });
-  await item.waitFor();
-  await item.focus();
-  await page.keyboard.press('Enter');
-  await page.waitForFunction(() => new URL(location.href).searchParams.get('project'));
+  const item = await pick(page, world.project ? world.project.name : world.dataset.name);
   assert.equal(await item.getAttribute('aria-current'), 'true');
 }
 
 test('projects panel: explains projects, offers datasets without the API, and a labelled form', { skip, timeout: 60000 }, async () => {
   const { page, close } = await openPage();
-  await signIn(page);
+  await signIn(page, server);
   const panel = page.locator('#projects');
   if (!world.projectsApi) {
     await panel.getByText('this server cannot list them').waitFor();
@@ -213,7 +105,7 @@ test('projects panel: explains projects, offers datasets without the API, and a 
 
 test('configuration: dataset classes, split sizes, thumbnails; teacher outputs run to 100% with accuracy', { skip, timeout: 120000 }, async () => {
   const { page, close } = await openPage();
-  await signIn(page);
+  await signIn(page, server);
   await pickProject(page);
   const view = page.locator('#view-configuration');
 
@@ -270,7 +162,7 @@ test('configuration: dataset classes, split sizes, thumbnails; teacher outputs r
 test('configuration: corpus words are searchable and concept extraction runs as a job', { skip, timeout: 120000 }, async (t) => {
   if (!world.concept || !world.corpus) { t.skip('no concept model fixture or no corpora API'); return; }
   const { page, close } = await openPage();
-  await signIn(page);
+  await signIn(page, server);
   await pickProject(page);
   const view = page.locator('#view-configuration');
   await view.locator('.cfg-corpus-name', { hasText: world.corpus.name }).waitFor();
@@ -293,7 +185,7 @@ test('configuration: corpus words are searchable and concept extraction runs as 
 
 test('configuration: an unknown project says so, and nothing is fetched before sign-in', { skip, timeout: 60000 }, async () => {
   const { page, close } = await openPage();
-  await signIn(page, '/?project=dataset%3A99999999');
+  await signIn(page, server, '/?project=dataset%3A99999999');
   const view = page.locator('#view-configuration');
   await view.locator('.config-status', { hasText: 'Dataset 99999999 does not exist' }).waitFor();
   assert.match(await view.textContent(), /This project cannot be shown/);

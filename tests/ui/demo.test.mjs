@@ -17,20 +17,18 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, cpSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, cpSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
-import { startServer, call, ADMIN_TOKEN, waitJob } from '../api/harness.mjs';
+import { startServer, call, waitJob } from '../api/harness.mjs';
 import { freshDatabase } from '../api/pgtools.mjs';
+import { ART, noBrowser, launchBrowser, openPage as open, shot, signIn } from './browser.mjs';
 
-const CHROMIUM = process.env.INFICOND_CHROMIUM || '/usr/bin/chromium';
 const BIN = process.env.INFICOND_BIN || 'build/asan/inficond';
 const WORLD_BIN = process.env.INFICOND_WORLD_BIN || (existsSync('build/inficond') ? 'build/inficond' : BIN);
 const WORLD = 'var/ui-demo-small'; // the small demo world, seed 1 (ignored by git)
-const ART = 'test-artifacts/ui';
-const skip = !existsSync(CHROMIUM) ? `no browser at ${CHROMIUM}`
-  : !existsSync('/usr/share/datasets/fashion-mnist') ? 'no Fashion-MNIST (apt-get install dataset-fashion-mnist)' : false;
+const skip = noBrowser
+  || (existsSync('/usr/share/datasets/fashion-mnist') ? false : 'no Fashion-MNIST (apt-get install dataset-fashion-mnist)');
 const VIEWS = ['configuration', 'performance', 'concepts', 'instances', 'overview', 'provenance'];
 
 let server;
@@ -54,7 +52,6 @@ function worldCache() {
 
 before(async () => {
   if (skip) return;
-  mkdirSync(ART, { recursive: true });
   worldCache();
   dataDir = mkdtempSync(join(tmpdir(), 'inficond-uidemo-'));
   cpSync(WORLD, join(dataDir, 'demo-small-1'), { recursive: true });
@@ -69,12 +66,7 @@ before(async () => {
   assert.equal(extracted.state, 'succeeded', JSON.stringify(extracted));
   Object.assign(demo, built.result);
   demo.dataset = (await call(server, 'GET', `/api/v1/datasets/${demo.dataset_id}`)).json;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchBrowser();
 });
 
 after(async () => {
@@ -84,31 +76,13 @@ after(async () => {
   db?.drop();
 });
 
-async function openPage() {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  context.setDefaultTimeout(30000);
-  const page = await context.newPage();
-  const problems = [];
-  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()} (${m.location()?.url || ''})`); });
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('requestfailed', (r) => {
-    const why = r.failure()?.errorText || '';
-    const path = new URL(r.url()).pathname;
-    // A read (or the icon) cut off because the page moved on is not a failure.
-    if (why === 'net::ERR_ABORTED' && (path === '/favicon.svg' || (r.method() === 'GET' && path.startsWith('/api/v1/')))) return;
-    problems.push(`request failed: ${r.method()} ${r.url()} ${why}`);
-  });
-  page.on('response', (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.request().method()} ${r.url()}`); });
-  return { context, page, problems };
-}
+// The demo world is far bigger than the suites' small pipeline: a longer default timeout.
+const openPage = () => open(browser, { timeout: 30000, abortedIcon: true });
 
-async function shots(page, step) {
-  await page.screenshot({ path: `${ART}/demo-${step}.png` });
-}
+const shots = (page, step) => shot(page, `demo-${step}`);
 async function viewShots(page, step) {
   for (const v of VIEWS) await page.locator(`#view-${v}`).screenshot({ path: `${ART}/demo-${step}-${v}.png` });
 }
-const param = (page, k) => page.evaluate((key) => new URL(location.href).searchParams.get(key), k);
 const pct = (v) => `${(100 * v).toFixed(1)}%`;
 async function press(locator, key = 'Enter') {
   await locator.focus();
@@ -133,15 +107,12 @@ async function unnamedControls(page) {
 }
 
 test('demo world: sign in, distil, select, downtune, provenance, restore, add a concept', { skip, timeout: 600000 }, async () => {
-  const { page, context, problems } = await openPage();
+  const { page, close } = await openPage();
   const classes = demo.dataset.classes;
   assert.equal(classes.length, 10);
 
   // 1. Sign in with the keyboard.
-  await page.goto(server.url + '/');
-  await page.getByLabel('API token').fill(ADMIN_TOKEN);
-  await page.getByLabel('API token').press('Enter');
-  await page.locator('#workspace').waitFor({ state: 'visible' });
+  await signIn(page, server);
   assert.equal(await page.locator('#user-name').textContent(), 'admin');
 
   // 2. The demo project, picked with the keyboard; the configuration shows its parts.
@@ -282,6 +253,5 @@ test('demo world: sign in, distil, select, downtune, provenance, restore, add a 
   await shots(page, '07-redistilled');
   await viewShots(page, '07');
 
-  await context.close();
-  assert.deepEqual(problems, [], `unexpected problems in the page:\n${problems.join('\n')}`);
+  await close();
 });

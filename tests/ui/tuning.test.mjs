@@ -13,104 +13,36 @@
 // build/asan/inficond), INFICOND_CHROMIUM (default /usr/bin/chromium).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, copyFileSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { chromium } from 'playwright-core';
-import { startServer, call, ADMIN_TOKEN, waitJob } from '../api/harness.mjs';
+import { join } from 'node:path';
+import { startServer, call } from '../api/harness.mjs';
+import { noBrowser, launchBrowser, openPage as open, shot, signIn, pickProject } from './browser.mjs';
+import { SERVER_ENV, hasClip, uniq, must, succeeded, buildParts, runTeacherAndExtraction, createProject } from './pipeline.mjs';
 
-const CHROMIUM = process.env.INFICOND_CHROMIUM || '/usr/bin/chromium';
-const BIN = process.env.INFICOND_BIN || 'build/asan/inficond';
-const ART = 'test-artifacts/ui';
-const FIXTURES = resolve('tests/fixtures/images');
-const CLIP = resolve('../shared/fixtures/clip_tiny_openai_style.pt');
-const VOCAB = resolve('../shared/clip/bpe_simple_vocab_16e6.txt.gz');
-const skip = !existsSync(CHROMIUM) ? `no browser at ${CHROMIUM}`
-  : !existsSync(CLIP) || !existsSync(VOCAB) ? 'no CLIP fixture in ../shared' : false;
+const skip = noBrowser || (hasClip ? false : 'no CLIP fixture in ../shared');
 const WORDS = ['red', 'green', 'blue', 'stripes', 'grass', 'water', 'sand', 'brick'];
 
 let server;
 let browser;
 let work;
 const world = {};
-const uniq = (p) => `${p}_${Math.random().toString(36).slice(2, 8)}`;
-
-async function must(method, path, body, status) {
-  const r = await call(server, method, path, body === undefined ? {} : { body });
-  assert.equal(r.status, status, `${method} ${path}: ${r.text}`);
-  return r.json;
-}
-async function job(method, path, body) {
-  const r = await call(server, method, path, { body });
-  assert.equal(r.status, 202, `${method} ${path}: ${r.text}`);
-  const j = await waitJob(server, r.json.id);
-  assert.equal(j.state, 'succeeded', JSON.stringify(j));
-  return j;
-}
 
 before(async () => {
   if (skip) return;
-  mkdirSync(ART, { recursive: true });
   work = mkdtempSync(join(tmpdir(), 'inficond-uitune-'));
-  server = await startServer({ env: { INFICOND_WORKERS: '2', OMP_NUM_THREADS: '1' } });
-
-  const tree = join(work, 'tree');
-  const layout = [['train', 'plain', 'red.jpg'], ['train', 'plain', 'green.jpg'],
-    ['train', 'striped', 'stripes.jpg'], ['test', 'plain', 'blue.jpg']];
-  for (const [split, cls, file] of layout) {
-    mkdirSync(join(tree, split, cls), { recursive: true });
-    copyFileSync(join(FIXTURES, file), join(tree, split, cls, file));
-  }
-  const tar = join(work, 'images.tar');
-  execFileSync('tar', ['-cf', tar, '-C', tree, 'train', 'test']);
-  world.dataset = await must('POST', '/api/v1/datasets', { name: uniq('uitune') }, 201);
-  const up = await call(server, 'POST', `/api/v1/datasets/${world.dataset.id}/upload`,
-    { raw: readFileSync(tar), headers: { 'Content-Type': 'application/x-tar' } });
-  assert.equal(up.status, 202, up.text);
-  assert.equal((await waitJob(server, up.json.id)).state, 'succeeded');
-  world.dataset = await must('GET', `/api/v1/datasets/${world.dataset.id}`, undefined, 200);
-
-  const tdir = join(work, 'teacher');
-  execFileSync(BIN, ['teacher-init', tdir, '--classes', world.dataset.classes.join(','), '--size', '64'],
-    { env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=0' } });
-  world.teacher = await must('POST', '/api/v1/models', { name: uniq('teacher'), path: tdir }, 201);
-
-  const cdir = join(work, 'clip');
-  mkdirSync(cdir);
-  copyFileSync(CLIP, join(cdir, 'model.pt'));
-  copyFileSync(VOCAB, join(cdir, 'bpe_simple_vocab_16e6.txt.gz'));
-  writeFileSync(join(cdir, 'manifest.json'), JSON.stringify({
-    format: 'inficond-model/1', kind: 'concept', encoder: 'global', file: 'model.pt',
-    input: { channels: 3, height: 64, width: 64, mean: [0.4815, 0.4578, 0.4082], std: [0.2686, 0.2613, 0.2758] },
-    methods: { image: 'encode_image', text: 'encode_text' },
-    embedding_dim: 64,
-    tokenizer: { type: 'clip-bpe', vocab: 'bpe_simple_vocab_16e6.txt.gz', context_length: 77 },
-  }));
-  world.concept = await must('POST', '/api/v1/models', { name: uniq('clip'), path: cdir }, 201);
-  world.corpus = await must('POST', '/api/v1/corpora', { name: uniq('words'), words: WORDS }, 201);
-
-  const to = await job('POST', `/api/v1/datasets/${world.dataset.id}/teacher-outputs`, { model_id: world.teacher.id });
-  world.teacherOutput = to.result?.teacher_output_id;
-  const ex = await job('POST', '/api/v1/extractions',
-    { dataset_id: world.dataset.id, concept_model_id: world.concept.id, corpus_id: world.corpus.id });
-  world.project = await must('POST', '/api/v1/projects', {
-    name: uniq('tune'), dataset_id: world.dataset.id, teacher_model_id: world.teacher.id,
-    concept_model_id: world.concept.id, corpus_id: world.corpus.id,
-  }, 201);
+  server = await startServer({ env: SERVER_ENV });
+  Object.assign(world, await buildParts(server, work, { dataset: 'uitune', corpus: 'words', words: WORDS }));
+  const { outputs } = await runTeacherAndExtraction(server, world);
+  world.teacherOutput = outputs.result?.teacher_output_id;
+  world.project = await createProject(server, world, uniq('tune'));
   const parts = world.project.parts;
   assert.ok(parts.teacher_output?.id && parts.extraction?.id, JSON.stringify(parts));
   world.extraction = parts.extraction.id;
-  void ex;
-  const st = await job('POST', '/api/v1/students', { extraction_id: parts.extraction.id, teacher_output_id: parts.teacher_output.id });
-  world.student = st.result.student_id;
-
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const st = await must(server, 'POST', '/api/v1/students',
+    { extraction_id: parts.extraction.id, teacher_output_id: parts.teacher_output.id }, 202);
+  world.student = (await succeeded(server, st.id)).result.student_id;
+  browser = await launchBrowser();
 });
 
 after(async () => {
@@ -119,49 +51,14 @@ after(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-async function openPage() {
-  const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
-  context.setDefaultTimeout(15000);
-  const page = await context.newPage();
-  const problems = [];
-  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()} (${m.location()?.url || ''})`); });
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('requestfailed', (r) => {
-    const why = r.failure()?.errorText || '';
-    const path = new URL(r.url()).pathname;
-    if (why === 'net::ERR_ABORTED' && r.method() === 'GET' && path.startsWith('/api/v1/')) return;
-    problems.push(`request failed: ${r.method()} ${r.url()} ${why}`);
-  });
-  page.on('response', (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.request().method()} ${r.url()}`); });
-  return {
-    page,
-    async close(allowed = []) {
-      await context.close();
-      const left = problems.filter((p) => !allowed.some((re) => re.test(p)));
-      assert.deepEqual(left, [], `unexpected problems in the page:\n${left.join('\n')}`);
-    },
-  };
-}
-
-const shot = (page, name) => page.screenshot({ path: `${ART}/${name}.png` });
+const openPage = () => open(browser, { viewport: { width: 1440, height: 900 } });
 const head = async () => (await call(server, 'GET', `/api/v1/students/${world.student}`)).json.head.number;
 const values = (view) => view.locator('.inf-row .inf-value').allTextContents();
 
-async function signInAndPick(page) {
-  await page.goto(server.url + '/');
-  await page.getByLabel('API token').fill(ADMIN_TOKEN);
-  await page.getByLabel('API token').press('Enter');
-  await page.locator('#workspace').waitFor({ state: 'visible' });
-  const item = page.locator('#projects').getByRole('button', { name: new RegExp(`^${world.project.name}`) });
-  await item.waitFor();
-  await item.focus();
-  await page.keyboard.press('Enter');
-  await page.waitForFunction(() => new URL(location.href).searchParams.get('project'));
-}
-
 test('concepts: influence bars, keyboard downtune, 409 explained with reload, instances, a typed concept', { skip, timeout: 240000 }, async () => {
   const { page, close } = await openPage();
-  await signInAndPick(page);
+  await signIn(page, server);
+  await pickProject(page, world.project.name);
   const view = page.locator('#view-concepts');
   await view.getByLabel('Class', { exact: true }).waitFor();
   await view.getByLabel('Class', { exact: true }).selectOption('plain');

@@ -9,13 +9,10 @@
 // build/asan/inficond), INFICOND_CHROMIUM (default /usr/bin/chromium).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
-import { chromium } from 'playwright-core';
-import { startServer, call, ADMIN_TOKEN, waitJob } from '../api/harness.mjs';
+import { startServer, call } from '../api/harness.mjs';
+import { noBrowser, launchBrowser, openPage as open, shot, signIn } from './browser.mjs';
 
-const CHROMIUM = process.env.INFICOND_CHROMIUM || '/usr/bin/chromium';
-const ART = 'test-artifacts/ui';
-const skip = existsSync(CHROMIUM) ? false : `no browser at ${CHROMIUM} (apt-get install chromium)`;
+const skip = noBrowser;
 const fast = { INFICOND_HEARTBEAT_MS: '200', INFICOND_STALE_AFTER_MS: '1500' };
 
 let server;
@@ -23,14 +20,8 @@ let browser;
 
 before(async () => {
   if (skip) return;
-  mkdirSync(ART, { recursive: true });
   server = await startServer({ env: fast });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchBrowser();
 });
 
 after(async () => {
@@ -38,57 +29,10 @@ after(async () => {
   await server?.stop();
 });
 
-// A fresh browser context (own cookies and storage) with a watcher for problems.
-// close(allowed) asserts nothing went wrong except what the predicates allow.
-async function openPage() {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  context.setDefaultTimeout(15000);
-  const page = await context.newPage();
-  const problems = [];
-  // The projects API is being built: until it exists, GET /api/v1/projects[/{id}]
-  // answers 404 "no such route" and the page shows its fallback. Those probes (and
-  // the browser's console line about them) are expected, nothing else is.
-  const projectsProbe = (url, status) => status === 404 && /^\/api\/v1\/projects(\/|$)/.test(new URL(url).pathname);
-  page.on('console', (m) => {
-    if (m.type() !== 'error') return;
-    if (/status of 404/.test(m.text()) && m.location()?.url && projectsProbe(m.location().url, 404)) return;
-    problems.push(`console error: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('requestfailed', (r) => {
-    const why = r.failure()?.errorText || '';
-    // Long-polls and list reads cut off on purpose (sign-out, reload) are not failures.
-    // So is the icon when a test navigates again before it loaded.
-    const path = new URL(r.url()).pathname;
-    // Any read the page had open when a test navigates (reload, goto) is cut off too.
-    if (why === 'net::ERR_ABORTED' && (path.startsWith('/api/v1/jobs') || path === '/favicon.svg' ||
-      (r.method() === 'GET' && path.startsWith('/api/v1/')))) return;
-    problems.push(`request failed: ${r.method()} ${r.url()} ${why}`);
-  });
-  page.on('response', (r) => {
-    if (r.request().method() === 'GET' && projectsProbe(r.url(), r.status())) return;
-    if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.request().method()} ${r.url()}`);
-  });
-  return {
-    context,
-    page,
-    problems,
-    async close(allowed = []) {
-      await context.close();
-      const left = problems.filter((p) => !allowed.some((re) => re.test(p)));
-      assert.deepEqual(left, [], `unexpected problems in the page:\n${left.join('\n')}`);
-    },
-  };
-}
-
-const shot = (page, name) => page.screenshot({ path: `${ART}/${name}.png` });
-
-async function signIn(page, path = '/') {
-  await page.goto(server.url + path);
-  await page.getByLabel('API token').fill(ADMIN_TOKEN);
-  await page.getByLabel('API token').press('Enter');
-  await page.locator('#workspace').waitFor({ state: 'visible' });
-}
+// The projects API's 404 probes are expected, and so are the long-polls and list
+// reads cut off on purpose (sign-out, reload) and the icon when a test navigates
+// again before it loaded.
+const openPage = () => open(browser, { projectsProbes: true, abortedIcon: true, abortedJobs: true });
 
 async function startJob(params) {
   const r = await call(server, 'POST', '/api/v1/jobs', { body: { kind: 'diag.sleep', params } });
@@ -133,7 +77,7 @@ test('a wrong token shows the error and stays on the login page', { skip, timeou
 
 test('signing in with the admin token shows the workspace, user, role and six views', { skip, timeout: 60000 }, async () => {
   const { page, close } = await openPage();
-  await signIn(page);
+  await signIn(page, server);
   assert.equal(await page.locator('#user-name').textContent(), 'admin');
   assert.equal(await page.locator('#user-role').textContent(), 'admin');
   assert.ok(await page.getByRole('button', { name: 'Sign out' }).isVisible());
@@ -155,7 +99,7 @@ test('signing in with the admin token shows the workspace, user, role and six vi
 
 test('a job started through the API appears and its progress reaches 100% live', { skip, timeout: 60000 }, async () => {
   const { page, close } = await openPage();
-  await signIn(page);
+  await signIn(page, server);
   // Record every state and progress value the panel shows, to check it moved live.
   await page.evaluate(() => {
     window.__seen = [];
@@ -198,7 +142,7 @@ test('a job started through the API appears and its progress reaches 100% live',
 
 test('cancelling a long job from the page ends it cancelled', { skip, timeout: 60000 }, async () => {
   const { page, close } = await openPage();
-  await signIn(page);
+  await signIn(page, server);
   const job = await startJob({ seconds: 60 });
   await page.locator(`li.job[data-job-id="${job.id}"][data-state="running"]`).waitFor({ timeout: 15000 });
   // The bar moves on its own (long-poll), without a reload.
@@ -220,7 +164,7 @@ test('cancelling a long job from the page ends it cancelled', { skip, timeout: 6
 
 test('the selection lives in the URL: reload, links and back/forward restore it', { skip, timeout: 60000 }, async () => {
   const { page, close } = await openPage();
-  await signIn(page);
+  await signIn(page, server);
   await page.getByLabel('Split').selectOption('train');
   assert.equal(new URL(page.url()).searchParams.get('split'), 'train');
   await page.reload();
@@ -250,7 +194,7 @@ test('the selection lives in the URL: reload, links and back/forward restore it'
 
 test('signing out returns to the login page and ends the session', { skip, timeout: 60000 }, async () => {
   const { page, context, close } = await openPage();
-  await signIn(page);
+  await signIn(page, server);
   await startJob({ seconds: 5 }); // a followed job whose long-poll sign-out must close
   await page.locator('li.job[data-state="running"], li.job[data-state="queued"]').first().waitFor({ timeout: 10000 });
   await page.getByRole('button', { name: 'Sign out' }).click();
