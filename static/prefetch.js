@@ -15,7 +15,9 @@
 // Reads run one after another, each only when no view read is in flight and no view
 // update is being waited for (perf.js) and the browser reports idle time, so they do
 // not compete with what the person is doing; failures are ignored (the view reads
-// again, in the foreground, when it needs the thing).
+// again, in the foreground, when it needs the thing), but a 409 ends the list: the
+// student changed under the page (someone made it stale), so the rest would be
+// refused too.
 
 import { readsInFlight } from './perf.js';
 
@@ -36,13 +38,14 @@ export async function holdPrefetch() {
 
 export function prefetchInIdle(reads, stillWanted = () => true) {
   let i = 0;
+  let refused = false;
   const step = () => {
-    if (i >= reads.length || !stillWanted()) return;
+    if (refused || i >= reads.length || !stillWanted()) return;
     if (holds || running || readsInFlight()) { setTimeout(() => idle(step), 100); return; }
     const read = reads[i++];
     let p;
     try { p = Promise.resolve(read()); } catch { p = Promise.resolve(); }
-    const settled = p.then(() => {}, () => {});
+    const settled = p.then(() => {}, (e) => { if (e?.status === 409) refused = true; });
     running = settled;
     settled.then(() => { if (running === settled) running = null; idle(step); });
   };

@@ -209,6 +209,19 @@ test('prefetch: stops when the thing it warms is no longer shown', async () => {
   assert.deepEqual(started, ['a']);
 });
 
+test('prefetch: a 409 (the student changed under the page) ends the list', async () => {
+  const started = [];
+  const read = (name, status) => async () => {
+    started.push(name);
+    await pause(5);
+    if (status) throw Object.assign(new Error(`${name}: HTTP ${status}`), { status });
+  };
+  prefetchInIdle([read('a', 500), read('b', 409), read('c'), read('d')]);
+  await until(() => started.length === 2);
+  await pause(300);
+  assert.deepEqual(started, ['a', 'b']); // a 500 is skipped, a 409 stops the rest
+});
+
 test('perf.track: a joined background read counts as in flight until it settles', async () => {
   let settle;
   const p = track(new Promise((resolve, reject) => { settle = { resolve, reject }; }));
