@@ -3,13 +3,13 @@
 // model fixture, a corpus, a finished extraction (segments, presence, galleries), a
 // predictions-file teacher output and a distilled student.
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { call, waitJob } from './harness.mjs';
+import { denseFolder } from './fixtures.mjs';
 
 export const CLASSES = ['left', 'middle', 'right'];
 export const WORDS = ['red', 'green', 'blue', 'stripes'];
-const DENSE = resolve('tests/fixtures/models/tiny_dense.pt');
 
 // n 28x28 grey images: a bright square whose place follows the label, plus noise.
 function writeIdx(dir, name, n, seed) {
@@ -57,17 +57,7 @@ export async function buildWorld(server, work, { tag = 'world', train = 60, test
   const images = (await ok(server, 'GET', `/api/v1/datasets/${ds.id}/images?limit=1000`, 200)).items;
   assert.equal(images.length, train + test);
 
-  const mdir = join(work, `${tag}-dense`);
-  mkdirSync(mdir, { recursive: true });
-  copyFileSync(DENSE, join(mdir, 'model.pt'));
-  writeFileSync(join(mdir, 'words.txt'), 'cat\ndog\nred\nblue\ngreen\nstripes\n');
-  writeFileSync(join(mdir, 'manifest.json'), JSON.stringify({
-    format: 'inficond-model/1', kind: 'concept', encoder: 'dense', file: 'model.pt',
-    input: { channels: 1, height: 8, width: 8, mean: [0.5], std: [0.5] },
-    methods: { image: 'encode_dense', text: 'encode_words' },
-    embedding_dim: 16,
-    tokenizer: { type: 'words', words: 'words.txt', context_length: 5 },
-  }));
+  const mdir = denseFolder(join(work, `${tag}-dense`));
   const model = await ok(server, 'POST', '/api/v1/models', 201, { name: `${tag}-dense`, path: mdir });
   const corpus = await ok(server, 'POST', '/api/v1/corpora', 201, { name: `${tag}-corpus`, words: WORDS });
   const ex = await ok(server, 'POST', '/api/v1/extractions', 202,
