@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* The parser's own ceiling (CONCEPT_CORPUS_MAX in concepts.h): a corpus is checked
  * for repeats word by word, so far larger ones would be slow to accept. */
@@ -16,7 +17,8 @@ static const char help_text[] =
     "                           serve, worker and migrate (make run starts a private one)\n"
     "  INFICOND_PORT            HTTP port (8080)\n"
     "  INFICOND_BIND            address to listen on (127.0.0.1; 0.0.0.0 in Docker)\n"
-    "  INFICOND_DATA_DIR        images, blobs, models, uploads (./var)\n"
+    "  INFICOND_DATA_DIR        images, blobs, models, uploads (./var; a relative\n"
+    "                           folder is taken from where the server starts)\n"
     "  INFICOND_STATIC_DIR      the web page's files (./static)\n"
     "  INFICOND_MIGRATIONS_DIR  SQL migrations (./migrations)\n"
     "  INFICOND_ADMIN_TOKEN     token of the first admin, created when none exists\n"
@@ -48,6 +50,26 @@ static const char help_text[] =
     "                           write before writes fail as on a full disk (unset)\n";
 
 const char *config_help(void) { return help_text; }
+
+/* A relative folder made absolute against the working directory at start: paths
+ * built from it are stored (model copies) and checked (folder imports refuse
+ * relative paths), and must mean the same folder whatever the process does later. */
+static int absolute_dir(const char *name, char *path, size_t cap, err *e) {
+    if (path[0] == '/') return 0;
+    char cwd[PATH_MAX];
+    if (!getcwd(cwd, sizeof cwd))
+        return err_set(e, ERR_INTERNAL, "%s (%s) is relative and the working folder is unknown: %s", name, path,
+                       strerror(errno));
+    const char *rel = path;
+    while (rel[0] == '.' && rel[1] == '/') rel += 2 + strspn(rel + 2, "/");
+    if (!strcmp(rel, ".")) rel = "";
+    char joined[PATH_MAX];
+    int n = snprintf(joined, sizeof joined, "%s%s%s", cwd, *rel && strcmp(cwd, "/") ? "/" : "", rel);
+    if (n < 0 || (size_t)n >= sizeof joined || (size_t)n >= cap)
+        return err_set(e, ERR_UNPROCESSABLE, "%s (%s) is too long once made absolute", name, path);
+    memcpy(path, joined, (size_t)n + 1);
+    return 0;
+}
 
 static int env_str(const char *name, const char *def, char *out, size_t cap, err *e) {
     const char *v = getenv(name);
@@ -108,7 +130,8 @@ int config_from_env(config *c, err *e) {
                 sizeof c->migrations_dir, e) ||
         env_str("DATABASE_URL", "", c->database_url, sizeof c->database_url, e) ||
         env_str("INFICOND_ADMIN_TOKEN", "", c->admin_token, sizeof c->admin_token, e) ||
-        env_str("INFICOND_LOG_LEVEL", "info", c->log_level, sizeof c->log_level, e))
+        env_str("INFICOND_LOG_LEVEL", "info", c->log_level, sizeof c->log_level, e) ||
+        absolute_dir("INFICOND_DATA_DIR", c->data_dir, sizeof c->data_dir, e))
         return -1;
     long max_import, max_concepts, login_failures, login_window;
     if (env_long("INFICOND_MAX_IMPORT_IMAGES", 1000000, 1, 1000000000L, &max_import, e) ||

@@ -10,7 +10,7 @@
 typedef struct config {
     int port;                      /* INFICOND_PORT, 8080                              */
     char bind[64];                 /* INFICOND_BIND, 127.0.0.1 ("0.0.0.0" in Docker)    */
-    char data_dir[PATH_MAX];       /* INFICOND_DATA_DIR, ./var                          */
+    char data_dir[PATH_MAX];       /* INFICOND_DATA_DIR, ./var; made absolute at start  */
     char static_dir[PATH_MAX];     /* INFICOND_STATIC_DIR, ./static                     */
     char migrations_dir[PATH_MAX]; /* INFICOND_MIGRATIONS_DIR, ./migrations             */
     char database_url[2048];       /* DATABASE_URL (required by serve/worker/migrate)   */

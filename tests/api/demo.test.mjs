@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startServer, call, errorCode } from './harness.mjs';
 
@@ -21,7 +21,10 @@ async function demoJobs(server) {
 }
 
 test('the first start builds the demo project; a later start reuses it', { timeout: BUILD_MS + 120000 }, async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'inficond-demo-'));
+  // Given relative, as `make run` gives ./var: the demo's folder import and model
+  // copies must still get absolute paths (the server and this test share the cwd).
+  const dataDir = relative(process.cwd(), mkdtempSync(join(tmpdir(), 'inficond-demo-')));
+  assert.ok(!isAbsolute(dataDir), dataDir);
   let server = await startServer({ dataDir, env: { INFICOND_DEMO: 'small' } });
   try {
     // The start-up hook runs once the HTTP side is up: give it a moment to log.
