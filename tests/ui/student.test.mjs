@@ -14,11 +14,11 @@
 // build/asan/inficond), INFICOND_CHROMIUM (default /usr/bin/chromium).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServer, call, databaseUrl } from '../api/harness.mjs';
+import { startServer, call } from '../api/harness.mjs';
+import { sql } from '../api/pgtools.mjs';
 import { noBrowser, launchBrowser, openPage as open, shot as screenshot, param, signIn } from './browser.mjs';
 import { SERVER_ENV, hasClip, uniq, buildParts, runTeacherAndExtraction, createProject } from './pipeline.mjs';
 
@@ -172,8 +172,7 @@ test('student views: distil, bars, confusion, heat map, provenance, restore, exp
 
   // A conflict: the student's inputs changed under it (stale), so a restore is
   // refused with 409; the view explains and offers to reload the head.
-  execFileSync('psql', [databaseUrl(), '-qAt', '-v', 'ON_ERROR_STOP=1', '-c',
-    `UPDATE students SET presence_sha256 = repeat('0', 64) WHERE id = ${st.id}`]);
+  sql(`UPDATE students SET presence_sha256 = repeat('0', 64) WHERE id = ${st.id}`);
   await prov.locator('li.prov-item[data-version="2"] .prov-restore').click();
   const notice = prov.locator('.prov-notice');
   await notice.waitFor();
