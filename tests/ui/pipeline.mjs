@@ -8,10 +8,10 @@
 // Env: INFICOND_BIN (default build/asan/inficond) for teacher-init.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, copyFileSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { call, waitJob, uniq } from '../api/harness.mjs';
-import { CLIP, VOCAB, IMAGES as FIXTURES, clipFolder } from '../api/fixtures.mjs';
+import { CLIP, VOCAB, clipFolder, fixtureTar } from '../api/fixtures.mjs';
 
 export { uniq };
 
@@ -37,18 +37,11 @@ export async function succeeded(server, id, ms) {
 // Dataset `name`: <split>/<class>/*.jpg from the four fixture JPEGs (distinct bytes),
 // uploaded as a tar under `work`; returns the dataset as the API shows it after.
 export async function uploadDataset(server, work, name, ms) {
-  const tree = join(work, 'tree');
-  const layout = [['train', 'plain', 'red.jpg'], ['train', 'plain', 'green.jpg'],
-    ['train', 'striped', 'stripes.jpg'], ['test', 'plain', 'blue.jpg']];
-  for (const [split, cls, file] of layout) {
-    mkdirSync(join(tree, split, cls), { recursive: true });
-    copyFileSync(join(FIXTURES, file), join(tree, split, cls, file));
-  }
-  const tar = join(work, 'images.tar');
-  execFileSync('tar', ['-cf', tar, '-C', tree, 'train', 'test']);
+  const tar = fixtureTar(join(work, 'tree'), join(work, 'images.tar'),
+    { 'train/plain': ['red.jpg', 'green.jpg'], 'train/striped': ['stripes.jpg'], 'test/plain': ['blue.jpg'] });
   const ds = await must(server, 'POST', '/api/v1/datasets', { name }, 201);
   const up = await call(server, 'POST', `/api/v1/datasets/${ds.id}/upload`,
-    { raw: readFileSync(tar), headers: { 'Content-Type': 'application/x-tar' } });
+    { raw: tar, headers: { 'Content-Type': 'application/x-tar' } });
   assert.equal(up.status, 202, up.text);
   await succeeded(server, up.json.id, ms);
   return must(server, 'GET', `/api/v1/datasets/${ds.id}`, undefined, 200);
