@@ -5,8 +5,9 @@
 #   make test       install what is missing, build with ASan/UBSan, run unit + API + UI tests
 #   make bench      run the benchmarks in bench/ (each prints JSON on its last line)
 #
-# Every C file in server/ is part of the binary; every tests/unit/test_*.c is a cmocka
-# test program linked against all server objects except main.o.
+# Every C file in server/ (the core) and its stage folders (server/*/) is part of the
+# binary; every tests/unit/test_*.c is a cmocka test program linked against all server
+# objects except main.o.
 
 CC       ?= cc
 CXX      ?= g++
@@ -19,7 +20,8 @@ CXXFLAGS := -std=c++17 -D_GLIBCXX_USE_CXX11_ABI=1 -Wall -Wextra -O2 -g -fPIC \
 LIBS     := -lmicrohttpd -lz -ljansson -lpq -lopenblas -lturbojpeg -lsodium -larchive -lutf8proc -lm -lpthread
 TORCHLIBS := -Wl,--no-as-needed -ltorch -ltorch_cpu -lc10 -Wl,--as-needed
 
-SERVER_SRC := $(wildcard server/*.c)
+SERVER_SRC := $(wildcard server/*.c server/*/*.c)
+SERVER_HDR := $(wildcard server/*.h server/*/*.h)
 SERVER_OBJ := $(patsubst server/%.c,$(BUILD)/server/%.o,$(SERVER_SRC))
 LIB_OBJ    := $(filter-out $(BUILD)/server/main.o,$(SERVER_OBJ))
 SHIM_SRC   := $(wildcard shim/*.cpp)
@@ -40,7 +42,7 @@ build/shim/%.o: shim/%.cpp shim/*.h
 $(SHIM_LIB): $(patsubst shim/%.cpp,build/shim/%.o,$(SHIM_SRC))
 	$(CXX) -shared -o $@ $^ -Wl,--no-undefined $(TORCHLIBS) -lpthread
 
-$(BUILD)/server/%.o: server/%.c $(wildcard server/*.h) shim/inficond_shim.h
+$(BUILD)/server/%.o: server/%.c $(SERVER_HDR) shim/inficond_shim.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 

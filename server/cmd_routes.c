@@ -7,7 +7,7 @@
 
 #include "auth.h"
 #include "commands.h"
-#include "router.h"
+#include "routes.h"
 
 static const char *body_name(body_kind b) {
     return b == BODY_JSON ? "json" : b == BODY_FILE ? "file" : "none";

@@ -34,7 +34,6 @@
 #include "http_server.h"
 #include "log.h"
 #include "router.h"
-#include "static_files.h"
 
 #define MAX_HEADERS 8
 #define DISCARD_MAX ((size_t)64 << 20) /* refused bodies up to this are read and dropped */
@@ -78,6 +77,8 @@ struct http_conn {
 
 struct http_server {
     app *app;
+    const route *routes;  /* the API's table (borrowed, static)                    */
+    route_fn serve_page;  /* answers every GET/HEAD outside /api (the web page)    */
     struct MHD_Daemon *daemon;
     char *tls_cert, *tls_key; /* PEM text, kept for the daemon's life (TLS only) */
     pthread_t notifier;
@@ -580,7 +581,7 @@ static void first_call(struct http_conn *hc, const char *url, const char *method
         return;
     }
     route_match_result m =
-        router_match(routes_table(), method, url, hc->scratch, plen, &hc->route, r->params,
+        router_match(the_server->routes, method, url, hc->scratch, plen, &hc->route, r->params,
                      &r->nparams, hc->allow, sizeof hc->allow);
     if (m == ROUTE_NO_PATH) {
         remember_error(hc, 404, "not_found", "no such route: %s", url);
@@ -689,7 +690,7 @@ static void dispatch(struct http_conn *hc) {
         return;
     }
     if (hc->is_static) {
-        static_serve(r);
+        the_server->serve_page(r);
         return;
     }
     const route *rt = hc->route;
@@ -861,10 +862,12 @@ static void server_free(http_server *s) {
     free(s);
 }
 
-http_server *http_server_start(app *a, err *e) {
+http_server *http_server_start(app *a, const route *routes, route_fn serve_page, err *e) {
     http_server *s = calloc(1, sizeof *s);
     if (!s) return err_set(e, ERR_INTERNAL, "out of memory"), NULL;
     s->app = a;
+    s->routes = routes;
+    s->serve_page = serve_page;
     pthread_mutex_init(&s->wait_lock, NULL);
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)a->cfg.port)};
     if (inet_pton(AF_INET, a->cfg.bind, &addr.sin_addr) != 1) {

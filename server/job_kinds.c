@@ -1,15 +1,15 @@
 /* job_kinds.c — the table of job kinds: name, handler, the role needed to start it
- * through POST /api/v1/jobs. Each pipeline stage adds its kinds here. */
+ * through POST /api/v1/jobs. Each pipeline stage declares its job in its own header
+ * and adds its kind here. */
 #include <string.h>
 #include <unistd.h>
 
-#include "jobs.h"
-
-int dataset_import_job(job_ctx *ctx, const json_t *params, json_t **result, err *e); /* dataset_import.c */
-int teacher_outputs_job(job_ctx *ctx, const json_t *params, json_t **result, err *e); /* teacher.c */
-int extraction_job(job_ctx *ctx, const json_t *params, json_t **result, err *e); /* extraction.c */
-int ss_distill_job(job_ctx *ctx, const json_t *params, json_t **result, err *e); /* student_store.c */
-int demo_build_job(job_ctx *ctx, const json_t *params, json_t **result, err *e); /* demo_job.c */
+#include "dataset/dataset_import.h"
+#include "demo/demo_job.h"
+#include "extraction/extraction.h"
+#include "job_kinds.h"
+#include "student/student_store.h"
+#include "teacher/teacher.h"
 
 /* diag.sleep — an operator's check that workers claim, report progress, heartbeat
  * and honour cancel, end to end through the database. Params: {"seconds": 0..3600,
@@ -43,11 +43,4 @@ static const job_kind kinds[] = {
 const job_kind *job_kinds_all(int *count) {
     *count = (int)(sizeof kinds / sizeof *kinds);
     return kinds;
-}
-
-const job_kind *job_kind_find(const char *name) {
-    if (!name) return NULL;
-    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
-        if (!strcmp(kinds[i].name, name)) return &kinds[i];
-    return NULL;
 }

@@ -125,8 +125,15 @@ int job_progress(job_ctx *c, double fraction, err *e, const char *fmt, ...) {
 
 /* ---------------------------------------------------------------- API side */
 
+const job_kind *jobs_kind_find(const app *a, const char *name) {
+    if (!name || !a->job_kinds) return NULL;
+    for (int i = 0; i < a->n_job_kinds; i++)
+        if (!strcmp(a->job_kinds[i].name, name)) return &a->job_kinds[i];
+    return NULL;
+}
+
 int64_t jobs_enqueue(app *a, const char *kind, const json_t *params, int64_t user_id, err *e) {
-    if (!job_kind_find(kind)) return err_set(e, ERR_UNPROCESSABLE, "unknown job kind '%s'", kind), -1;
+    if (!jobs_kind_find(a, kind)) return err_set(e, ERR_UNPROCESSABLE, "unknown job kind '%s'", kind), -1;
     char *pj = json_dumps(params ? params : json_object(), JSON_COMPACT);
     char uid[32], attempts[16];
     snprintf(uid, sizeof uid, "%lld", (long long)user_id);
@@ -307,7 +314,7 @@ static void finish(app *a, job_ctx *ctx, const char *state, const char *error, j
 }
 
 static void run_claimed(app *a, job_ctx *ctx, const char *params_text) {
-    const job_kind *k = job_kind_find(ctx->kind);
+    const job_kind *k = jobs_kind_find(a, ctx->kind);
     json_error_t je;
     json_t *params = json_loads(params_text, 0, &je);
     err e = {0};

@@ -6,9 +6,10 @@
  * succeeded / failed / cancelled. A running job whose heartbeat goes stale (its
  * worker died) is re-queued while attempts remain, else failed with the reason.
  *
- * Job kinds live in one table (job_kinds.c). A handler reports progress with
- * job_progress, which also tells it when to stop: it returns -1 with
- * ERR_CANCELLED in e once a cancel was requested or the process is stopping.
+ * Job kinds live in one table (job_kinds.c), handed to the process in
+ * app.job_kinds. A handler reports progress with job_progress, which also tells it
+ * when to stop: it returns -1 with ERR_CANCELLED in e once a cancel was requested
+ * or the process is stopping.
  * Handlers must be safe to re-run from the start after a crash (idempotent).
  */
 #ifndef INFICOND_JOBS_H
@@ -33,9 +34,9 @@ typedef struct job_kind {
     const char *min_role;  /* role needed to start it via the API        */
 } job_kind;
 
-/* The table of kinds (job_kinds.c). */
-const job_kind *job_kind_find(const char *name);
-const job_kind *job_kinds_all(int *count);
+/* The kind named `name` among a->job_kinds (the table the process was started
+ * with, job_kinds.c), or NULL. Borrowed. */
+const job_kind *jobs_kind_find(const app *a, const char *name);
 
 /* --- for handlers --- */
 app *job_app(job_ctx *ctx);

@@ -1,6 +1,7 @@
 /* router.h — the route table and path matching.
  *
- * Every API route lives in one table (routes.c) with its properties beside it:
+ * Every API route lives in one table (routes.c, handed to the HTTP server by
+ * serve.c) with its properties beside it:
  * method, path pattern ("/api/v1/jobs/{id}"), handler, the role it needs, what
  * body it takes and how large. The HTTP layer checks all of that before a
  * handler runs, so handlers only deal with their own logic.
@@ -23,9 +24,6 @@ typedef struct route {
     size_t max_body;      /* bytes; 0 = the configured default for the body kind   */
     const char *summary;  /* one line, also checked against docs/openapi.yaml      */
 } route;
-
-/* The table, terminated by an entry with method NULL. */
-const route *routes_table(void);
 
 typedef enum { ROUTE_FOUND, ROUTE_NO_PATH, ROUTE_NO_METHOD } route_match_result;
 

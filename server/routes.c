@@ -1,7 +1,16 @@
 /* routes.c — the one table of API routes: method, path, handler, role, body.
  * docs/openapi.yaml describes the same routes; a test checks they agree. */
-#include "router.h"
 #include "routes.h"
+#include "concepts/routes_concepts.h"
+#include "dataset/routes_datasets.h"
+#include "dataset/routes_images.h"
+#include "models/routes_models.h"
+#include "projects/routes_projects.h"
+#include "routes_auth.h"
+#include "routes_jobs.h"
+#include "routes_system.h"
+#include "student/routes_student_use.h"
+#include "student/routes_students.h"
 
 #define KB 1024
 

@@ -9,7 +9,7 @@
 #include "db_json.h"
 #include "log.h"
 #include "login_limit.h"
-#include "routes.h"
+#include "routes_auth.h"
 
 #define PASSWORD_MIN 8
 #define PASSWORD_MAX 256

@@ -5,7 +5,7 @@
 #include "http_internal.h"
 #include "jobs.h"
 #include "auth.h"
-#include "routes.h"
+#include "routes_jobs.h"
 
 static const char *const job_states[] = {"queued", "running", "succeeded", "failed", "cancelled",
                                          NULL};
@@ -32,7 +32,7 @@ void route_jobs_list(req *r) {
 void route_jobs_create(req *r) {
     const char *kind = json_req_string_or_reply(r, r->json, "kind", 64);
     if (!kind) return;
-    const job_kind *k = job_kind_find(kind);
+    const job_kind *k = jobs_kind_find(r->app, kind);
     if (!k) {
         reply_error(r, 422, "unprocessable", "field 'kind': unknown job kind '%s'", kind);
         return;

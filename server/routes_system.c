@@ -4,7 +4,7 @@
 #include <time.h>
 
 #include "inficond_shim.h"
-#include "routes.h"
+#include "routes_system.h"
 #include "version.h"
 
 /* The database check is cached for a quarter second: health is polled by load

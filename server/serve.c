@@ -15,13 +15,16 @@
 #include "commands.h"
 #include "data_sweep.h"
 #include "db_json.h"
-#include "demo_job.h"
+#include "demo/demo_job.h"
 #include "http_server.h"
 #include "inficond_shim.h"
+#include "job_kinds.h"
 #include "jobs.h"
 #include "log.h"
 #include "login_limit.h"
 #include "migrate.h"
+#include "routes.h"
+#include "static_files.h"
 #include "version.h"
 
 static int mkdir_p(const char *path) {
@@ -64,6 +67,7 @@ static int app_open(app *a, const char *who, err *e) {
     char host[64] = "host";
     gethostname(host, sizeof host - 1);
     snprintf(a->worker_name, sizeof a->worker_name, "%s:%d:%s", host, (int)getpid(), who);
+    a->job_kinds = job_kinds_all(&a->n_job_kinds);
     a->db = db_pool_open(a->cfg.database_url, a->cfg.db_pool_size, e);
     if (!a->db) return -1;
     int applied = 0;
@@ -136,7 +140,7 @@ int cmd_serve(int argc, char **argv) {
     }
     sweep_leftovers(&a);
     a.logins = login_limit_new(a.cfg.login_max_failures, a.cfg.login_window_s);
-    http_server *http = a.logins ? http_server_start(&a, &e) : NULL;
+    http_server *http = a.logins ? http_server_start(&a, routes_table(), static_serve, &e) : NULL;
     if (!http) {
         fprintf(stderr, "inficond serve: %s\n", a.logins ? e.msg : "out of memory");
         login_limit_free(a.logins);

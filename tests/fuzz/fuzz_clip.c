@@ -2,7 +2,7 @@
  * (INFICOND_CLIP_VOCAB or ../shared/clip/bpe_simple_vocab_16e6.txt.gz). First byte:
  * bit 0 truncate, the rest the context length. */
 #include "fuzz_common.h"
-#include "tokenizer_clip.h"
+#include "concepts/tokenizer_clip.h"
 
 static clip_tokenizer *tok;
 

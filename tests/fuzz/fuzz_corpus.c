@@ -1,7 +1,7 @@
 /* fuzz_corpus — corpus_text_parse (uploaded concept corpus files) and
  * concept_word_normalize. */
 #include "fuzz_common.h"
-#include "concepts.h"
+#include "concepts/concepts.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     corpus_text c;

@@ -1,6 +1,6 @@
 /* fuzz_idx — idx_parse (plain and gzipped idx files: dataset uploads). */
 #include "fuzz_common.h"
-#include "idx.h"
+#include "dataset/idx.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     idx_array a;

@@ -1,7 +1,7 @@
 /* fuzz_jpeg — jpeg_decode, jpeg_decode_scaled and jpeg_thumbnail on uploaded images.
  * First input byte picks the thumbnail size; the rest is the image. */
 #include "fuzz_common.h"
-#include "jpeg_io.h"
+#include "dataset/jpeg_io.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;

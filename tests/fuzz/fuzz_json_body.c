@@ -4,9 +4,9 @@
 #include "fuzz_common.h"
 #include <math.h>
 #include <jansson.h>
-#include "dataset_import.h"
-#include "student_store.h"
-#include "tuning.h"
+#include "dataset/dataset_import.h"
+#include "student/student_store.h"
+#include "student/tuning.h"
 
 static char w0[] = "stripes", w1[] = "wheel", w2[] = "fur", w3[] = "sky";
 static char *const words[4] = {w0, w1, w2, w3};

@@ -2,7 +2,7 @@
  * it is checked against holds model.pt, vocab.txt.gz and words.txt so that the file
  * checks pass for the common names. */
 #include "fuzz_common.h"
-#include "model_manifest.h"
+#include "models/model_manifest.h"
 
 static const char *dir;
 

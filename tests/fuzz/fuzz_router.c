@@ -4,7 +4,7 @@
 #include "fuzz_common.h"
 #include <limits.h>
 #include <sys/stat.h>
-#include "router.h"
+#include "routes.h"
 #include "static_files.h"
 
 static char root[PATH_MAX];

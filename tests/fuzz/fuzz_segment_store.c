@@ -1,6 +1,6 @@
 /* fuzz_segment_store — segment_store_parse on blobs read back from the blob store. */
 #include "fuzz_common.h"
-#include "segment_store.h"
+#include "extraction/segment_store.h"
 
 /* INFICOND_FUZZ_WRITE_SEEDS=DIR: write two valid blobs (labels, boxes) there and exit. */
 int LLVMFuzzerInitialize(int *argc, char ***argv) {

@@ -1,7 +1,7 @@
 /* fuzz_tar — image_source over an uploaded tar (libarchive): every member is read
  * with a small per-member limit. */
 #include "fuzz_common.h"
-#include "image_source.h"
+#include "dataset/image_source.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *path = fz_write_file("upload.tar", data, size);

@@ -1,7 +1,7 @@
 /* fuzz_words — words_tokenize (word-list tokenizer of concept models) and the word
  * list loader itself. First byte: 0 = input is a word list, else tokenize it. */
 #include "fuzz_common.h"
-#include "tokenizer_words.h"
+#include "concepts/tokenizer_words.h"
 
 static words_tokenizer *tok;
 

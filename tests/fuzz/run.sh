@@ -7,7 +7,7 @@
 #                                             tests/fuzz/corpus/<t>/* once; exit 1 on a failure
 #   tests/fuzz/run.sh --build                 only build
 #
-# Objects go to build/fuzz/obj (every server/*.c but main.c, built with
+# Objects go to build/fuzz/obj (every server/*.c and server/*/*.c but main.c, built with
 # -fsanitize=fuzzer-no-link,address,undefined), targets to build/fuzz/fuzz_<t>, the
 # growing corpus to build/fuzz/corpus/<t>, crashes to build/fuzz/artifacts/<t>/
 # ($FUZZ_OUT instead of build/fuzz when set).
@@ -44,7 +44,7 @@ fi
 mkdir -p "$OUT/obj"
 objs=()
 pids=()
-for src in server/*.c; do
+for src in server/*.c server/*/*.c; do
   n=$(basename "$src" .c)
   [ "$n" = main ] && continue
   o="$OUT/obj/$n.o"

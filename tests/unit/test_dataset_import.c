@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "dataset_import.h"
+#include "dataset/dataset_import.h"
 
 static void names_and_splits(void **state) {
     (void)state;

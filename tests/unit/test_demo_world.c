@@ -14,9 +14,9 @@
 #include <string.h>
 
 #include "demo_models.h"
-#include "demo_world.h"
+#include "demo/demo_world.h"
 #include "file_read.h"
-#include "scenes.h"
+#include "demo/scenes.h"
 #include "tmpdir.h"
 
 static void perfect_and_inverted(void **state) {

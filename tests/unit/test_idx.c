@@ -8,7 +8,7 @@
 #include <cmocka.h>
 #include <zlib.h>
 
-#include "idx.h"
+#include "dataset/idx.h"
 #include "tmpdir.h"
 
 #define FMNIST "/usr/share/datasets/fashion-mnist/"

@@ -10,8 +10,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "image_source.h"
-#include "jpeg_io.h"
+#include "dataset/image_source.h"
+#include "dataset/jpeg_io.h"
 #include "tmpdir.h"
 
 #define FMNIST "/usr/share/datasets/fashion-mnist/"

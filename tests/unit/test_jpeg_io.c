@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jpeg_io.h"
+#include "dataset/jpeg_io.h"
 
 /* A smooth colour gradient (JPEG-friendly) of w x h. */
 static void gradient(image_rgb *img, int w, int h) {

@@ -22,8 +22,8 @@
 
 #include "err.h"
 #include "inficond_shim.h"
-#include "model_check.h"
-#include "model_manifest.h"
+#include "models/model_check.h"
+#include "models/model_manifest.h"
 #include "tmpdir.h"
 
 #define CLIP_FIXTURE "../shared/fixtures/clip_tiny_openai_style.pt"

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "presence.h"
-#include "segments.h"
+#include "extraction/presence.h"
+#include "extraction/segments.h"
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
 static float rnd_u(void) {

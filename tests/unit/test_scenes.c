@@ -22,8 +22,8 @@
 
 #include <jansson.h>
 
-#include "jpeg_io.h"
-#include "scenes.h"
+#include "dataset/jpeg_io.h"
+#include "demo/scenes.h"
 
 static scenes_world *world;
 

@@ -15,8 +15,8 @@
 #include <sys/stat.h>
 #include <cmocka.h>
 
-#include "segment_cache.h"
-#include "segment_store.h"
+#include "extraction/segment_cache.h"
+#include "extraction/segment_store.h"
 #include "tmpdir.h"
 
 enum { DIM = 8, H = 4, W = 4, IMAGES = 16 };

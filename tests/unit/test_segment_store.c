@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "segment_store.h"
+#include "extraction/segment_store.h"
 #include "tmpdir.h"
 
 enum { DIM = 8, H = 3, W = 4 };

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "segments.h"
+#include "extraction/segments.h"
 
 /* Deterministic normal-ish noise: sum of 4 uniforms, centred. */
 static uint64_t rng_state = 88172645463325252ULL;

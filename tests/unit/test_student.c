@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "student.h"
+#include "student/student.h"
 
 static uint64_t rng_state;
 static double urand(void) {

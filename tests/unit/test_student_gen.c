@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "student_gen.h"
+#include "bench/student_gen.h"
 
 static void *slurp(const char *dir, const char *name, size_t *len) {
     char path[512];

@@ -9,7 +9,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "student_measures.h"
+#include "student/student_measures.h"
 
 static const float X[5 * 2] = {1, 0, 0, 1, 1, 1, 0.5f, 0, 0, 0}; // (N, D)
 static const float W[3 * 2] = {1, 0, 0, 1, 0.5f, 0.5f};          // (C, D)

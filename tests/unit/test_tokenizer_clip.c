@@ -22,7 +22,7 @@
 
 #include <cmocka.h>
 
-#include "tokenizer_clip.h"
+#include "concepts/tokenizer_clip.h"
 
 static const char *vocab_path(void) {
     const char *p = getenv("INFICOND_CLIP_VOCAB");

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "tokenizer_words.h"
+#include "concepts/tokenizer_words.h"
 
 static char list_path[] = "/tmp/test_tokenizer_words_XXXXXX";
 

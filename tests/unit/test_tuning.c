@@ -10,8 +10,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "student.h"
-#include "tuning.h"
+#include "student/student.h"
+#include "student/tuning.h"
 
 enum { C = 2, D = 3 };
 

@@ -1,0 +1,522 @@
+/* bench_extract.c — `inficond bench extract`: concept extraction throughput, images/s,
+ * of the service's own path — read file, jpeg_decode, extraction_encode (preprocess
+ * or the 14 crops, the image method through the shim, segments_dense or crop rows,
+ * into a segment store, as the concepts.extract job does per batch), then
+ * presence_run over the stored segments (SGEMM + max per image + galleries) — against
+ * bench/extract_peer.py running the same TorchScript file with Debian's python3-torch
+ * on the same files and batch size (PIL decode, resize/crops, normalise, image method,
+ * max-cosine presence with torch ops; see the peer for what it does not do).
+ *
+ * --model is a concept model folder, or a TorchScript CLIP archive (.pt): then a
+ * global-encoder manifest (clip-bpe tokenizer, CLIP mean/std, patch_openai_jit
+ * detected) is written in a temp folder with copies of the archive and the vocab.
+ * The concepts are embedded once before timing (C tokenizes; the peer runs the text
+ * method itself on the same token ids). Both sides single-threaded, both after the
+ * same warm-up batches; C and Python alternate for --runs rounds and the medians
+ * count: of wall time (throughput), of the per-round ratios, and of process CPU time
+ * (steadier when the machine is shared). Prints a table, then one JSON line last.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "bench/bench_util.h"
+#include "commands.h"
+#include "concepts/concepts.h"
+#include "extraction/extraction.h"
+#include "file_read.h"
+#include "dataset/jpeg_io.h"
+#include "models/model_check.h"
+#include "extraction/presence.h"
+#include "teacher/teacher.h"
+#include "concepts/tokenizer_clip.h"
+#include "concepts/tokenizer_words.h"
+
+#define BX_MAX_RUNS 15
+
+/* CPU seconds of this process: both sides run one thread, so on a machine shared with
+ * other work this is the steadier measure of the work done (reported beside wall time). */
+static double bx_cpu(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void bench_extract_usage(FILE *out) {
+    fprintf(out,
+            "Usage: inficond bench extract --model DIR|FILE.pt --images FOLDER [--n 512] [--batch B]\n"
+            "                              [--words a,b,c | --corpus FILE] [--runs 3] [--warmup 2]\n"
+            "                              [--vocab ../shared/clip/bpe_simple_vocab_16e6.txt.gz] [--side 64]\n"
+            "                              [--python /usr/bin/python3] [--peer bench/extract_peer.py]\n\n"
+            "Concept extraction images/s (decode + preprocess/crops + encode + segments + presence),\n"
+            "C (this binary, the concepts.extract job's path) vs Python (the peer, python3-torch), one\n"
+            "thread each, same files (the first N .jpg under FOLDER, recursively, sorted) and batch\n"
+            "(default: the job's, %d dense / %d global images). --model FILE.pt: a CLIP TorchScript\n"
+            "archive, run as a global model (14 crops per image) with the clip-bpe --vocab and a\n"
+            "--side x --side input. Concepts: --words, --corpus (one per line), else every word of a\n"
+            "words tokenizer's list or a built-in list of 24. Medians of --runs alternating rounds.\n"
+            "Prints a table, then one JSON line last.\n",
+            EXTRACTION_BATCH_DENSE, EXTRACTION_BATCH_GLOBAL);
+}
+
+/* ---- files ------------------------------------------------------------------ */
+
+typedef struct bx_list {
+    char **v;
+    int len, cap;
+} bx_list;
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static void list_add(bx_list *l, const char *path) {
+    if (l->len == l->cap) {
+        int cap = l->cap ? 2 * l->cap : 256;
+        char **nv = realloc(l->v, (size_t)cap * sizeof *nv);
+        if (!nv) return;
+        l->v = nv, l->cap = cap;
+    }
+    char *s = strdup(path);
+    if (s) l->v[l->len++] = s;
+}
+
+/* Every .jpg under folder (depth <= 4, no symlinks followed). */
+static void walk_jpegs(const char *folder, int depth, bx_list *l) {
+    DIR *d = opendir(folder);
+    if (!d) return;
+    for (struct dirent *de; (de = readdir(d));) {
+        if (de->d_name[0] == '.') continue;
+        char path[PATH_MAX];
+        if (snprintf(path, sizeof path, "%s/%s", folder, de->d_name) >= (int)sizeof path) continue;
+        struct stat sb;
+        if (lstat(path, &sb)) continue;
+        size_t L = strlen(de->d_name);
+        if (S_ISDIR(sb.st_mode) && depth < 4) walk_jpegs(path, depth + 1, l);
+        else if (S_ISREG(sb.st_mode) && L >= 5 && !strcasecmp(de->d_name + L - 4, ".jpg")) list_add(l, path);
+    }
+    closedir(d);
+}
+
+static int copy_file(const char *from, const char *to) {
+    size_t len;
+    char *b = file_read_all(from, BENCH_FILE_MAX, &len, NULL);
+    if (!b) return -1;
+    FILE *f = fopen(to, "wb");
+    int rc = f && fwrite(b, 1, len, f) == len ? 0 : -1;
+    if (f && fclose(f)) rc = -1;
+    free(b);
+    return rc;
+}
+
+/* ---- concepts --------------------------------------------------------------- */
+
+static const char *const default_words[] = {"grass", "sky",   "water", "tree",  "road",  "sand",  "snow",  "brick",
+                                            "wood",  "metal", "cloth", "stone", "red",   "blue",  "green", "yellow",
+                                            "dog",   "cat",   "car",   "house", "shoe",  "shirt", "bag",   "dress"};
+
+static void add_word(bx_list *w, const char *s, size_t len) {
+    char buf[CONCEPT_WORD_MAX + 1];
+    int L = len <= CONCEPT_WORD_MAX * 2 ? concept_word_normalize(s, len, buf, sizeof buf) : -2;
+    if (L <= 0) return;
+    for (int i = 0; i < w->len; i++)
+        if (!strcmp(w->v[i], buf)) return;
+    list_add(w, buf);
+}
+
+static int gather_words(const model_manifest *mf, const char *words, const char *corpus, bx_list *w, err *e) {
+    if (words) {
+        for (const char *s = words; *s;) {
+            const char *c = strchr(s, ',');
+            size_t L = c ? (size_t)(c - s) : strlen(s);
+            add_word(w, s, L);
+            s += L + (c ? 1 : 0);
+        }
+    } else if (corpus || mf->tokenizer == MODEL_TOKENIZER_WORDS) {
+        size_t len;
+        char *b = file_read_all(corpus ? corpus : mf->tokenizer_path, BENCH_FILE_MAX, &len, e);
+        if (!b) return -1;
+        corpus_text ct = {0};
+        int rc = corpus_text_parse((const char *)b, len, &ct, e);
+        free(b);
+        if (rc) return -1;
+        for (size_t i = 0; i < ct.n; i++) list_add(w, ct.words[i]);
+        corpus_text_free(&ct);
+    } else {
+        for (size_t i = 0; i < sizeof default_words / sizeof *default_words; i++) list_add(w, default_words[i]);
+    }
+    if (w->len == 0) return err_set(e, ERR_BAD_REQUEST, "no concept words");
+    return 0;
+}
+
+/* Token ids (d, L) of the words with the model's tokenizer. */
+static int64_t *tokenize(const model_manifest *mf, const bx_list *w, err *e) {
+    const int L = mf->context_length;
+    int64_t *ids = calloc((size_t)w->len * L, sizeof *ids);
+    if (!ids) return err_set(e, ERR_INTERNAL, "out of memory"), NULL;
+    int rc = 0;
+    if (mf->tokenizer == MODEL_TOKENIZER_CLIP_BPE) {
+        const clip_tokenizer *t = clip_tokenizer_get(mf->tokenizer_path, e);
+        if (!t) rc = -1;
+        for (int i = 0; i < w->len && !rc; i++)
+            if (clip_tokenize(t, w->v[i], L, 0, ids + (size_t)i * L, e) < 0) rc = -1;
+    } else {
+        words_tokenizer *t = words_tokenizer_load(mf->tokenizer_path, e);
+        if (!t) rc = -1;
+        for (int i = 0; i < w->len && !rc; i++)
+            if (words_tokenize(t, w->v[i], L, ids + (size_t)i * L, e) < 0) rc = -1;
+        words_tokenizer_free(t);
+    }
+    if (rc) free(ids);
+    return rc ? NULL : ids;
+}
+
+/* (d, D) unit rows through the text method. */
+static float *embed(const model_manifest *mf, shim_model *model, const int64_t *ids, int d, err *e) {
+    const int L = mf->context_length, D = mf->embedding_dim;
+    shim_input in = {.dtype = SHIM_INT64, .ndim = 2, .shape = {d, L}, .data = ids, .count = (size_t)d * L};
+    shim_output out = {0};
+    char eb[320];
+    if (shim_model_run(model, mf->method_text, &in, 1, &out, eb, sizeof eb))
+        return err_set(e, ERR_TORCH, "text method '%s': %s", mf->method_text, eb), NULL;
+    if (out.ndim != 2 || out.shape[0] != d || out.shape[1] != D) {
+        shim_free_output(&out);
+        return err_set(e, ERR_UNPROCESSABLE, "text method '%s': not (%d, %d)", mf->method_text, d, D), NULL;
+    }
+    segments_normalize_rows(out.data, (size_t)d, D);
+    return out.data; /* malloc'd */
+}
+
+/* ---- the C side --------------------------------------------------------------- */
+
+typedef struct bx_times {
+    double total, cpu, decode, encode, presence, prep;
+    size_t segments;
+    double checksum;
+} bx_times;
+
+/* Decode files[0..count) into imgs; a file that fails gets pixels NULL (as the job). */
+static void decode_batch(char **files, int count, image_rgb *imgs) {
+    for (int i = 0; i < count; i++) {
+        memset(&imgs[i], 0, sizeof imgs[i]);
+        size_t len;
+        err we = {0};
+        uint8_t *b = (uint8_t *)file_read_all(files[i], BENCH_FILE_MAX, &len, &we);
+        if (!b || jpeg_decode(b, len, &imgs[i], &we)) memset(&imgs[i], 0, sizeof imgs[i]);
+        free(b);
+    }
+}
+
+static int c_run(extraction_encoder *enc, char **files, int n, int warmup, const float *concepts, int d,
+                 bx_times *t, err *e) {
+    const int batch = enc->batch;
+    image_rgb *imgs = calloc((size_t)batch, sizeof *imgs);
+    float *X = malloc((size_t)n * d * sizeof *X); // (n, d)
+    segment_store st = {0};
+    presence p = {0};
+    int rc = -1;
+    if (!imgs || !X) {
+        err_set(e, ERR_INTERNAL, "out of memory");
+        goto done;
+    }
+    for (int w = 0, at = 0; w < warmup && at < n; w++, at += batch) { /* the profiling executor's first calls */
+        int b = n - at < batch ? n - at : batch;
+        decode_batch(files + at, b, imgs);
+        int bad = extraction_encode(enc, imgs, b, &st, e);
+        for (int i = 0; i < b; i++) image_free(&imgs[i]);
+        if (bad) goto done;
+    }
+    segment_store_free(&st);
+    enc->pending_empty = 0;
+    memset(t, 0, sizeof *t);
+    double t0 = bench_now(), c0 = bx_cpu();
+    for (int at = 0; at < n; at += batch) {
+        int b = n - at < batch ? n - at : batch;
+        double t1 = bench_now();
+        decode_batch(files + at, b, imgs);
+        double t2 = bench_now();
+        int bad = extraction_encode(enc, imgs, b, &st, e);
+        t->decode += t2 - t1, t->encode += bench_now() - t2;
+        for (int i = 0; i < b; i++) image_free(&imgs[i]);
+        if (bad) goto done;
+    }
+    if (extraction_encode_finish(enc, &st, e)) goto done;
+    double t3 = bench_now();
+    if (presence_init(&p, st.dim, d, EXTRACTION_TOP_K, 0, e) ||
+        presence_run(&p, concepts, st.emb, st.offsets, st.n, 0, X, NULL, NULL, e))
+        goto done;
+    double t4 = bench_now();
+    t->presence = t4 - t3;
+    t->total = t4 - t0;
+    t->cpu = bx_cpu() - c0;
+    t->segments = st.s_total;
+    for (size_t i = 0; i < (size_t)n * d; i++) t->checksum += X[i];
+    t->prep = 0;
+    for (int at = 0; at < n && t->prep >= 0; at += batch) { /* preprocessing alone, outside the timed run */
+        int b = n - at < batch ? n - at : batch;
+        decode_batch(files + at, b, imgs);
+        double t5 = bench_now();
+        for (int i = 0; i < b; i++)
+            if (imgs[i].pixels && (enc->mf->encoder == MODEL_ENCODER_GLOBAL
+                                       ? segments_global_batch(&imgs[i], enc->mf->width, enc->mf->height, enc->mf->mean,
+                                                               enc->mf->std, enc->x, enc->per, e)
+                                       : teacher_preprocess(enc->mf, &imgs[i], enc->x, enc->scratch, e)))
+                t->prep = -1;
+        if (t->prep >= 0) t->prep += bench_now() - t5;
+        for (int i = 0; i < b; i++) image_free(&imgs[i]);
+    }
+    if (t->prep < 0) goto done;
+    rc = 0;
+done:
+    presence_free(&p);
+    segment_store_free(&st);
+    free(X);
+    free(imgs);
+    return rc;
+}
+
+/* ---- the Python side ---------------------------------------------------------- */
+
+static int py_run(const char *python, const char *peer, const char *model_dir, const char *list, int batch,
+                  int warmup, const char *tokens, double *seconds, double *cpu_s, double *checksum, double *encode_s) {
+    char cmd[5 * PATH_MAX];
+    snprintf(cmd, sizeof cmd, "OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 '%s' '%s' '%s' '%s' %d %d '%s'", python, peer,
+             model_dir, list, batch, warmup, tokens);
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    char line[4096], last[4096] = "";
+    while (fgets(line, sizeof line, p)) snprintf(last, sizeof last, "%s", line);
+    int st = pclose(p);
+    json_t *j = json_loads(last, 0, NULL);
+    double s = st == 0 && j ? json_number_value(json_object_get(j, "seconds")) : -1;
+    if (j) {
+        *checksum = json_number_value(json_object_get(j, "checksum"));
+        *encode_s = json_number_value(json_object_get(j, "encode_seconds"));
+        *cpu_s = json_number_value(json_object_get(j, "cpu_seconds"));
+    }
+    json_decref(j);
+    if (s <= 0) {
+        fprintf(stderr, "bench extract: the Python peer failed (exit %d): %s\n", st, last);
+        return -1;
+    }
+    *seconds = s;
+    return 0;
+}
+
+/* The manifest of a CLIP archive run as a global concept model, in dir. */
+static int write_clip_folder(const char *dir, const char *pt, const char *vocab, int side, int D, err *e) {
+    char p[PATH_MAX + 32];
+    snprintf(p, sizeof p, "%s/model.pt", dir);
+    if (copy_file(pt, p)) return err_set(e, ERR_IO, "cannot copy %s", pt);
+    snprintf(p, sizeof p, "%s/bpe_simple_vocab_16e6.txt.gz", dir);
+    if (copy_file(vocab, p)) return err_set(e, ERR_IO, "cannot copy %s", vocab);
+    snprintf(p, sizeof p, "%s/manifest.json", dir);
+    FILE *f = fopen(p, "w");
+    if (!f) return err_set(e, ERR_IO, "cannot write %s", p);
+    fprintf(f,
+            "{\"format\": \"inficond-model/1\", \"name\": \"bench clip\", \"kind\": \"concept\", \"encoder\": "
+            "\"global\", \"file\": \"model.pt\",\n"
+            " \"input\": {\"channels\": 3, \"height\": %d, \"width\": %d,\n"
+            "   \"mean\": [0.48145466, 0.4578275, 0.40821073], \"std\": [0.26862954, 0.26130258, 0.27577711]},\n"
+            " \"methods\": {\"image\": \"encode_image\", \"text\": \"encode_text\"},\n"
+            " \"embedding_dim\": %d,\n"
+            " \"tokenizer\": {\"type\": \"clip-bpe\", \"vocab\": \"bpe_simple_vocab_16e6.txt.gz\", "
+            "\"context_length\": 77}}\n",
+            side, side, D);
+    return fclose(f) ? err_set(e, ERR_IO, "cannot write %s", p) : 0;
+}
+
+/* The embedding size of a CLIP archive: its text method on one SOT/EOT row. */
+static int clip_dim(const char *pt, err *e) {
+    char eb[320];
+    shim_model *m = shim_model_load(pt, SHIM_PATCH_DETECT, eb, sizeof eb);
+    if (!m) return err_set(e, ERR_TORCH, "%s: %s", pt, eb), -1;
+    int64_t tok[77] = {49406, 49407};
+    shim_input in = {.dtype = SHIM_INT64, .ndim = 2, .shape = {1, 77}, .data = tok, .count = 77};
+    shim_output out = {0};
+    int D = -1;
+    if (shim_model_run(m, "encode_text", &in, 1, &out, eb, sizeof eb)) err_set(e, ERR_TORCH, "encode_text: %s", eb);
+    else if (out.ndim == 2) D = (int)out.shape[1];
+    else err_set(e, ERR_UNPROCESSABLE, "encode_text: not (1, D)");
+    shim_free_output(&out);
+    shim_model_free(m);
+    return D;
+}
+
+int bench_extract(int argc, char **argv) {
+    const char *images = NULL, *model_arg = NULL, *python = "/usr/bin/python3", *peer = "bench/extract_peer.py";
+    const char *words_arg = NULL, *corpus = NULL, *vocab = "../shared/clip/bpe_simple_vocab_16e6.txt.gz";
+    int batch = 0, n = 512, warmup = 2, runs = 3, side = 64;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            bench_extract_usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--images") && v) images = v, i++;
+        else if (!strcmp(a, "--model") && v) model_arg = v, i++;
+        else if (!strcmp(a, "--batch") && v) batch = atoi(v), i++;
+        else if (!strcmp(a, "--n") && v) n = atoi(v), i++;
+        else if (!strcmp(a, "--warmup") && v) warmup = atoi(v), i++;
+        else if (!strcmp(a, "--runs") && v) runs = atoi(v), i++;
+        else if (!strcmp(a, "--side") && v) side = atoi(v), i++;
+        else if (!strcmp(a, "--words") && v) words_arg = v, i++;
+        else if (!strcmp(a, "--corpus") && v) corpus = v, i++;
+        else if (!strcmp(a, "--vocab") && v) vocab = v, i++;
+        else if (!strcmp(a, "--python") && v) python = v, i++;
+        else if (!strcmp(a, "--peer") && v) peer = v, i++;
+        else {
+            bench_extract_usage(stderr);
+            return 2;
+        }
+    }
+    if (!images || !model_arg || batch < 0 || batch > 1024 || n < 1 || warmup < 0 || runs < 1 ||
+        runs > BX_MAX_RUNS || side < 8 || side > 1024 || (words_arg && corpus)) {
+        bench_extract_usage(stderr);
+        return 2;
+    }
+    shim_set_threads(1);
+    err e = {0};
+    int rc = 1;
+    bx_list files = {0}, words = {0};
+    char tmpdir[] = "/tmp/inficond-bench-extract.XXXXXX", model_buf[PATH_MAX], list[PATH_MAX], tokens[PATH_MAX];
+    model_manifest mf = {0};
+    shim_model *model = NULL;
+    extraction_encoder enc = {0};
+    int64_t *ids = NULL;
+    float *concepts = NULL;
+    int made_model = 0;
+    if (!mkdtemp(tmpdir)) {
+        fprintf(stderr, "bench extract: mkdtemp: %s\n", strerror(errno));
+        return 1;
+    }
+    snprintf(list, sizeof list, "%s/files.txt", tmpdir);
+    snprintf(tokens, sizeof tokens, "%s/tokens.bin", tmpdir);
+    snprintf(model_buf, sizeof model_buf, "%s/model", tmpdir);
+
+    walk_jpegs(images, 0, &files);
+    if (files.len == 0) {
+        fprintf(stderr, "bench extract: no .jpg files under %s\n", images);
+        goto out;
+    }
+    qsort(files.v, (size_t)files.len, sizeof *files.v, cmp_str);
+    if (files.len > n) {
+        for (int i = n; i < files.len; i++) free(files.v[i]);
+        files.len = n;
+    }
+    n = files.len;
+
+    const char *model_dir = model_arg;
+    struct stat sb;
+    if (!stat(model_arg, &sb) && S_ISREG(sb.st_mode)) { /* a CLIP archive */
+        int D = clip_dim(model_arg, &e);
+        mkdir(model_buf, 0755);
+        made_model = 1;
+        if (D < 1 || write_clip_folder(model_buf, model_arg, vocab, side, D, &e)) goto fail;
+        model_dir = model_buf;
+    }
+    /* Loaded as the job loads it (model_registry_acquire): no probe batch first. */
+    if (model_manifest_load(model_dir, &mf, &e) || !(model = model_check_load(&mf, &e))) goto fail;
+    if (mf.kind != MODEL_KIND_CONCEPT) {
+        err_set(&e, ERR_BAD_REQUEST, "%s is not a concept model", model_dir);
+        goto fail;
+    }
+    if (gather_words(&mf, words_arg, corpus, &words, &e) || !(ids = tokenize(&mf, &words, &e)) ||
+        !(concepts = embed(&mf, model, ids, words.len, &e)))
+        goto fail;
+    const int d = words.len;
+    FILE *tf = fopen(tokens, "wb");
+    if (!tf || fwrite(ids, sizeof *ids, (size_t)d * mf.context_length, tf) != (size_t)d * mf.context_length) {
+        if (tf) fclose(tf);
+        err_set(&e, ERR_IO, "cannot write %s", tokens);
+        goto fail;
+    }
+    fclose(tf);
+    FILE *lf = fopen(list, "w");
+    for (int i = 0; lf && i < n; i++) fprintf(lf, "%s\n", files.v[i]);
+    if (lf) fclose(lf);
+
+    if (extraction_encoder_init(&enc, &mf, model, mf.embedding_dim, &e)) goto fail;
+    /* --batch: a bigger or smaller input buffer than the job's */
+    if (batch && batch != enc.batch && extraction_encoder_set_batch(&enc, batch, &e)) goto fail;
+    batch = enc.batch;
+    const int global = mf.encoder == MODEL_ENCODER_GLOBAL;
+
+    double c_s[BX_MAX_RUNS], py_s[BX_MAX_RUNS], c_dec[BX_MAX_RUNS], c_enc[BX_MAX_RUNS], c_pres[BX_MAX_RUNS],
+        py_enc[BX_MAX_RUNS], c_prep[BX_MAX_RUNS], c_cpu[BX_MAX_RUNS], py_cpu[BX_MAX_RUNS], round_ratio[BX_MAX_RUNS];
+    double c_sum = 0, py_sum = 0;
+    size_t segs = 0;
+    for (int r = 0; r < runs; r++) {
+        bx_times t;
+        if (c_run(&enc, files.v, n, warmup, concepts, d, &t, &e)) goto fail;
+        c_s[r] = t.total, c_cpu[r] = t.cpu, c_dec[r] = t.decode, c_enc[r] = t.encode, c_pres[r] = t.presence, c_prep[r] = t.prep;
+        c_sum = t.checksum, segs = t.segments;
+        if (py_run(python, peer, model_dir, list, batch, warmup, tokens, &py_s[r], &py_cpu[r], &py_sum, &py_enc[r])) goto out;
+        round_ratio[r] = py_s[r] / c_s[r];
+        fprintf(stderr, "bench extract: round %d of %d: C %.1f, Python %.1f images/s (%.2fx); CPU time %.1f, %.1f\n",
+                r + 1, runs, n / c_s[r], n / py_s[r], round_ratio[r], n / c_cpu[r], py_cpu[r] > 0 ? n / py_cpu[r] : 0.0);
+    }
+    const double c_ips = n / bench_median(c_s, runs), py_ips = n / bench_median(py_s, runs);
+    const double c_cpu_ips = n / bench_median(c_cpu, runs), py_cpu_m = bench_median(py_cpu, runs);
+    const double py_cpu_ips = py_cpu_m > 0 ? n / py_cpu_m : 0.0, rr = bench_median(round_ratio, runs);
+    printf("extract %s: %s encoder, %dx%dx%d input, D %d, %d concepts, batch %d%s, %d images, 1 thread, torch %s\n",
+           model_dir == model_buf ? model_arg : model_dir, model_encoder_name(mf.encoder), mf.channels, mf.height,
+           mf.width, mf.embedding_dim, d, batch, global ? " (x14 crops)" : "", n, shim_torch_version());
+    printf("  %-44s %10s %12s\n", "path (median of runs)", "images/s", "ms/image");
+    printf("  %-44s %10.1f %12.3f\n", global ? "C (jpeg_io, 14 crops, shim, presence)" : "C (jpeg_io, shim, segments, presence)",
+           c_ips, 1e3 / c_ips);
+    printf("  %-44s %10s %12.3f\n", "  of which read + JPEG decode", "", 1e3 * bench_median(c_dec, runs) / n);
+    printf("  %-44s %10s %12.3f\n",
+           global ? "  of which crops + normalise + encode" : "  of which preprocess + encode + segments_dense", "",
+           1e3 * bench_median(c_enc, runs) / n);
+    printf("  %-44s %10s %12.3f\n", "  of which presence_run (SGEMM, galleries)", "", 1e3 * bench_median(c_pres, runs) / n);
+    printf("  %-44s %10s %12.3f\n", global ? "    (crops + normalise alone, timed apart)" : "    (preprocess alone, timed apart)", "",
+           1e3 * bench_median(c_prep, runs) / n);
+    printf("  %-44s %10.1f %12.3f\n", global ? "Python (PIL, 14 crops, torch, max cos)" : "Python (PIL, torch, max cos/location)",
+           py_ips, 1e3 / py_ips);
+    printf("  %-44s %10s %12.3f\n", "  of which the image method", "", 1e3 * bench_median(py_enc, runs) / n);
+    printf("  %-44s %10.1f %12.3f\n", "C, per CPU second (process CPU time)", c_cpu_ips, 1e3 / c_cpu_ips);
+    printf("  %-44s %10.1f %12.3f\n", "Python, per CPU second", py_cpu_ips, py_cpu_ips > 0 ? 1e3 / py_cpu_ips : 0.0);
+    printf("  ratio C/Python %.2fx (median of rounds %.2fx, CPU time %.2fx); %zu segments (%.2f per image);\n"
+           "  presence checksums C %.4f, Python %.4f%s\n",
+           c_ips / py_ips, rr, py_cpu_ips > 0 ? c_cpu_ips / py_cpu_ips : 0.0, segs, (double)segs / n, c_sum, py_sum,
+           global ? "" : "\n  (dense: C takes the max over segments, Python over locations: not comparable)");
+    printf("{\"bench\":\"extract\",\"encoder\":\"%s\",\"c_images_per_s\":%.1f,\"python_images_per_s\":%.1f,"
+           "\"ratio\":%.3f,\"round_ratio_median\":%.3f,\"c_cpu_images_per_s\":%.1f,\"python_cpu_images_per_s\":%.1f,"
+           "\"cpu_ratio\":%.3f,\"batch\":%d,\"n\":%d,\"concepts\":%d,\"runs\":%d,\"segments_per_image\":%.3f,"
+           "\"c_checksum\":%.4f,\"python_checksum\":%.4f}\n",
+           model_encoder_name(mf.encoder), c_ips, py_ips, c_ips / py_ips, rr, c_cpu_ips, py_cpu_ips,
+           py_cpu_ips > 0 ? c_cpu_ips / py_cpu_ips : 0.0, batch, n, d, runs, (double)segs / n, c_sum, py_sum);
+    rc = 0;
+    goto out;
+fail:
+    fprintf(stderr, "bench extract: %s\n", e.msg);
+out:
+    extraction_encoder_free(&enc);
+    shim_model_free(model);
+    model_manifest_free(&mf);
+    free(concepts);
+    free(ids);
+    for (int i = 0; i < files.len; i++) free(files.v[i]);
+    free(files.v);
+    for (int i = 0; i < words.len; i++) free(words.v[i]);
+    free(words.v);
+    unlink(list);
+    unlink(tokens);
+    if (made_model) {
+        const char *names[] = {"model.pt", "manifest.json", "bpe_simple_vocab_16e6.txt.gz"};
+        for (int i = 0; i < 3; i++) {
+            char p[PATH_MAX + 40];
+            snprintf(p, sizeof p, "%s/%s", model_buf, names[i]);
+            unlink(p);
+        }
+        rmdir(model_buf);
+    }
+    rmdir(tmpdir);
+    return rc;
+}
