@@ -54,8 +54,19 @@ int auth_password_hash(const char *password, char *out, size_t out_len, err *e) 
     return 0;
 }
 
+/* An Argon2id hash of 32 random bytes nobody knows, with the parameters
+ * auth_password_hash uses (test_auth checks they still agree): a login for a user
+ * without a hash is verified against it, so it costs one Argon2 run like any other
+ * and its timing does not tell which usernames exist. */
+static const char no_such_user_hash[] =
+    "$argon2id$v=19$m=65536,t=2,p=1$CKgpstb31/SqY2tYsbvt1w$rrIoRV4yQbEZPvXjTuuibEa6Weq8/jrQKcfz1cl5uKA";
+
+const char *auth_no_such_user_hash(void) { return no_such_user_hash; }
+
 int auth_password_verify(const char *hash, const char *password) {
-    return hash && crypto_pwhash_str_verify(hash, password, strlen(password)) == 0;
+    const char *h = hash ? hash : no_such_user_hash;
+    int ok = crypto_pwhash_str_verify(h, password, strlen(password)) == 0;
+    return hash && ok;
 }
 
 /* ---- credential cache: open addressing over the hash hex, small and bounded ---- */

@@ -42,7 +42,11 @@ void auth_token_new(char out[AUTH_TOKEN_LEN + 1]);
 void auth_token_hash_hex(const char *token, char out[65]);
 
 int auth_password_hash(const char *password, char *out, size_t out_len, err *e) WARN_UNUSED;
-int auth_password_verify(const char *hash, const char *password); /* 1 = match */
+/* 1 when `password` matches `hash`. A NULL hash (no such user, or one without a
+ * password) is 0 after the same Argon2 work as a real check. */
+int auth_password_verify(const char *hash, const char *password);
+/* The fixed hash that stands in for a missing one (exposed for tests). Static. */
+const char *auth_no_such_user_hash(void);
 
 /* Look up a bearer token (is_session = 0) or session id (1). 0 and *id filled, or
  * -1: ERR_UNAUTHORIZED for unknown/expired/revoked, ERR_UNAVAILABLE when the

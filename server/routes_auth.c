@@ -37,9 +37,10 @@ static json_t *user_json(int64_t id, const char *username, role ro) {
 
 static void set_session_cookie(req *r, const char *value, int max_age) {
     char cookie[256];
-    /* Secure only when we serve HTTPS ourselves: over plain HTTP a browser would drop it. */
+    /* Secure only when the client speaks HTTPS (to us, or to a trusted proxy): over
+     * plain HTTP a browser would drop it. */
     snprintf(cookie, sizeof cookie, "%s=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%d%s",
-             AUTH_SESSION_COOKIE, value, max_age, r->app->cfg.tls_cert[0] ? "; Secure" : "");
+             AUTH_SESSION_COOKIE, value, max_age, req_is_https(r) ? "; Secure" : "");
     reply_add_header(r, "Set-Cookie", cookie);
 }
 
@@ -104,15 +105,8 @@ void route_login(req *r) {
             return;
         }
         const char *hash = row ? json_string_value(json_object_get(row, "hash")) : NULL;
-        int ok = hash && auth_password_verify(hash, pw) &&
-                 !json_is_true(json_object_get(row, "disabled"));
-        if (!hash) {
-            /* Spend the same time as a real check so timing does not reveal users. */
-            char dummy[crypto_pwhash_STRBYTES];
-            err ignored = {0};
-            if (auth_password_hash("not-a-password", dummy, sizeof dummy, &ignored) == 0)
-                (void)auth_password_verify(dummy, pw);
-        }
+        /* One Argon2 run whether or not the user exists (auth_password_verify). */
+        int ok = auth_password_verify(hash, pw) && !json_is_true(json_object_get(row, "disabled"));
         if (!ok) {
             json_decref(row);
             login_failed(r, user, address);
