@@ -42,6 +42,13 @@ static const char help_text[] =
     "  INFICOND_LOGIN_WINDOW_S  that window, and the lockout after it, in seconds (60)\n"
     "  INFICOND_TLS_CERT        PEM certificate (chain) file: serve HTTPS; needs\n"
     "  INFICOND_TLS_KEY         the PEM private key file too (both or neither)\n"
+    "  INFICOND_TRUSTED_PROXIES  reverse proxies (addresses or CIDR ranges, comma-\n"
+    "                           separated) whose X-Forwarded-Proto / X-Forwarded-For are\n"
+    "                           believed: Secure cookie and HSTS when the client spoke\n"
+    "                           HTTPS, login limits per real client (unset: none)\n"
+    "  INFICOND_PREDICT_MAX     predictions (POST .../predict) running at once, all\n"
+    "                           users together; more get 429 (half the HTTP threads)\n"
+    "  INFICOND_PREDICT_PER_USER  predictions one user may run at once (1)\n"
     "  INFICOND_DEMO            off | small | full (full): build the demo world on the\n"
     "                           first start, when no demo project exists\n"
     "  INFICOND_SEGMENT_CACHE_MB  memory for parsed segment chunks of the read\n"
@@ -145,6 +152,14 @@ int config_from_env(config *c, err *e) {
     c->max_corpus_concepts = (int)max_concepts;
     c->login_max_failures = (int)login_failures;
     c->login_window_s = (int)login_window;
+    long predict_max, predict_per_user;
+    long predict_default = c->http_threads / 2 > 0 ? c->http_threads / 2 : 1;
+    if (env_long("INFICOND_PREDICT_MAX", predict_default, 1, 1024, &predict_max, e) ||
+        env_long("INFICOND_PREDICT_PER_USER", 1, 1, 1024, &predict_per_user, e) ||
+        proxies_parse(getenv("INFICOND_TRUSTED_PROXIES"), "INFICOND_TRUSTED_PROXIES", &c->trusted_proxies, e))
+        return -1;
+    c->predict_max = (int)predict_max;
+    c->predict_per_user = (int)predict_per_user;
     if (!c->tls_cert[0] != !c->tls_key[0])
         return err_set(e, ERR_UNPROCESSABLE, "%s is set but %s is not: HTTPS needs both the certificate and "
                        "the key (or neither, for plain HTTP)",

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "err.h"
+#include "proxies.h"
 
 typedef struct config {
     int port;                      /* INFICOND_PORT, 8080                              */
@@ -31,6 +32,9 @@ typedef struct config {
     int login_window_s;            /* INFICOND_LOGIN_WINDOW_S, 60: failure window = lockout */
     char tls_cert[PATH_MAX];       /* INFICOND_TLS_CERT: PEM file; with tls_key, HTTPS  */
     char tls_key[PATH_MAX];        /* INFICOND_TLS_KEY: PEM file; both or neither       */
+    proxy_list trusted_proxies;    /* INFICOND_TRUSTED_PROXIES: believed X-Forwarded-*  */
+    int predict_max;               /* INFICOND_PREDICT_MAX: predictions at once, all users */
+    int predict_per_user;          /* INFICOND_PREDICT_PER_USER: at once, per user      */
 } config;
 
 /* Fill `c` from the environment. Returns -1 with e set on an unparsable value. */

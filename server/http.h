@@ -50,9 +50,13 @@ const char *req_query(req *r, const char *key);
 const char *req_header(req *r, const char *name);
 /* Cookie value or NULL. */
 const char *req_cookie(req *r, const char *name);
-/* The peer's IP address as text into buf ("?" when unknown). Returns buf. The
- * direct peer: behind a reverse proxy that is the proxy. */
+/* The client's IP address as text into buf ("?" when unknown). Returns buf. The
+ * TCP peer, unless the peer is a trusted proxy (INFICOND_TRUSTED_PROXIES, proxies.h)
+ * that names the client in X-Forwarded-For. */
 const char *req_client_address(req *r, char *buf, size_t cap);
+/* 1 when the client spoke HTTPS: we serve TLS ourselves, or a trusted proxy says
+ * so with X-Forwarded-Proto: https. Decides the Secure cookie and HSTS. */
+int req_is_https(req *r);
 /* Path parameter i as a positive integer id; on failure replies 404 and returns -1
  * (so the handler just returns). */
 int64_t req_id_or_reply(req *r, int i);

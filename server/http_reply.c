@@ -34,7 +34,7 @@ void http_queue(req *r, unsigned status, struct MHD_Response *resp) {
     }
     for (size_t i = 0; i < sizeof security_headers / sizeof *security_headers; i++)
         MHD_add_response_header(resp, security_headers[i][0], security_headers[i][1]);
-    if (hc->app->cfg.tls_cert[0]) /* browsers keep to HTTPS for this host from now on */
+    if (req_is_https(r)) /* browsers keep to HTTPS for this host from now on */
         MHD_add_response_header(resp, "Strict-Transport-Security", "max-age=31536000");
     for (int i = 0; i < hc->nhdr; i++) MHD_add_response_header(resp, hc->hdr_name[i], hc->hdr_value[i]);
     hc->replied = 1;
