@@ -14,6 +14,7 @@ typedef struct app {
     atomic_int stopping; /* set on SIGINT/SIGTERM: workers finish their step and exit */
     char worker_name[128]; /* host:pid, written into jobs.worker */
     struct login_limit *logins; /* failed-login counters (serve only; NULL: no limit) */
+    struct busy_limit *predictions; /* predictions at once (serve only; NULL: no limit) */
     const struct job_kind *job_kinds; /* the job kinds this process knows (job_kinds.c), */
     int n_job_kinds;                  /* set at start by whoever opens the app         */
 } app;

@@ -13,6 +13,8 @@
 #include "student/routes_students.h"
 
 #define KB 1024
+/* One JPEG: a large phone photo is a few MB; the decoder refuses huge dimensions. */
+#define PREDICT_MAX_BODY (8 * 1024 * KB)
 
 static const route table[] = {
     /* method  path                          handler               role          body       limit  summary */
@@ -81,7 +83,7 @@ static const route table[] = {
     {"GET",    "/api/v1/students/{id}/versions/{v}/images/{image_id}/contributions", route_student_contributions, ROLE_VIEWER, BODY_NONE, 0, "an image's concept contributions to each class score"},
     {"GET",    "/api/v1/students/{id}/versions/{v}/export", route_student_export, ROLE_VIEWER, BODY_NONE, 0, "the fitted student as JSON"},
     {"GET",    "/api/v1/students/{id}/versions/{v}/export.pt", route_student_export_torchscript, ROLE_VIEWER, BODY_NONE, 0, "the fitted student as a TorchScript module over presence vectors"},
-    {"POST",   "/api/v1/students/{id}/versions/{v}/predict", route_student_predict, ROLE_VIEWER, BODY_FILE, 16 * 1024 * KB, "predict one JPEG: class, scores, top concepts with their segments"},
+    {"POST",   "/api/v1/students/{id}/versions/{v}/predict", route_student_predict, ROLE_VIEWER, BODY_FILE, PREDICT_MAX_BODY, "predict one JPEG: class, scores, top concepts with their segments"},
     {NULL, NULL, NULL, ROLE_PUBLIC, BODY_NONE, 0, NULL},
 };
 

@@ -12,6 +12,7 @@
 
 #include "app.h"
 #include "auth.h"
+#include "busy_limit.h"
 #include "commands.h"
 #include "data_sweep.h"
 #include "db_json.h"
@@ -133,17 +134,21 @@ int cmd_serve(int argc, char **argv) {
     block_signals(&set);
     app a;
     err e = {0};
-    if (app_open(&a, "serve", &e) || auth_ensure_admin(&a, &e)) {
+    if (app_open(&a, "serve", &e) || static_check_vendor(a.cfg.static_dir, &e) ||
+        auth_ensure_admin(&a, &e)) {
         fprintf(stderr, "inficond serve: %s\n", e.msg);
         db_pool_close(a.db);
         return 1;
     }
     sweep_leftovers(&a);
     a.logins = login_limit_new(a.cfg.login_max_failures, a.cfg.login_window_s);
-    http_server *http = a.logins ? http_server_start(&a, routes_table(), static_serve, &e) : NULL;
+    a.predictions = busy_limit_new(a.cfg.predict_max, a.cfg.predict_per_user);
+    int made = a.logins && a.predictions;
+    http_server *http = made ? http_server_start(&a, routes_table(), static_serve, &e) : NULL;
     if (!http) {
-        fprintf(stderr, "inficond serve: %s\n", a.logins ? e.msg : "out of memory");
+        fprintf(stderr, "inficond serve: %s\n", made ? e.msg : "out of memory");
         login_limit_free(a.logins);
+        busy_limit_free(a.predictions);
         db_pool_close(a.db);
         return 1;
     }
@@ -161,6 +166,7 @@ int cmd_serve(int argc, char **argv) {
     job_workers_stop(workers);
     http_server_stop(http);
     login_limit_free(a.logins);
+    busy_limit_free(a.predictions);
     db_pool_close(a.db);
     log_info("inficond: stopped");
     return 0;

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "app.h"
+#include "busy_limit.h"
 #include "db_json.h"
 #include "inficond_shim.h"
 #include "student/routes_student_use.h"
@@ -104,18 +106,27 @@ void route_student_predict(req *r) {
     if (num < 0) return;
     long top;
     if (!req_query_int_or_reply(r, "top", 1, 100000, SP_TOP_DEFAULT, &top)) return;
+    /* A prediction holds its HTTP thread for a decode and a forward pass: bound how
+     * many run at once, per user and in all (INFICOND_PREDICT_*). */
+    if (!busy_limit_enter(r->app->predictions, r->user_id)) {
+        reply_add_header(r, "Retry-After", "1");
+        reply_error(r, 429, "too_many_requests",
+                    "too many predictions are running (at most %d at once, %d per user); try again shortly",
+                    r->app->cfg.predict_max, r->app->cfg.predict_per_user);
+        return;
+    }
     uint8_t *jpeg = malloc(r->body_len + 1);
     FILE *f = jpeg ? fopen(r->body_path, "rb") : NULL;
     size_t got = f ? fread(jpeg, 1, r->body_len, f) : 0;
     if (f) fclose(f);
-    if (!f || got != r->body_len) {
-        free(jpeg);
-        reply_error(r, 500, "io_error", "cannot read the uploaded image");
-        return;
-    }
     err e = {0};
     json_t *out = NULL;
-    if (student_predict(r->app, sid, (int)num, jpeg, got, (int)top, &out, &e)) reply_err(r, &e);
-    else reply_json(r, 200, out);
+    if (!f || got != r->body_len)
+        reply_error(r, 500, "io_error", "cannot read the uploaded image");
+    else if (student_predict(r->app, sid, (int)num, jpeg, got, (int)top, &out, &e))
+        reply_err(r, &e);
+    else
+        reply_json(r, 200, out);
     free(jpeg);
+    busy_limit_leave(r->app->predictions, r->user_id);
 }

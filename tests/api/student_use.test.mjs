@@ -239,7 +239,7 @@ test('predict: bad bodies and unknown ids are clear 4xx with JSON errors', async
     [await predict(dense, Buffer.alloc(0)), 400, 'bad_request'],
     [await predict(dense, Buffer.from('this is not a JPEG at all')), 422, 'unprocessable'],
     [await predict(dense, jpeg.subarray(0, Math.floor(jpeg.length / 2))), 422, 'unprocessable'],
-    [await predict(dense, Buffer.alloc(16 * 1024 * 1024 + 1, 0xff)), 413, 'payload_too_large'],
+    [await predict(dense, Buffer.alloc(8 * 1024 * 1024 + 1, 0xff)), 413, 'payload_too_large'], // one image: 8 MiB
     [await predict(dense, jpeg, { version: 99 }), 404, 'not_found'],
     [await predict(dense, jpeg, { student: 99999999 }), 404, 'not_found'],
     [await predict(dense, jpeg, { query: '?top=0' }), 400, 'bad_request'],
@@ -251,6 +251,29 @@ test('predict: bad bodies and unknown ids are clear 4xx with JSON errors', async
   assert.match(cases[3][0].json.error.message, /JPEG/);
   // Nothing was stored by any of this: still one version.
   assert.equal((await call(server, 'GET', `/api/v1/students/${dense.student}/versions`)).json.total, 1);
+});
+
+// The suite's server has 2 HTTP threads, so at most 1 prediction runs at once
+// (INFICOND_PREDICT_MAX defaults to half the threads; per user 1). Concurrent ones
+// past that are refused at once with 429 + Retry-After instead of holding threads.
+test('predict: concurrent predictions past the bound get 429 with Retry-After, and the places come back', async () => {
+  const jpeg = await jpegOf(global.images[0].id);
+  const seen = new Map();
+  for (let round = 0; round < 5 && !seen.has(429); round++) {
+    const rs = await Promise.all(Array.from({ length: 6 }, () => predict(global, jpeg)));
+    for (const r of rs) {
+      assert.ok(r.status === 200 || r.status === 429, `${r.status} ${r.text}`);
+      if (r.status === 429) {
+        assert.equal(errorCode(r), 'too_many_requests');
+        assert.ok(Number(r.headers.get('retry-after')) >= 1);
+        assert.match(r.json.error.message, /at most 1 at once/);
+      }
+      seen.set(r.status, (seen.get(r.status) ?? 0) + 1);
+    }
+  }
+  assert.ok(seen.get(429) > 0, `no prediction was refused: ${JSON.stringify([...seen])}`);
+  assert.ok(seen.get(200) > 0, `none ran: ${JSON.stringify([...seen])}`);
+  await ok(await predict(global, jpeg), 200, 'after the burst');
 });
 
 test('predict: a student whose presence was recomputed since is stale (409)', async () => {
