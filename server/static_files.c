@@ -1,11 +1,13 @@
 /* static_files.c — the web page's files, safely. */
 #include "static_files.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static const struct {
     const char *ext;
@@ -56,6 +58,22 @@ int static_resolve(const char *root, const char *url_path, char *out, size_t out
     if (stat(real, &st) != 0 || !S_ISREG(st.st_mode)) return -1;
     if (strlen(real) + 1 > out_len) return -1;
     memcpy(out, real, strlen(real) + 1);
+    return 0;
+}
+
+/* The files index.html loads from vendor/ (scripts/deps.sh puts them there). */
+static const char *const vendor_files[] = {"vendor/d3.min.js"};
+
+int static_check_vendor(const char *static_dir, err *e) {
+    for (size_t i = 0; i < sizeof vendor_files / sizeof *vendor_files; i++) {
+        char path[PATH_MAX + 64];
+        snprintf(path, sizeof path, "%s/%s", static_dir, vendor_files[i]);
+        if (access(path, R_OK) != 0)
+            return err_set(e, ERR_NOT_FOUND,
+                           "the web page's file %s is missing (%s): run `make deps`, which copies it "
+                           "from npm, or set INFICOND_STATIC_DIR to a folder that has it",
+                           path, strerror(errno));
+    }
     return 0;
 }
 

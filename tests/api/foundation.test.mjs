@@ -16,8 +16,9 @@ before(async () => {
   // A static folder of our own, with a secret beside it and a symlink pointing out.
   const base = mkdtempSync(join(tmpdir(), 'inficond-static-'));
   staticDir = join(base, 'static');
-  execFileSync('mkdir', ['-p', join(staticDir, 'views')]);
+  execFileSync('mkdir', ['-p', join(staticDir, 'views'), join(staticDir, 'vendor')]);
   writeFileSync(join(staticDir, 'index.html'), '<!doctype html><title>inficond</title>');
+  writeFileSync(join(staticDir, 'vendor', 'd3.min.js'), '// serve refuses to start without the vendor files');
   writeFileSync(join(staticDir, 'views', 'a.js'), 'export const a = 1;');
   writeFileSync(join(staticDir, 'favicon.svg'), '<svg xmlns="http://www.w3.org/2000/svg"/>');
   writeFileSync(join(base, 'secret.txt'), 'top secret');
