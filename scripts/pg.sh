@@ -9,6 +9,13 @@
 # initdb refuses to run as root, so as root the cluster belongs to the `postgres`
 # user, who must be able to reach the folder: we grant it search permission on the
 # folders above with an ACL (a clone under /root is a common case).
+#
+# Private means private: the socket folder is 0700 (only the cluster's owner, and
+# root, can reach the socket) and the only way in is peer authentication mapped to
+# the database user `postgres` for exactly two system users: the one running this
+# script (the service's user) and the cluster's owner. Any other local user is
+# refused, even if it reached the socket. pg_hba.conf and pg_ident.conf are
+# rewritten at every start, so a cluster made by an older pg.sh (trust) is closed too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,20 +50,42 @@ grant_reach() {
   chown -R postgres:postgres "$pgdir"
 }
 
+owner_name() { if [ "$(id -u)" -eq 0 ]; then echo postgres; else id -un; fi; }
+
+# Only the service's system user and the cluster's owner, as database user postgres.
+write_auth() {
+  local me owner
+  me=$(id -un)
+  owner=$(owner_name)
+  as_owner "cat >'$cluster/pg_hba.conf'" <<HBA
+# Written by scripts/pg.sh at every start: Unix socket only, peer authentication,
+# system users mapped by pg_ident.conf (map inficond).
+local all all peer map=inficond
+HBA
+  as_owner "cat >'$cluster/pg_ident.conf'" <<IDENT
+# Written by scripts/pg.sh at every start.
+inficond $me postgres
+inficond $owner postgres
+IDENT
+}
+
 start() {
   mkdir -p "$pgdir" "$sock"
   grant_reach
   [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$sock"
+  chmod 0700 "$sock"
   if [ ! -f "$cluster/PG_VERSION" ]; then
     echo "pg.sh: creating a private PostgreSQL cluster in $cluster"
-    as_owner "'$bindir/initdb' -D '$cluster' -A trust -U postgres --no-sync -E UTF8 >'$pgdir/initdb.log' 2>&1" ||
+    as_owner "'$bindir/initdb' -D '$cluster' -A peer -U postgres --no-sync -E UTF8 >'$pgdir/initdb.log' 2>&1" ||
       { cat "$pgdir/initdb.log" >&2; exit 1; }
   fi
+  write_auth
   if as_owner "'$bindir/pg_ctl' -D '$cluster' status" >/dev/null 2>&1; then
+    as_owner "'$bindir/pg_ctl' -D '$cluster' reload" >/dev/null
     return 0
   fi
   as_owner "'$bindir/pg_ctl' -D '$cluster' -l '$pgdir/server.log' -w -t 60 \
-    -o \"-p $port -k '$sock' -c listen_addresses='' -c fsync=${INFICOND_PG_FSYNC:-on}\" start" >/dev/null ||
+    -o \"-p $port -k '$sock' -c listen_addresses='' -c unix_socket_permissions=0700 -c fsync=${INFICOND_PG_FSYNC:-on}\" start" >/dev/null ||
     { tail -n 20 "$pgdir/server.log" >&2; exit 1; }
   echo "pg.sh: PostgreSQL running on $sock (port $port)"
 }

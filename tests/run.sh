@@ -54,6 +54,7 @@ else
   bash scripts/pg.sh dropdb inficond_test >/dev/null 2>&1
   INFICOND_TEST_DATABASE_URL=$(bash scripts/pg.sh url inficond_test) || exit 1
   export INFICOND_TEST_DATABASE_URL
+  export INFICOND_TEST_PRIVATE_PG=1 # pg_private.test.mjs checks this cluster admits no one else
 fi
 cleanup() { [ $pg_started -eq 1 ] && bash scripts/pg.sh stop; }
 trap cleanup EXIT
