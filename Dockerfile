@@ -28,6 +28,7 @@ WORKDIR /opt/inficond
 COPY --from=build /src/build/inficond /src/build/libinficond_shim.so build/
 COPY --from=build /src/static static
 COPY migrations migrations
+COPY scripts/healthcheck.sh scripts/healthcheck.sh
 ENV INFICOND_BIND=0.0.0.0 \
     INFICOND_PORT=8080 \
     INFICOND_DATA_DIR=/var/lib/inficond \
@@ -35,6 +36,7 @@ ENV INFICOND_BIND=0.0.0.0 \
     OPENBLAS_NUM_THREADS=1
 USER inficond
 EXPOSE 8080
-HEALTHCHECK --interval=10s --timeout=3s --retries=5 CMD curl -fsS http://127.0.0.1:8080/api/v1/health || exit 1
+# HTTPS when INFICOND_TLS_CERT is set, plain HTTP otherwise.
+HEALTHCHECK --interval=10s --timeout=5s --retries=5 CMD ["/opt/inficond/scripts/healthcheck.sh"]
 ENTRYPOINT ["/opt/inficond/build/inficond"]
 CMD ["serve"]

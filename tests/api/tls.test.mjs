@@ -213,3 +213,29 @@ test('start-up refuses half a TLS setup and bad files, naming what is wrong', as
     }, JSON.stringify(env));
   }
 });
+
+// The Dockerfile's HEALTHCHECK runs scripts/healthcheck.sh with the container's
+// environment: it must find the service healthy with TLS on and with it off.
+test('the container health check works with and without TLS', async () => {
+  const dockerfile = readFileSync('Dockerfile', 'utf8');
+  assert.match(dockerfile, /^HEALTHCHECK .*scripts\/healthcheck\.sh/m);
+  const check = (env) => new Promise((resolve) => {
+    const p = spawn('sh', ['scripts/healthcheck.sh'], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout.on('data', (d) => { out += d; });
+    p.stderr.on('data', (d) => { out += d; });
+    p.on('exit', (code) => resolve({ code, out }));
+  });
+  const overTls = await check({ INFICOND_PORT: String(tls.port), INFICOND_TLS_CERT: cert });
+  assert.equal(overTls.code, 0, overTls.out);
+  assert.match(overTls.out, /"status":"ok"/);
+  const plainAtTls = await check({ INFICOND_PORT: String(tls.port) }); // what the old check did
+  assert.notEqual(plainAtTls.code, 0, 'plain HTTP against the TLS port must not pass');
+  const plain = await startServer();
+  try {
+    const overHttp = await check({ INFICOND_PORT: String(plain.port) });
+    assert.equal(overHttp.code, 0, overHttp.out);
+  } finally {
+    await plain.stop();
+  }
+});
