@@ -2,7 +2,7 @@
 // mean presence) as a diverging bar chart, searchable, with no-code tuning: uptune /
 // downtune by a factor and remove per row, and a box to add a new concept word.
 //
-// Data: the project's student comes from store data 'student' (views/student.js,
+// Data: the project's student comes from store data 'student' (sources/student.js,
 // {project, state, info, student}). Tuning POSTs a new version on the head, then
 // reloadStudent(store) publishes the new head, so every view re-reads without a
 // page reload.
@@ -20,65 +20,13 @@ import { announce, canEdit, emptyState } from '../ui.js';
 import { begin, track } from '../perf.js';
 import { prefetchInIdle, holdPrefetch } from '../prefetch.js';
 import { createJobRunner } from '../jobrun.js';
-import { studentSource, reloadStudent, fetchVersion, shownVersion } from './student.js';
+import { divergingBars } from '../charts/diverging-bars.js';
+import { studentSource, reloadStudent, fetchVersion, shownVersion, fromSnap, headOf } from '../sources/student.js';
 
 const d3 = window.d3;
 const FACTORS = [1.5, 2, 4, 10];
 const fmt = (v) => d3.format('+.3~g')(v);
 const ACTION_WORDS = { uptune: 'Uptuning', downtune: 'Downtuning', remove: 'Removing' };
-
-// The store's 'student' snapshot (views/student.js) as this view reads it:
-// {none, student, head, project} or null while there is nothing to show.
-export function fromSnap(snap) {
-  if (!snap || (snap.state !== 'ready' && snap.state !== 'none')) return null;
-  return { none: snap.state === 'none', student: snap.student, head: snap.student?.head?.number ?? null, project: snap.info };
-}
-
-export const headOf = (info) => info?.head ?? null;
-
-// ---- the diverging bar chart ----------------------------------------------------------
-
-// divergingBars(): one row per datum (an <li>), a bar from zero to value(d) left
-// (negative) or right (positive), keyed by key(d). controls(rowSelection) adds the
-// row's own buttons. Rows with value(d) === null have no bar (valueText says why).
-export function divergingBars() {
-  const s = {
-    width: 180, barHeight: 14,
-    key: (d) => d.concept, label: (d) => d.concept, value: (d) => d.influence,
-    valueText: (d) => fmt(d.influence), max: null,
-    labelControl: () => {}, controls: () => {},
-  };
-  function chart(selection) {
-    selection.each(function (rows) {
-      const m = s.max ?? d3.max(rows, (d) => Math.abs(s.value(d) ?? 0)) ?? 0;
-      const x = d3.scaleLinear().domain([-(m || 1), m || 1]).range([2, s.width - 2]);
-      const row = d3.select(this).selectAll('li.inf-row').data(rows, s.key).join((enter) => {
-        const li = enter.append('li').attr('class', 'inf-row');
-        li.append('span').attr('class', 'inf-name');
-        const svg = li.append('svg').attr('class', 'inf-bar').attr('aria-hidden', 'true')
-          .attr('viewBox', `0 0 ${s.width} ${s.barHeight}`).attr('preserveAspectRatio', 'none');
-        svg.append('line').attr('class', 'inf-axis');
-        svg.append('rect').attr('class', 'inf-fill');
-        li.append('span').attr('class', 'inf-value');
-        li.append('span').attr('class', 'inf-controls');
-        return li;
-      });
-      row.select('.inf-axis').attr('x1', x(0)).attr('x2', x(0)).attr('y1', 0).attr('y2', s.barHeight);
-      row.select('.inf-fill')
-        .attr('class', (d) => `inf-fill ${(s.value(d) ?? 0) < 0 ? 'neg' : 'pos'}`)
-        .attr('y', 2).attr('height', s.barHeight - 4)
-        .attr('x', (d) => Math.min(x(0), x(s.value(d) ?? 0)))
-        .attr('width', (d) => Math.abs(x(s.value(d) ?? 0) - x(0)));
-      row.select('.inf-value').text(s.valueText);
-      row.select('.inf-name').call(s.labelControl);
-      row.select('.inf-controls').call(s.controls);
-    });
-  }
-  for (const k of Object.keys(s)) {
-    chart[k] = function (v) { if (!arguments.length) return s[k]; s[k] = v; return chart; };
-  }
-  return chart;
-}
 
 // ---- the view --------------------------------------------------------------------------
 

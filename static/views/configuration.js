@@ -16,9 +16,9 @@
 
 import { emptyState, canEdit } from '../ui.js';
 import { TERMINAL, isAbort } from '../api.js';
-import { barChart } from '../charts.js';
+import { barChart } from '../charts/bars.js';
 import { createJobRunner } from '../jobrun.js';
-import { DRAFT_PREFIX, normaliseProject } from './projects.js';
+import { DRAFT_PREFIX, normaliseProject } from '../shapes.js';
 
 const d3 = window.d3;
 const THUMB = 64;            // thumbnail size asked of the server (longer side, px)

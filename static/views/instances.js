@@ -21,8 +21,8 @@
 import { announce } from '../ui.js';
 import { track } from '../perf.js';
 import { prefetchInIdle } from '../prefetch.js';
-import { fromSnap } from './concepts.js';
-import { studentSource, shownVersion, parseSubset } from './student.js';
+import { parseSubset } from '../shapes.js';
+import { studentSource, shownVersion, fromSnap } from '../sources/student.js';
 
 const d3 = window.d3;
 const PAGE = 12;
@@ -49,7 +49,7 @@ export function maskPath(mask) {
 
 export function init(store, api, el) {
   const source = studentSource(store, api);
-  let snap = source.current;  // the store's 'student' snapshot (views/student.js)
+  let snap = source.current;  // the store's 'student' snapshot (sources/student.js)
   let info = null;            // fromSnap(snap)
   // [{image_id, label?, class?, box?, mask?, answer?: {teacher_class, student_class}, answerError?}]
   let items = [];

@@ -20,33 +20,10 @@
 
 import { TERMINAL, isAbort } from '../api.js';
 import { announce, canEdit, percent } from '../ui.js';
+import { DRAFT_PREFIX, normaliseProject } from '../shapes.js';
 
 const d3 = window.d3;
 const DEMO_KIND = 'demo.build';
-export const DRAFT_PREFIX = 'dataset:';
-
-// The server's Project is {id, name, is_demo, ready, parts: {dataset: {id, name,
-// image_count, ready}, teacher_model: {id, name}, teacher_output: {id, ready},
-// concept_model: {id, name}, corpus: {id, name, words}, extraction: {id, state,
-// ready}}}; older drafts of the API were flat (dataset_id, teacher_name, …). Views
-// read the flat names; this fills them from either shape. Returns a new object.
-export function normaliseProject(p) {
-  const parts = p.parts || {};
-  const pick = (flat, part, field) => p[flat] ?? parts[part]?.[field] ?? null;
-  return {
-    ...p,
-    dataset_id: pick('dataset_id', 'dataset', 'id'),
-    dataset_name: pick('dataset_name', 'dataset', 'name'),
-    teacher_model_id: pick('teacher_model_id', 'teacher_model', 'id'),
-    teacher_name: pick('teacher_name', 'teacher_model', 'name'),
-    concept_model_id: pick('concept_model_id', 'concept_model', 'id'),
-    concept_name: pick('concept_name', 'concept_model', 'name'),
-    corpus_id: pick('corpus_id', 'corpus', 'id'),
-    corpus_name: pick('corpus_name', 'corpus', 'name'),
-    teacher_output_id: pick('teacher_output_id', 'teacher_output', 'id'),
-    extraction_id: pick('extraction_id', 'extraction', 'id'),
-  };
-}
 
 // What a project still lacks, in words ('' when ready or unknown).
 function missingParts(p) {
