@@ -14,7 +14,7 @@
 //     student  the API's student {id, name, classes, stale, head: {number, id, measures}}
 //
 // Anything that makes a new version (a tune, a restore) asks for a re-read with
-// reloadStudent(store), i.e. store.setData('student:reload', {full: false}): one
+// reloadStudent(store), i.e. store.command('student:reload', {full: false}): one
 // GET of the student shown, for its new head. A distillation makes a new student:
 // reloadStudent(store, {full: true}) looks for the project's student again. Every
 // view listening to data 'student' then re-renders without a page reload.
@@ -55,7 +55,7 @@ export function fetchVersion(api, studentId, number) {
 // reloadStudent(store): re-read the student (after a tune, restore or distillation).
 // Without a store, every source on the page re-reads.
 export function reloadStudent(store, { full = false } = {}) {
-  if (store) { store.setData('student:reload', { full }); return; }
+  if (store) { store.command('student:reload', { full }); return; }
   for (const s of live) s.reload({ full });
 }
 
@@ -118,12 +118,12 @@ export function studentSource(store, api) {
   }
 
   store.on('select.student-source', ({ changed }) => { if (changed.includes('project')) load(); });
-  store.on('data.student-source', ({ key, value }) => {
+  store.on('data.student-source', ({ key }) => {
     if (key === 'user') load();
-    else if (key === 'student:reload') load({ quiet: true, full: !!value?.full });
     // The project's parts became ready (teacher outputs, extraction finished).
     else if (key === 'projects' && (snap.state === 'none' || snap.state === 'error')) load({ quiet: true });
   });
+  store.on('student:reload.student-source', (value) => load({ quiet: true, full: !!value?.full }));
 
   const source = {
     get current() { return snap; },

@@ -11,7 +11,7 @@
 // presence column exists; the student is then stale (its data changed) until it is
 // distilled again, which this view offers as a job.
 //
-// Hovering or focusing a concept's name publishes store data 'hoverConcept' (the
+// Hovering or focusing a concept's name sends the store command 'concept:hover' (the
 // word, or null): the Instances view outlines that concept's segments.
 //
 // init(store, api, el) -> {update()}
@@ -109,8 +109,8 @@ export function init(store, api, el) {
       .attr('aria-label', (d) => `${d.concept}: influence ${d.pending ? 'not computed yet' : fmt(d.influence)}. Show its images`)
       .text((d) => d.concept)
       .on('click', (ev, d) => store.select({ concept: store.get('concept') === d.concept ? null : d.concept }, { source: 'concepts' }))
-      .on('mouseenter focus', (ev, d) => store.setData('hoverConcept', d.concept))
-      .on('mouseleave blur', () => store.setData('hoverConcept', null)))
+      .on('mouseenter focus', (ev, d) => store.command('concept:hover', d.concept))
+      .on('mouseleave blur', () => store.command('concept:hover', null)))
     .valueText((d) => (d.pending ? 'new' : fmt(d.influence)))
     .controls((sel) => {
       const editable = canTune();

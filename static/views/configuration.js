@@ -84,7 +84,7 @@ export function init(store, api, el) {
     what: 'Teacher outputs',
     notFound: 'Teacher outputs are not available in this version yet.',
     start: () => api.post(`/api/v1/datasets/${m.dataset.id}/teacher-outputs`, { model_id: teacherId() }),
-    onDone: () => { loadTeacher(gen); if (!m.draft) store.setData('projects:reload', Date.now()); },
+    onDone: () => { loadTeacher(gen); if (!m.draft) store.command('projects:reload'); },
   });
 
   // ---- concept model and corpus ------------------------------------------------------
@@ -115,7 +115,7 @@ export function init(store, api, el) {
     start: () => api.post('/api/v1/extractions', {
       dataset_id: m.dataset.id, concept_model_id: conceptId(), corpus_id: corpusId(),
     }),
-    onDone: () => { loadConcepts(gen); if (!m.draft) store.setData('projects:reload', Date.now()); },
+    onDone: () => { loadConcepts(gen); if (!m.draft) store.command('projects:reload'); },
   });
 
   const teacherId = () => (m.draft ? m.choice.teacher_model_id : m.project?.teacher_model_id) || null;

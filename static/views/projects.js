@@ -326,9 +326,9 @@ export function init(store, api, el) {
       const j = value.find((x) => x.kind === DEMO_KIND && !TERMINAL.has(x.state));
       if (j) followDemo(j);
     }
-    // Something (the Configuration view) created or changed a project.
-    if (key === 'projects:reload') load();
   });
+  // Something (the Configuration view) created or changed a project.
+  store.on('projects:reload.projects', () => load());
   render();
 
   return { load };
