@@ -16,7 +16,7 @@
 //   run.attach(job);                           // follow a job started elsewhere
 //   run.reset();                               // context changed: stop following
 //
-// The job is also handed to the Jobs panel (store data 'job:new').
+// The job is also handed to the Jobs panel (store command 'job:new').
 // State lives in this closure, never on DOM nodes.
 
 import { TERMINAL, isAbort } from './api.js';
@@ -127,7 +127,7 @@ export function createJobRunner(api, store, el, opts) {
     try {
       const j = await o.start();
       if (gen !== generation) return;
-      store.setData('job:new', j);
+      store.command('job:new', j);
       announce(`${o.what} started as job ${j.id}.`);
       starting = false;
       follow(j);

@@ -1,6 +1,7 @@
-// store.js — the shared selection every view reads, and the events that tell views
-// it changed. Views never call each other: they call store.select(...) and listen
-// with namespaced listeners, e.g. store.on('select.concepts', fn).
+// store.js — the shared selection every view reads, the shared data, and the events
+// that tell views either changed or ask for something. Views never call each other:
+// they call store.select(...) / store.command(...) and listen with namespaced
+// listeners, e.g. store.on('select.concepts', fn), store.on('concept:hover.instances', fn).
 //
 // State: {project, class, concept, subset, version, split}, each a string or null.
 //   project  a project id (dataset + teacher + concept model + corpus)
@@ -16,10 +17,21 @@
 //   "select" ({state, changed: [keys], source})  after the selection changed
 //   "data"   ({key, value})                       shared data was loaded or replaced
 // Shared data (store.setData/store.data) is what several views need and one loads:
-// the signed-in user, the job list, later a project's classes and concepts.
+// the signed-in user ('user'), the Jobs panel's list ('jobs'), the project list
+// ('projects'), the selected project's student ('student', sources/student.js).
+// Commands (store.command(type, value)) ask for something and keep nothing; each
+// is its own event type, so a listener wakes only for the ones it names:
+//   "student:reload"  ({full})       re-read the student after a tune, restore or
+//                                    distillation (sources/student.js)
+//   "projects:reload" ()             re-read the project list (views/projects.js)
+//   "job:new"         (job)          a job started on this page: the Jobs panel
+//                                    shows and follows it at once
+//   "concept:hover"   (word | null)  a concept name hovered or focused: the Instances
+//                                    view outlines its segments
 // Leaves out: caching of API answers (each view owns its fetches).
 
 export const KEYS = ['project', 'class', 'concept', 'subset', 'version', 'split'];
+export const COMMANDS = ['student:reload', 'projects:reload', 'job:new', 'concept:hover'];
 
 // Selecting a broader key clears what only made sense under it.
 const CLEARS = {
@@ -58,7 +70,7 @@ export function searchFromState(state, keep = '') {
 // createStore({win}) -> store. `win` is the window whose URL and history it mirrors
 // (injectable for tests; pass null to keep the state in memory only).
 export function createStore({ win = window, d3 = window.d3 } = {}) {
-  const dispatch = d3.dispatch('select', 'data');
+  const dispatch = d3.dispatch('select', 'data', ...COMMANDS);
   let state = win ? stateFromSearch(win.location.search) : emptyState();
   const data = new Map();
 
@@ -109,6 +121,7 @@ export function createStore({ win = window, d3 = window.d3 } = {}) {
     },
 
     // on('select.heatmap', fn) adds a listener (null removes it); on(name) gets it.
+    // The types: 'select', 'data' and each of COMMANDS.
     on(typenames, fn) {
       if (fn === undefined) return dispatch.on(typenames);
       dispatch.on(typenames, fn);
@@ -119,6 +132,13 @@ export function createStore({ win = window, d3 = window.d3 } = {}) {
     setData(key, value) {
       data.set(key, value);
       dispatch.call('data', null, { key, value });
+    },
+
+    // command('concept:hover', 'grass'): tell the listeners of that command, and only
+    // them; nothing is stored.
+    command(type, value) {
+      if (!COMMANDS.includes(type)) throw new Error(`store: unknown command "${type}"`);
+      dispatch.call(type, null, value);
     },
   };
 }

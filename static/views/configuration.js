@@ -16,9 +16,9 @@
 
 import { emptyState, canEdit } from '../ui.js';
 import { TERMINAL, isAbort } from '../api.js';
-import { barChart } from '../charts.js';
+import { barChart } from '../charts/bars.js';
 import { createJobRunner } from '../jobrun.js';
-import { DRAFT_PREFIX, normaliseProject } from './projects.js';
+import { DRAFT_PREFIX, normaliseProject } from '../shapes.js';
 
 const d3 = window.d3;
 const THUMB = 64;            // thumbnail size asked of the server (longer side, px)
@@ -26,7 +26,6 @@ const SAMPLES_PER_SPLIT = 6; // thumbnails per split strip
 const WORDS_SHOWN = 300;     // words listed at most (the count says how many match)
 const SPLIT_ORDER = ['train', 'val', 'test', 'shifted'];
 
-const isMissingRoute = (e) => e && e.status === 404 && /route/i.test(e.message || '');
 const pct = d3.format('.1%');
 const splitSort = (a, b) => {
   const ia = SPLIT_ORDER.indexOf(a); const ib = SPLIT_ORDER.indexOf(b);
@@ -84,7 +83,7 @@ export function init(store, api, el) {
     what: 'Teacher outputs',
     notFound: 'Teacher outputs are not available in this version yet.',
     start: () => api.post(`/api/v1/datasets/${m.dataset.id}/teacher-outputs`, { model_id: teacherId() }),
-    onDone: () => { loadTeacher(gen); if (!m.draft) store.setData('projects:reload', Date.now()); },
+    onDone: () => { loadTeacher(gen); if (!m.draft) store.command('projects:reload'); },
   });
 
   // ---- concept model and corpus ------------------------------------------------------
@@ -115,7 +114,7 @@ export function init(store, api, el) {
     start: () => api.post('/api/v1/extractions', {
       dataset_id: m.dataset.id, concept_model_id: conceptId(), corpus_id: corpusId(),
     }),
-    onDone: () => { loadConcepts(gen); if (!m.draft) store.setData('projects:reload', Date.now()); },
+    onDone: () => { loadConcepts(gen); if (!m.draft) store.command('projects:reload'); },
   });
 
   const teacherId = () => (m.draft ? m.choice.teacher_model_id : m.project?.teacher_model_id) || null;
@@ -258,7 +257,7 @@ export function init(store, api, el) {
   // ---- loading -------------------------------------------------------------------------
   const live = (g) => g === gen;
   const listOf = (path, query) => api.get(path, { query }).then((r) => r.items || [],
-    (e) => ({ error: isMissingRoute(e) ? 'not available in this version yet' : `could not load (${e.message})` }));
+    (e) => ({ error: `could not load (${e.message})` }));
 
   async function loadProject(key) {
     const g = ++gen;
@@ -280,7 +279,6 @@ export function init(store, api, el) {
         try {
           m.project = normaliseProject(await api.get(`/api/v1/projects/${key}`));
         } catch (e) {
-          if (isMissingRoute(e)) throw new Error('This server cannot show projects yet (no projects API). Pick a dataset in the Projects panel instead.');
           if (e.status === 404) throw new Error(`There is no project ${key}.`);
           throw e;
         }
@@ -383,8 +381,7 @@ export function init(store, api, el) {
     }
     if (kid) {
       tasks.push(api.get(`/api/v1/corpora/${kid}`).then((c) => { m.corpus = c; },
-        (e) => notes.push(isMissingRoute(e) ? 'Corpora are not available in this version yet.'
-          : e.status === 404 ? `Corpus ${kid} does not exist.` : `Could not load the corpus: ${e.message}`)));
+        (e) => notes.push(e.status === 404 ? `Corpus ${kid} does not exist.` : `Could not load the corpus: ${e.message}`)));
       tasks.push(api.get('/api/v1/extractions', { query: { dataset_id: m.dataset.id, corpus_id: kid } }).then((r) => {
         m.extraction = (r.items || []).filter((x) => x.concept_model_id === cid).sort((a, b) => b.id - a.id)[0] || null;
       }, () => { /* extraction status is a nicety; the button still says what happens */ }));

@@ -1,6 +1,6 @@
 // views/instances.js — thumbnails of the selected disagreement subset, concept or
 // class (in that order of precedence), paged, each with the teacher's and the
-// student's answer; the hovered concept (store data 'hoverConcept') or the selected
+// student's answer; the hovered concept (store command 'concept:hover') or the selected
 // concept has its segments outlined over each thumbnail (an SVG over the <img>);
 // clicking a thumbnail shows its top contributing concepts for the student's class.
 //
@@ -21,8 +21,8 @@
 import { announce } from '../ui.js';
 import { track } from '../perf.js';
 import { prefetchInIdle } from '../prefetch.js';
-import { fromSnap } from './concepts.js';
-import { studentSource, shownVersion, parseSubset } from './student.js';
+import { parseSubset } from '../shapes.js';
+import { studentSource, shownVersion, fromSnap } from '../sources/student.js';
 
 const d3 = window.d3;
 const PAGE = 12;
@@ -49,7 +49,7 @@ export function maskPath(mask) {
 
 export function init(store, api, el) {
   const source = studentSource(store, api);
-  let snap = source.current;  // the store's 'student' snapshot (views/student.js)
+  let snap = source.current;  // the store's 'student' snapshot (sources/student.js)
   let info = null;            // fromSnap(snap)
   // [{image_id, label?, class?, box?, mask?, answer?: {teacher_class, student_class}, answerError?}]
   let items = [];
@@ -391,8 +391,8 @@ export function init(store, api, el) {
       });
       row.select('.contrib-name').text((x) => x.concept)
         .attr('aria-label', (x) => `${x.concept}: contribution ${d3.format('+.3f')(x.contribution)} (presence ${d3.format('.2f')(x.presence)} × weight ${d3.format('+.3f')(x.weight)}). Outline it`)
-        .on('mouseenter focus', (ev, x) => store.setData('hoverConcept', x.concept))
-        .on('mouseleave blur', () => store.setData('hoverConcept', null))
+        .on('mouseenter focus', (ev, x) => store.command('concept:hover', x.concept))
+        .on('mouseleave blur', () => store.command('concept:hover', null))
         .on('click', (ev, x) => store.select({ concept: x.concept }, { source: 'instances' }));
       row.select('.contrib-bar span')
         .attr('class', (x) => (x.contribution < 0 ? 'neg' : 'pos'))
@@ -408,13 +408,12 @@ export function init(store, api, el) {
     }
   });
   store.on('data.instances', ({ key, value }) => {
-    if (key === 'hoverConcept') {
-      hover = value || null;
-      if (hover) loadSegments();
-      render();
-    } else if (key === 'student' && value) {
-      takeSnap(value);
-    }
+    if (key === 'student' && value) takeSnap(value);
+  });
+  store.on('concept:hover.instances', (word) => {
+    hover = word || null;
+    if (hover) loadSegments();
+    render();
   });
 
   takeSnap(source.current);

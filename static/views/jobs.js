@@ -7,7 +7,7 @@
 // per host; the rest of the page needs some), stopped when the job finishes or the
 // panel stops. A job's newest snapshot wins by seq.
 //
-// Other views that start a job hand it over with store.setData('job:new', job), so
+// Other views that start a job hand it over with store.command('job:new', job), so
 // it shows up (and is followed) at once. The panel publishes the list it shows as
 // store data 'jobs' (array, newest first) for views that show progress themselves.
 //
@@ -216,9 +216,9 @@ export function init(store, api, el) {
 
   function onVisible() { if (!document.hidden && running) refresh(); }
 
-  store.on('data.jobs-panel', ({ key, value }) => {
-    if (key === 'job:new' && value && running) {
-      merge(value);
+  store.on('job:new.jobs-panel', (job) => {
+    if (job && running) {
+      merge(job);
       follow();
       render();
     }

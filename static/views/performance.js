@@ -2,20 +2,22 @@
 // split (store 'split'; null = test) and version (store 'version'; null = head):
 //   a summary line (fidelity, accuracies, disagreements),
 //   per-class bars of fidelity, student accuracy and teacher accuracy, the classes
-//   where the two disagree marked (band, ⚠ and the count in words); a row selects
-//   its class,
-//   the student-vs-teacher confusion matrix (rows: teacher, columns: student); a
-//   cell selects its subset "teacher=A,student=B" (formatSubset).
+//   where the two disagree marked (charts/class-bars.js); a row selects its class,
+//   the student-vs-teacher confusion matrix (charts/confusion.js; rows: teacher,
+//   columns: student); a cell selects its subset "teacher=A,student=B" (formatSubset).
 // Without a student it offers "Distil a student" (editor+, a student.distill job
 // followed with jobrun.js) when the project's teacher output and extraction are
 // ready, else says what is missing.
-// Data: store data 'student' (student.js) and the version body (fetchVersion).
+// Data: store data 'student' (sources/student.js) and the version body (fetchVersion).
 // init(store, api, el) -> {update()}
 
 import { emptyState, canEdit, announce } from '../ui.js';
 import { TERMINAL } from '../api.js';
 import { createJobRunner } from '../jobrun.js';
-import { studentSource, fetchVersion, reloadStudent, shownVersion, formatSubset, parseSubset } from './student.js';
+import { classBars } from '../charts/class-bars.js';
+import { confusionMatrix } from '../charts/confusion.js';
+import { formatSubset, parseSubset } from '../shapes.js';
+import { studentSource, fetchVersion, reloadStudent, shownVersion } from '../sources/student.js';
 
 const d3 = window.d3;
 const DEFAULT_SPLIT = 'test';
@@ -25,46 +27,6 @@ const MEASURES = [
   { key: 'student_accuracy', label: 'Student accuracy' },
   { key: 'teacher_accuracy', label: 'Teacher accuracy' },
 ];
-
-// classBars(): one button per class with three horizontal bars (0..1), keyed by
-// class name. Datum: [{name, fidelity, student_accuracy, teacher_accuracy,
-// disagree, selected}]. onPick(name) when a row is chosen.
-function classBars() {
-  const s = { onPick: () => {}, measures: MEASURES };
-  function chart(selection) {
-    selection.each(function (rows) {
-      const rowSel = d3.select(this).selectAll('button.perf-row').data(rows, (d) => d.name)
-        .join((enter) => {
-          const b = enter.append('button').attr('type', 'button').attr('class', 'perf-row');
-          const head = b.append('span').attr('class', 'perf-row-head');
-          head.append('span').attr('class', 'perf-class');
-          head.append('span').attr('class', 'perf-flag');
-          const bars = b.append('span').attr('class', 'perf-bars');
-          for (const m of s.measures) {
-            const line = bars.append('span').attr('class', `perf-bar-line m-${m.key}`);
-            line.append('span').attr('class', 'perf-track').append('span').attr('class', 'perf-bar');
-            line.append('span').attr('class', 'perf-val');
-          }
-          return b;
-        })
-        .classed('disagree', (d) => d.disagree > 0)
-        .attr('aria-pressed', (d) => String(!!d.selected))
-        .attr('data-class', (d) => d.name)
-        .attr('aria-label', (d) => `${d.name}: ${s.measures.map((m) => `${m.label.toLowerCase()} ${pct(d[m.key])}`).join(', ')}` +
-          `, ${d.n} image${d.n === 1 ? '' : 's'} the teacher puts here, ${d.disagree} where the student disagrees with the teacher. Select this class.`)
-        .on('click', (ev, d) => s.onPick(d.name));
-      rowSel.select('.perf-class').text((d) => d.name);
-      rowSel.select('.perf-flag').text((d) => (d.disagree > 0 ? `⚠ ${d.disagree} disagree` : d.n ? '✓ agrees' : 'no images here'));
-      for (const m of s.measures) {
-        const line = rowSel.select(`.m-${m.key}`);
-        line.select('.perf-bar').style('width', (d) => `${Math.round(100 * Math.max(0, Math.min(1, d[m.key] ?? 0)))}%`);
-        line.select('.perf-val').text((d) => pct(d[m.key]));
-      }
-    });
-  }
-  chart.onPick = function (f) { if (!arguments.length) return s.onPick; s.onPick = f; return chart; };
-  return chart;
-}
 
 export function init(store, api, el) {
   const source = studentSource(store, api);
@@ -86,9 +48,13 @@ export function init(store, api, el) {
     .attr('aria-label', 'Per-class fidelity and accuracy');
   body.append('h3').attr('class', 'sv-h3').attr('id', 'perf-cm-title').text('Student vs teacher');
   const cmBox = body.append('div').attr('class', 'perf-cm-wrap');
-  const bars = classBars().onPick((name) => {
+  const bars = classBars().measures(MEASURES).onPick((name) => {
     store.select({ class: name }, { source: 'performance' });
     announce(`Class ${name} selected.`);
+  });
+  const matrix = confusionMatrix().describedBy('perf-cm-title').onPick((t, st, n) => {
+    store.select({ subset: formatSubset(t, st) }, { source: 'performance' });
+    announce(`Subset selected: teacher ${t}, student ${st}, ${n} images.`);
   });
 
   let key = null;       // project this view's runner belongs to
@@ -199,49 +165,8 @@ export function init(store, api, el) {
     barsBox.datum(rows).call(bars);
 
     // Confusion matrix as a table: every cell is a button choosing its subset.
-    const sub = parseSubset(store.get('subset'));
-    const maxOff = d3.max(classes.flatMap((a, i) => classes.map((b, j) => (i === j ? 0 : conf[i][j])))) || 1;
-    const maxDiag = d3.max(classes.map((a, i) => conf[i][i])) || 1;
-    const table = cmBox.selectAll('table.confusion').data([null]).join((enter) => {
-      const t = enter.append('table').attr('class', 'confusion').attr('aria-describedby', 'perf-cm-title');
-      t.append('caption');
-      t.append('thead').append('tr');
-      t.append('tbody');
-      return t;
-    });
-    table.select('caption').text(`Rows: the teacher's class; columns: the student's. ${m.n} images on the ${splitKey} split; off the diagonal they disagree. Choose a cell to see its images.`);
-    const hr = table.select('thead tr');
-    hr.selectAll('th').data(['', ...classes]).join('th')
-      .attr('scope', (d, i) => (i ? 'col' : null))
-      .attr('class', (d, i) => (i ? 'cm-col' : 'cm-corner'))
-      .text((d, i) => (i ? d : 'teacher ↓ student →'));
-    const tr = table.select('tbody').selectAll('tr').data(classes, (d) => d).join((enter) => {
-      const r = enter.append('tr');
-      r.append('th').attr('scope', 'row');
-      return r;
-    });
-    tr.select('th').text((d) => d);
-    tr.selectAll('td').data((t, i) => classes.map((s, j) => ({ t, s, i, j, n: conf[i][j] })), (d) => d.s)
-      .join((enter) => enter.append('td').call((td) => td.append('button').attr('type', 'button').attr('class', 'cm-cell')))
-      .each(function (d) {
-        const diag = d.i === d.j;
-        const f = diag ? d.n / maxDiag : d.n / maxOff;
-        const bg = d.n === 0 ? '#ffffff' : diag ? d3.interpolateBlues(0.15 + 0.6 * f) : d3.interpolateOranges(0.2 + 0.6 * f);
-        const selected = !!sub && sub.teacher === d.t && sub.student === d.s;
-        d3.select(this).select('button')
-          .classed('diag', diag)
-          .classed('off', !diag && d.n > 0)
-          .attr('data-teacher', d.t).attr('data-student', d.s)
-          .attr('aria-pressed', String(selected))
-          .attr('aria-label', `${d.n} image${d.n === 1 ? '' : 's'}: teacher ${d.t}, student ${d.s}${diag ? ' (agree)' : ' (disagree)'}`)
-          .style('background', bg)
-          .style('color', (diag ? 0.15 + 0.6 * f : 0.2 + 0.6 * f) > 0.55 && d.n ? '#fff' : 'var(--ink)')
-          .text(d.n)
-          .on('click', () => {
-            store.select({ subset: formatSubset(d.t, d.s) }, { source: 'performance' });
-            announce(`Subset selected: teacher ${d.t}, student ${d.s}, ${d.n} images.`);
-          });
-      });
+    cmBox.datum({ classes, counts: conf }).call(matrix.selected(parseSubset(store.get('subset')))
+      .caption(`Rows: the teacher's class; columns: the student's. ${m.n} images on the ${splitKey} split; off the diagonal they disagree. Choose a cell to see its images.`));
   }
 
   async function loadVersion() {

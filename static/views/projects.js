@@ -4,11 +4,11 @@
 // A project is a dataset + a teacher + a concept model + a concept corpus; picking
 // one sets store 'project' (its id) and every view follows.
 //
-// Routes: GET /api/v1/projects ({items}) and POST /api/v1/projects. A server
-// without the projects API answers 404 ("no such route"); then the panel says so
-// and lists the datasets instead: picking one selects project "dataset:<id>", a
-// draft the Configuration view completes (teacher, concept model, corpus chosen
-// there). The demo world is a job of kind "demo.build" (GET /api/v1/jobs?kind=)
+// Routes: GET /api/v1/projects ({items}) and POST /api/v1/projects. While there
+// is no project yet, the panel also lists the datasets (GET /api/v1/datasets):
+// picking one selects project "dataset:<id>", a draft the Configuration view
+// completes (teacher, concept model, corpus chosen there). The demo world is a job
+// of kind "demo.build" (GET /api/v1/jobs?kind=)
 // the server starts on first run; while it is queued or running the panel shows
 // "Building the demo world…" with its live progress (api.followJob) and reloads
 // the list when it succeeds.
@@ -20,33 +20,10 @@
 
 import { TERMINAL, isAbort } from '../api.js';
 import { announce, canEdit, percent } from '../ui.js';
+import { DRAFT_PREFIX, normaliseProject } from '../shapes.js';
 
 const d3 = window.d3;
 const DEMO_KIND = 'demo.build';
-export const DRAFT_PREFIX = 'dataset:';
-
-// The server's Project is {id, name, is_demo, ready, parts: {dataset: {id, name,
-// image_count, ready}, teacher_model: {id, name}, teacher_output: {id, ready},
-// concept_model: {id, name}, corpus: {id, name, words}, extraction: {id, state,
-// ready}}}; older drafts of the API were flat (dataset_id, teacher_name, …). Views
-// read the flat names; this fills them from either shape. Returns a new object.
-export function normaliseProject(p) {
-  const parts = p.parts || {};
-  const pick = (flat, part, field) => p[flat] ?? parts[part]?.[field] ?? null;
-  return {
-    ...p,
-    dataset_id: pick('dataset_id', 'dataset', 'id'),
-    dataset_name: pick('dataset_name', 'dataset', 'name'),
-    teacher_model_id: pick('teacher_model_id', 'teacher_model', 'id'),
-    teacher_name: pick('teacher_name', 'teacher_model', 'name'),
-    concept_model_id: pick('concept_model_id', 'concept_model', 'id'),
-    concept_name: pick('concept_name', 'concept_model', 'name'),
-    corpus_id: pick('corpus_id', 'corpus', 'id'),
-    corpus_name: pick('corpus_name', 'corpus', 'name'),
-    teacher_output_id: pick('teacher_output_id', 'teacher_output', 'id'),
-    extraction_id: pick('extraction_id', 'extraction', 'id'),
-  };
-}
 
 // What a project still lacks, in words ('' when ready or unknown).
 function missingParts(p) {
@@ -59,13 +36,11 @@ function missingParts(p) {
   return need.length ? `needs ${need.join(', ')}` : '';
 }
 
-const isMissingRoute = (e) => e && e.status === 404 && /route/i.test(e.message || '');
-
 export function init(store, api, el) {
   let projects = null;      // [{id, name, dataset_name, teacher_name, ...}] or null before loading
-  let projectsState = 'idle'; // idle | loading | ok | missing | error
+  let projectsState = 'idle'; // idle | loading | ok | error
   let projectsError = '';
-  let datasets = null;      // [{id, name, classes, image_count, splits}] (fallback list and form)
+  let datasets = null;      // [{id, name, classes, image_count, splits}] (listed while there is no project)
   let datasetsError = '';
   let demo = null;          // the newest demo.build job snapshot, if any
   let demoFollower = null;
@@ -189,20 +164,18 @@ export function init(store, api, el) {
       (d) => [d.is_demo ? 'demo' : '', d.dataset_name, d.teacher_name, d.ready ? 'ready' : missingParts(d)].filter(Boolean).join(' · '));
     list.attr('hidden', have ? null : true);
 
-    const showEmpty = !have && (projectsState === 'ok' || projectsState === 'missing');
+    const showEmpty = !have && projectsState === 'ok';
     empty.attr('hidden', showEmpty ? null : true);
-    empty.select('.empty-title').text(projectsState === 'missing'
-      ? 'No projects yet: this server cannot list them.' : demoActive ? 'No projects yet: the demo is on its way.' : 'No projects yet.');
+    empty.select('.empty-title').text(demoActive ? 'No projects yet: the demo is on its way.' : 'No projects yet.');
 
-    // The datasets fallback: shown whenever there is no project to pick.
+    // The datasets: shown whenever there is no project to pick.
     const showFallback = showEmpty;
     fallback.attr('hidden', showFallback ? null : true);
     if (showFallback) {
       fallbackNote.text(datasetsError ? `Could not load datasets: ${datasetsError}`
         : !datasets ? 'Loading datasets…'
           : !datasets.length ? 'No datasets yet. An editor can upload a tar of JPEGs through the API (POST /api/v1/datasets/{id}/upload).'
-            : projectsState === 'missing' ? 'Meanwhile you can open a dataset and choose its teacher, concept model and corpus in the Configuration view:'
-              : 'Or open a dataset and choose the rest in the Configuration view:');
+            : 'Or open a dataset and choose the rest in the Configuration view:');
       renderItems(dsList, datasets || [], 'project dataset', (d) => `${DRAFT_PREFIX}${d.id}`, (d) => d.name,
         (d) => `${(d.classes || []).length} classes · ${d.image_count ?? 0} images`);
     }
@@ -215,9 +188,7 @@ export function init(store, api, el) {
 
   function renderForm() {
     const lists = form.lists;
-    const missing = projectsState === 'missing';
-    formNote.text(missing ? 'This server version cannot save projects yet (it has no projects API), so Create is off. Open a dataset from the list above instead.'
-      : !lists ? 'Loading the datasets, models and corpora…' : '');
+    formNote.text(!lists ? 'Loading the datasets, models and corpora…' : '');
     for (const f of FIELDS) {
       const sel = formEl.select(`#${f.id}`);
       const items = lists ? lists[f.list] : null;
@@ -229,7 +200,7 @@ export function init(store, api, el) {
         .text((d) => d.placeholder || f.text(d));
       sel.property('disabled', !Array.isArray(items) || !items.length);
     }
-    submitBtn.property('disabled', form.busy || missing || !lists).text(form.busy ? 'Creating…' : 'Create project');
+    submitBtn.property('disabled', form.busy || !lists).text(form.busy ? 'Creating…' : 'Create project');
     formError.text(form.error);
     formEl.select('#np-name').attr('aria-describedby', form.error ? 'np-error' : null)
       .attr('aria-invalid', /name/i.test(form.error) ? 'true' : null);
@@ -238,7 +209,7 @@ export function init(store, api, el) {
   async function loadFormLists() {
     if (form.lists) return;
     const grab = (path, query) => api.get(path, { query }).then((r) => r.items || [],
-      (e) => ({ error: isMissingRoute(e) ? 'not available in this version yet' : `could not load (${e.message})` }));
+      (e) => ({ error: `could not load (${e.message})` }));
     const [ds, teachers, concepts, corpora] = await Promise.all([
       grab('/api/v1/datasets', { limit: 500 }),
       grab('/api/v1/models', { kind: 'teacher', limit: 500 }),
@@ -269,8 +240,7 @@ export function init(store, api, el) {
       pick(p.id, p.name || name);
     } catch (e) {
       form.busy = false;
-      form.error = isMissingRoute(e) ? 'This server version cannot save projects yet.'
-        : e.status === 422 ? `Not saved: ${e.message}`
+      form.error = e.status === 422 ? `Not saved: ${e.message}`
           : e.status === 409 ? `Not saved: ${e.message}` : `Could not create the project: ${e.message}`;
       render();
     }
@@ -330,8 +300,7 @@ export function init(store, api, el) {
     } catch (e) {
       if (isAbort(e)) return;
       projects = [];
-      if (isMissingRoute(e)) projectsState = 'missing';
-      else { projectsState = 'error'; projectsError = e.message; }
+      projectsState = 'error'; projectsError = e.message;
     }
     store.setData('projects', { state: projectsState, items: projects });
     if (!projects.length) await loadDatasets();
@@ -349,9 +318,9 @@ export function init(store, api, el) {
       const j = value.find((x) => x.kind === DEMO_KIND && !TERMINAL.has(x.state));
       if (j) followDemo(j);
     }
-    // Something (the Configuration view) created or changed a project.
-    if (key === 'projects:reload') load();
   });
+  // Something (the Configuration view) created or changed a project.
+  store.on('projects:reload.projects', () => load());
   render();
 
   return { load };

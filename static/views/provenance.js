@@ -12,7 +12,7 @@
 import { emptyState, canEdit, announce, when } from '../ui.js';
 import { isAbort } from '../api.js';
 import { begin } from '../perf.js';
-import { studentSource, reloadStudent, shownVersion } from './student.js';
+import { studentSource, reloadStudent, shownVersion } from '../sources/student.js';
 
 const d3 = window.d3;
 const DEFAULT_SPLIT = 'test';

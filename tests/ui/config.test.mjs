@@ -1,15 +1,11 @@
 // config.test.mjs — the Projects panel and the Configuration view end to end in
 // chromium against a real inficond: a small dataset uploaded as a tar of the
 // fixture JPEGs, a teacher made by `inficond teacher-init` and registered, the
-// tiny OpenAI-style CLIP fixture as concept model and a corpus. The page must show
-// the dataset's classes, split sizes and loading thumbnails, run the teacher over
-// the dataset to 100% and show its accuracy, search the corpus and run a concept
+// tiny OpenAI-style CLIP fixture as concept model, a corpus, and a project over
+// them made through the projects API. The page must list the project, show the
+// dataset's classes, split sizes and loading thumbnails, run the teacher over the
+// dataset to 100% and show its accuracy, search the corpus and run a concept
 // extraction, with no console errors or failed requests.
-//
-// Deliberate 404s: until the projects API exists, GET /api/v1/projects[/{id}]
-// answers 404 "no such route" and the page falls back to picking a dataset; those
-// probes are allowed (and only those). When the route exists, the test creates a
-// project through the API and picks it instead.
 //
 // Env: INFICOND_TEST_DATABASE_URL (required), INFICOND_BIN (default
 // build/asan/inficond), INFICOND_CHROMIUM (default /usr/bin/chromium).
@@ -20,15 +16,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, call } from '../api/harness.mjs';
 import { noBrowser, launchBrowser, openPage as open, shot, signIn, pickProject as pick } from './browser.mjs';
-import { SERVER_ENV, hasClip, uniq, uploadDataset, registerTeacher, registerClip, createProject } from './pipeline.mjs';
+import { SERVER_ENV, hasClip, uniq, must, uploadDataset, registerTeacher, registerClip, createProject } from './pipeline.mjs';
 
-const skip = noBrowser;
+const skip = noBrowser || (hasClip ? false : 'no CLIP fixture or vocab in ../shared');
 const WORDS = ['red', 'green', 'blue', 'stripes', 'grass', 'water', 'sand', 'brick', 'redwood'];
 
 let server;
 let browser;
 let work;
-const world = {}; // dataset, teacher, concept, corpus, project (when the API has them)
+const world = {}; // dataset, teacher, concept, corpus, project
 
 before(async () => {
   if (skip) return;
@@ -38,16 +34,9 @@ before(async () => {
   world.dataset = await uploadDataset(server, work, uniq('uicfg'));
   assert.deepEqual(world.dataset.splits, { train: 3, test: 1 });
   world.teacher = await registerTeacher(server, work, world.dataset);
-  // Concept model: the tiny CLIP fixture (when the shared fixtures are there).
-  if (hasClip) world.concept = await registerClip(server, work);
-  // Corpus (the corpora API may not exist yet).
-  const c = await call(server, 'POST', '/api/v1/corpora', { body: { name: uniq('colours'), words: WORDS } });
-  if (c.status === 201) world.corpus = c.json;
-
-  // A project, when the projects API exists.
-  const probe = await call(server, 'GET', '/api/v1/projects');
-  world.projectsApi = probe.status !== 404;
-  if (world.projectsApi && world.concept && world.corpus) world.project = await createProject(server, world, uniq('proj'));
+  world.concept = await registerClip(server, work);
+  world.corpus = await must(server, 'POST', '/api/v1/corpora', { name: uniq('colours'), words: WORDS }, 201);
+  world.project = await createProject(server, world, uniq('proj'));
 
   browser = await launchBrowser();
 });
@@ -58,35 +47,28 @@ after(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-// The projects API's deliberate 404 probes are allowed (see the top).
-const openPage = () => open(browser, { projectsProbes: true, abortedIcon: true, abortedJobs: true });
+const openPage = () => open(browser, { abortedIcon: true, abortedJobs: true });
 
-// Pick the project (or, without the projects API, the dataset) with the keyboard.
+// Pick the project with the keyboard.
 async function pickProject(page) {
-  const item = await pick(page, world.project ? world.project.name : world.dataset.name);
+  const item = await pick(page, world.project.name);
   assert.equal(await item.getAttribute('aria-current'), 'true');
 }
 
-test('projects panel: explains projects, offers datasets without the API, and a labelled form', { skip, timeout: 60000 }, async () => {
+test('projects panel: lists the projects, moves with the arrow keys, and a labelled form', { skip, timeout: 60000 }, async () => {
   const { page, close } = await openPage();
   await signIn(page, server);
   const panel = page.locator('#projects');
-  if (!world.projectsApi) {
-    await panel.getByText('this server cannot list them').waitFor();
-    assert.match(await panel.textContent(), /A project puts together a dataset, a teacher model/);
-    const ds = panel.locator('.dataset-list button');
-    await ds.first().waitFor();
-    assert.ok((await ds.allTextContents()).some((t) => t.startsWith(world.dataset.name)));
-    // Arrow keys move between the items.
-    const n = await ds.count();
-    await ds.first().focus();
-    await page.keyboard.press('End');
-    assert.equal(await page.evaluate(() => document.activeElement.dataset.id), await ds.nth(n - 1).getAttribute('data-id'));
-    await page.keyboard.press('Home');
-    assert.equal(await page.evaluate(() => document.activeElement.dataset.id), await ds.first().getAttribute('data-id'));
-  } else {
-    await panel.locator('.project-list button.project').first().waitFor();
-  }
+  const items = panel.locator('.project-list:not(.dataset-list) button.project');
+  await items.first().waitFor();
+  assert.ok((await items.allTextContents()).some((t) => t.startsWith(world.project.name)));
+  // Arrow keys move between the items.
+  const n = await items.count();
+  await items.first().focus();
+  await page.keyboard.press('End');
+  assert.equal(await page.evaluate(() => document.activeElement.dataset.id), await items.nth(n - 1).getAttribute('data-id'));
+  await page.keyboard.press('Home');
+  assert.equal(await page.evaluate(() => document.activeElement.dataset.id), await items.first().getAttribute('data-id'));
   // The New project form: every select is labelled and filled from the API.
   await panel.getByRole('button', { name: 'New project' }).click();
   assert.equal(await panel.getByRole('button', { name: 'New project' }).getAttribute('aria-expanded'), 'true');
@@ -95,10 +77,6 @@ test('projects panel: explains projects, offers datasets without the API, and a 
     assert.ok(await page.locator('#new-project-form').getByLabel(label, { exact: true }).isVisible(), label);
   }
   assert.match(await page.locator('#np-teacher').textContent(), new RegExp(world.teacher.name));
-  if (!world.projectsApi) {
-    assert.match(await page.locator('#new-project-form .form-note').textContent(), /cannot save projects yet/);
-    assert.equal(await page.getByRole('button', { name: 'Create project' }).isDisabled(), true);
-  }
   await shot(page, '10-projects-panel');
   await close();
 });
@@ -127,7 +105,6 @@ test('configuration: dataset classes, split sizes, thumbnails; teacher outputs r
 
   // Teacher: not run yet; the editor's button runs it and follows the job.
   await view.locator('.cfg-teacher .cfg-name', { hasText: world.teacher.name }).waitFor();
-  if (world.project === undefined) assert.equal(await page.getByLabel('Teacher model', { exact: true }).inputValue(), String(world.teacher.id));
   await view.getByText('has not been run over this dataset yet').waitFor();
   await page.evaluate(() => {
     window.__seen = [];
@@ -159,8 +136,7 @@ test('configuration: dataset classes, split sizes, thumbnails; teacher outputs r
   await close();
 });
 
-test('configuration: corpus words are searchable and concept extraction runs as a job', { skip, timeout: 120000 }, async (t) => {
-  if (!world.concept || !world.corpus) { t.skip('no concept model fixture or no corpora API'); return; }
+test('configuration: corpus words are searchable and concept extraction runs as a job', { skip, timeout: 120000 }, async () => {
   const { page, close } = await openPage();
   await signIn(page, server);
   await pickProject(page);

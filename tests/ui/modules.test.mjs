@@ -1,7 +1,8 @@
 // modules.test.mjs — static/store.js and static/api.js in plain node, no browser:
-// the selection rules, the URL mirror and history, error bodies turned into
-// ApiError, the 401 hook, followJob's long-poll loop and stop(), and the idle-time
-// prefetch (static/prefetch.js) with the read counting it defers to (static/perf.js).
+// the selection rules, the URL mirror and history, commands apart from data, error
+// bodies turned into ApiError, the 401 hook, followJob's long-poll loop and stop(),
+// and the idle-time prefetch (static/prefetch.js) with the read counting it defers
+// to (static/perf.js).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as d3 from 'd3';
@@ -84,6 +85,26 @@ test('store: URL helpers round-trip and ignore junk', () => {
   store.setData('user', { username: 'a' });
   assert.equal(store.data('user').username, 'a');
   assert.deepEqual(data, ['user']);
+});
+
+test('store: commands are their own events, apart from data, and keep nothing', () => {
+  const store = createStore({ win: null, d3 });
+  const data = [];
+  const hovers = [];
+  const reloads = [];
+  store.on('data.x', (e) => data.push(e.key));
+  store.on('concept:hover.a', (w) => hovers.push(w));
+  store.on('student:reload.b', (v) => reloads.push(v));
+  store.command('concept:hover', 'grass');
+  store.command('concept:hover', null);
+  store.command('student:reload', { full: true });
+  assert.deepEqual(hovers, ['grass', null]);
+  assert.deepEqual(reloads, [{ full: true }]);
+  assert.deepEqual(data, [], 'a command wakes no data listener');
+  assert.equal(store.data('concept:hover'), undefined);
+  store.setData('user', { username: 'a' });
+  assert.equal(hovers.length, 2, 'data wakes no command listener');
+  assert.throws(() => store.command('hoverConcept', 'x'), /unknown command/);
 });
 
 // A fetch that answers from a list of [status, body] and records the calls.

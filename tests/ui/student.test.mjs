@@ -122,7 +122,7 @@ test('student views: distil, bars, confusion, heat map, provenance, restore, exp
     body: { parent: 1, actions: [{ action: 'downtune', concept: v1.concepts[best.j], class: v1.classes[best.k], factor: 2 }] },
   });
   assert.equal(tune.status, 201, tune.text);
-  await page.evaluate(() => import('/views/student.js').then((m) => m.reloadStudent()));
+  await page.evaluate(() => import('/sources/student.js').then((m) => m.reloadStudent()));
   const v2 = prov.locator('li.prov-item[data-version="2"]');
   await v2.waitFor();
   assert.match(await v2.locator('.prov-actions').textContent(), new RegExp(`downtune “${v1.concepts[best.j]}” for ${v1.classes[best.k]} ×2`));

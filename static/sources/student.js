@@ -1,5 +1,6 @@
-// views/student.js — the selected project's student, shared by the views that show
-// it (performance, overview, provenance, and any view that tunes it).
+// sources/student.js — the selected project's student: a data source (not a view),
+// shared by the views that show it (performance, concepts, instances, overview,
+// provenance).
 //
 // One source per store (studentSource(store, api) is idempotent): when the project
 // changes, or the session does, it reads GET /api/v1/projects/{id}, then finds the
@@ -9,37 +10,37 @@
 //     project  the store's project key this answer is for
 //     state    'idle' (no project / signed out) | 'loading' | 'draft' (an unsaved
 //              "dataset:<id>" project) | 'none' (no student yet) | 'ready' | 'error'
-//     info     the project, normalised (projects.js), or null
+//     info     the project, normalised (shapes.js normaliseProject), or null
 //     student  the API's student {id, name, classes, stale, head: {number, id, measures}}
 //
 // Anything that makes a new version (a tune, a restore) asks for a re-read with
-// reloadStudent(store), i.e. store.setData('student:reload', {full: false}): one
+// reloadStudent(store), i.e. store.command('student:reload', {full: false}): one
 // GET of the student shown, for its new head. A distillation makes a new student:
 // reloadStudent(store, {full: true}) looks for the project's student again. Every
 // view listening to data 'student' then re-renders without a page reload.
 //
-// Subsets: a disagreement cell is the store subset "teacher=<class>,student=<class>"
-// (class names); formatSubset / parseSubset write and read it.
+// fromSnap(snap): the snapshot as the tuning views read it ({none, student, head,
+// project}, or null while there is nothing to show); headOf(that) its head number.
+// shownVersion(store, snap): the version the views show.
 //
 // fetchVersion(api, studentId, number): a version's body (weights, measures). Versions
 // never change, so the promise is cached per (student, number).
 
 import { isAbort } from '../api.js';
-import { DRAFT_PREFIX, normaliseProject } from './projects.js';
+import { DRAFT_PREFIX, normaliseProject } from '../shapes.js';
 
 const sources = new WeakMap(); // store -> source
 const live = new Set();        // every source, for reloadStudent() without a store
 const versions = new Map();    // "sid/number" -> Promise<version>
 
-export function formatSubset(teacher, student) {
-  return `teacher=${teacher},student=${student}`;
+// The store's 'student' snapshot as the tuning views (concepts, instances) read it:
+// {none, student, head, project} or null while there is nothing to show.
+export function fromSnap(snap) {
+  if (!snap || (snap.state !== 'ready' && snap.state !== 'none')) return null;
+  return { none: snap.state === 'none', student: snap.student, head: snap.student?.head?.number ?? null, project: snap.info };
 }
 
-// parseSubset("teacher=cat,student=dog") -> {teacher: 'cat', student: 'dog'} | null
-export function parseSubset(s) {
-  const m = /^teacher=(.*),student=(.*)$/.exec(s || '');
-  return m ? { teacher: m[1], student: m[2] } : null;
-}
+export const headOf = (info) => info?.head ?? null;
 
 export function fetchVersion(api, studentId, number) {
   const key = `${studentId}/${number}`;
@@ -54,7 +55,7 @@ export function fetchVersion(api, studentId, number) {
 // reloadStudent(store): re-read the student (after a tune, restore or distillation).
 // Without a store, every source on the page re-reads.
 export function reloadStudent(store, { full = false } = {}) {
-  if (store) { store.setData('student:reload', { full }); return; }
+  if (store) { store.command('student:reload', { full }); return; }
   for (const s of live) s.reload({ full });
 }
 
@@ -117,12 +118,12 @@ export function studentSource(store, api) {
   }
 
   store.on('select.student-source', ({ changed }) => { if (changed.includes('project')) load(); });
-  store.on('data.student-source', ({ key, value }) => {
+  store.on('data.student-source', ({ key }) => {
     if (key === 'user') load();
-    else if (key === 'student:reload') load({ quiet: true, full: !!value?.full });
     // The project's parts became ready (teacher outputs, extraction finished).
     else if (key === 'projects' && (snap.state === 'none' || snap.state === 'error')) load({ quiet: true });
   });
+  store.on('student:reload.student-source', (value) => load({ quiet: true, full: !!value?.full }));
 
   const source = {
     get current() { return snap; },

@@ -1,25 +1,16 @@
-// charts.js — reusable D3 charts: closures with chainable accessors, applied to a
-// selection whose datum is the data array (d3 "towards reusable charts" style):
+// charts/bars.js — horizontal bars (images per split, teacher accuracy per split):
+// a closure with chainable accessors, applied to a selection whose datum is the data
+// array (d3 "towards reusable charts" style):
 //
 //   const bars = barChart().key((d) => d.split).label((d) => d.split).value((d) => d.n);
 //   d3.select(el).datum(rows).call(bars);
 //
-// Every chart draws into one <svg role="img"> per container with an aria-label that
-// says in words what the bars show, so a screen reader gets the numbers too.
+// It draws into one <svg role="img"> per container with an aria-label that says in
+// words what the bars show, so a screen reader gets the numbers too.
+
+import { accessors } from './accessors.js';
 
 const d3 = window.d3;
-
-// Accessor helper: chart.name() gets, chart.name(v) sets and returns the chart.
-function accessors(chart, state) {
-  for (const name of Object.keys(state)) {
-    chart[name] = function (v) {
-      if (!arguments.length) return state[name];
-      state[name] = v;
-      return chart;
-    };
-  }
-  return chart;
-}
 
 // barChart(): horizontal bars, one row per datum, keyed by key(d).
 //   label(d) text left of the bar; value(d) number; format(v) the number's text;

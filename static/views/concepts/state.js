@@ -1,0 +1,47 @@
+// views/concepts/state.js — what the Concepts view knows, in one object (the view's
+// only mutable state), and the questions the other parts ask of it.
+//
+// The view's parts share one context, `view`:
+//   {store, api, state: createState(), ui: buildDom()}
+// and are plain functions of it: render(view), loadInfluence(view), tune(view, …).
+
+import { canEdit } from '../../ui.js';
+import { shownVersion, headOf } from '../../sources/student.js';
+
+export const FACTORS = [1.5, 2, 4, 10];
+
+// snap: the store's 'student' snapshot to start from (sources/student.js).
+export function createState(snap) {
+  return {
+    snap,                    // the store's 'student' snapshot
+    info: null,              // fromSnap(snap): {none, student, head, project} | null
+    influence: null,         // the shown class's ranking {class, n_images, bias, items}
+    influenceState: 'idle',  // idle | loading | ok | error
+    influenceError: '',
+    kept: new Map(),         // `${student}:${version}:${class}:${split}` -> ranking (a version never changes)
+    reads: new Map(),        // the same keys -> the read in flight
+    busy: null,              // {concept, action} while a tune runs
+    note: { text: '', kind: '' }, // the status line
+    conflict: null,          // {head, parent} after a 409: someone else tuned first
+    query: '',               // the search box, lower case
+    factor: FACTORS[1],      // what uptune multiplies (and downtune divides) a weight by
+    pending: [],             // words added since the student was distilled
+    adding: false,           // a word is being added
+    addError: '',
+    releasePrefetch: null,   // held from adding a word until the re-read student arrives
+    gen: 0,                  // bumped on a project change: late answers are dropped
+    infGen: 0,               // bumped per ranking load: late rankings are dropped
+  };
+}
+
+export const clearNote = (state) => { state.note = { text: '', kind: '' }; };
+export const selectedClass = (view) => view.store.get('class');
+// The version shown: the store's version when the student has it, else the head.
+export const viewing = (view) => shownVersion(view.store, view.state.snap);
+
+// Tuning needs an editor, a fresh student, and its head on screen.
+export function canTune(view) {
+  const { info } = view.state;
+  return canEdit(view.store.data('user')) && !!info && !info.none && !info.student?.stale &&
+    viewing(view) === headOf(info);
+}
