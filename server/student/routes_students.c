@@ -19,7 +19,9 @@
 #include "jobs.h"
 #include "student/routes_students.h"
 #include "student/student_measures.h"
+#include "student/student_split_measures.h"
 #include "student/student_store.h"
+#include "student/student_tune.h"
 
 #define VERSION_CACHE 16
 
