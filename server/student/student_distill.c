@@ -6,7 +6,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "db_json.h"
 #include "student/student.h"
 #include "student/student_problem.h"
 #include "student/student_split_measures.h"
@@ -83,5 +85,38 @@ done:
     ss_problem_release(p);
     free(w), free(b), free(lo), free(hi), free(res);
     json_decref(meas), json_decref(fits);
+    return rc;
+}
+
+int ss_distill_check(app *a, int64_t xid, int64_t tid, err *e) {
+    char xs[24], ts[24];
+    snprintf(xs, sizeof xs, "%lld", (long long)xid);
+    snprintf(ts, sizeof ts, "%lld", (long long)tid);
+    const char *p[] = {xs, ts};
+    json_t *chk = db_json(a, "none",
+                          "SELECT json_build_object("
+                          " 'x', (SELECT json_build_object('state', state, 'dataset_id', dataset_id)"
+                          "       FROM extractions WHERE id = $1),"
+                          " 't', (SELECT json_build_object('dataset_id', dataset_id) FROM teacher_outputs"
+                          "       WHERE id = $2))::text",
+                          2, p, e);
+    if (!chk) return -1;
+    json_t *x = json_object_get(chk, "x"), *t = json_object_get(chk, "t");
+    int rc = -1;
+    if (!json_is_object(x))
+        err_set(e, ERR_UNPROCESSABLE, "field 'extraction_id': no extraction %lld", (long long)xid);
+    else if (!json_is_object(t))
+        err_set(e, ERR_UNPROCESSABLE, "field 'teacher_output_id': no teacher output %lld", (long long)tid);
+    else if (strcmp(json_string_value(json_object_get(x, "state")), "ready"))
+        err_set(e, ERR_CONFLICT, "extraction %lld is %s, not ready", (long long)xid,
+                json_string_value(json_object_get(x, "state")));
+    else if (json_integer_value(json_object_get(x, "dataset_id")) !=
+             json_integer_value(json_object_get(t, "dataset_id")))
+        err_set(e, ERR_UNPROCESSABLE,
+                "field 'teacher_output_id': teacher output %lld is of another dataset than extraction %lld",
+                (long long)tid, (long long)xid);
+    else
+        rc = 0;
+    json_decref(chk);
     return rc;
 }
