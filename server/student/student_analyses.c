@@ -69,7 +69,7 @@ json_t *ss_influence_json(const ss_problem *p, const ss_version *v, size_t k, in
     json_t *items = json_array();
     for (size_t t = 0; t < p->d && t < (size_t)limit; t++) {
         size_t j = rk[t].j;
-        json_array_append_new(items, json_pack("{s:s,s:i,s:f,s:f,s:f,s:O,s:O}", "concept", p->words[j], "index",
+        json_array_append_new(items, json_pack("{s:s,s:i,s:f,s:f,s:f,s:o,s:o}", "concept", p->words[j], "index",
                                                (int)j, "weight", (double)wk[j], "mean_presence", mean[j],
                                                "influence", (double)rk[t].key, "lo",
                                                isfinite(lok[j]) ? json_real(lok[j]) : json_null(), "hi",
@@ -119,7 +119,7 @@ json_t *ss_disagreements_json(const ss_problem *p, const ss_version *v, const ss
         if (total >= (size_t)f->offset && total < (size_t)(f->offset + f->limit)) {
             int32_t t = p->teacher[i], s = pred[i];
             json_array_append_new(
-                items, json_pack("{s:I,s:s,s:s,s:s,s:f,s:f,s:O}", "image_id", (json_int_t)p->ids[i], "split",
+                items, json_pack("{s:I,s:s,s:s,s:s,s:f,s:f,s:o}", "image_id", (json_int_t)p->ids[i], "split",
                                  p->splits[p->split[i]], "teacher_class", p->classes[t], "student_class",
                                  p->classes[s], "teacher_probability", (double)p->p[i * p->c + t],
                                  "teacher_probability_of_student_class", (double)p->p[i * p->c + s], "label",
@@ -177,7 +177,7 @@ json_t *ss_contributions_json(const ss_problem *p, const ss_version *v, size_t r
                                                  "contributions", items));
     }
     int32_t t = p->teacher[row], l = p->labels[row];
-    out = json_pack("{s:I,s:i,s:s,s:O,s:s,s:s,s:o}", "image_id", (json_int_t)image_id, "version", v->number, "split",
+    out = json_pack("{s:I,s:i,s:s,s:o,s:s,s:s,s:o}", "image_id", (json_int_t)image_id, "version", v->number, "split",
                     p->splits[p->split[row]], "label", l >= 0 ? json_string(p->classes[l]) : json_null(),
                     "teacher_class", p->classes[t], "student_class", p->classes[best], "classes", classes);
     if (!out) err_set(e, ERR_INTERNAL, "out of memory");

@@ -153,7 +153,7 @@ static int version_insert(app *a, PGconn *conn, int own_tx, int64_t student_id, 
     char *biases = json_dumps(bj, JSON_COMPACT | JSON_REAL_PRECISION(17));
     char *meas = json_dumps(nv->measures, JSON_COMPACT);
     char *before = nv->measures_before ? json_dumps(nv->measures_before, JSON_COMPACT) : NULL;
-    char *acts = json_dumps(nv->actions ? nv->actions : json_array(), JSON_COMPACT);
+    char *acts = nv->actions ? json_dumps(nv->actions, JSON_COMPACT) : strdup("[]"); /* no actions: an empty list */
     json_decref(bj);
     int rc = -1, began = 0;
     PGresult *r = NULL;
