@@ -8,7 +8,7 @@
 #include "demo/demo_job.h"
 #include "extraction/extraction.h"
 #include "job_kinds.h"
-#include "student/student_store.h"
+#include "student/student_distill.h"
 #include "teacher/teacher.h"
 
 /* diag.sleep — an operator's check that workers claim, report progress, heartbeat

@@ -1,6 +1,6 @@
 /* student.h — the student solver: one L1-regularised soft-target logistic model per
- * class over the d concept presences (SPEC step 5), with optional box bounds per
- * weight (SPEC step 7, the tuning bounds).
+ * class over the d concept presences (README.md here, "What a student is"), with
+ * optional box bounds per weight (the tuning bounds: README.md, "Tuning"; tuning.h).
  *
  * For class k, with x_i the presence row of image i and p_ik the teacher's probability:
  *

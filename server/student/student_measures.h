@@ -1,7 +1,7 @@
-/* student_measures.h — the measures of SPEC step 6 as pure functions on arrays:
- * student scores (one SGEMM), predictions (row argmax), fidelity, accuracy against
- * true labels, per-class precision/recall of the student against the teacher, the
- * student-vs-teacher confusion matrix, the disagreement subsets, each concept's
+/* student_measures.h — the measures (README.md here, "Measures") as pure functions on
+ * arrays: student scores (one SGEMM), predictions (row argmax), fidelity, accuracy
+ * against true labels, per-class precision/recall of the student against the teacher,
+ * the student-vs-teacher confusion matrix, the disagreement subsets, each concept's
  * influence per class and each concept's contribution to an image's class scores.
  *
  * The caller applies them per split (train, test, shifted ...) and to the teacher

@@ -1,5 +1,5 @@
-/* tuning.h — no-code tuning actions (SPEC step 7) turned into weight bounds for the
- * retraining (student_fit / student_fit_all with lo, hi).
+/* tuning.h — no-code tuning actions (README.md here, "Tuning") turned into weight
+ * bounds for the retraining (student_fit / student_fit_all with lo, hi).
  *
  * An action names a (concept j, class k) weight. With w the parent's weight:
  *   uptune   factor x > 1: keep the sign, size at least x |w|:  w > 0: [x w, +inf);

@@ -5,7 +5,7 @@
 #include <math.h>
 #include <jansson.h>
 #include "dataset/dataset_import.h"
-#include "student/student_store.h"
+#include "student/student_actions.h"
 #include "student/tuning.h"
 
 static char w0[] = "stripes", w1[] = "wheel", w2[] = "fur", w3[] = "sky";

@@ -1,0 +1,89 @@
+/* student_read.c — the read views of students as JSON (see student_read.h). */
+#include "student/student_read.h"
+
+#include <stdio.h>
+
+#include "db_json.h"
+#include "student/student_split_measures.h"
+
+/* A student row s as JSON, with staleness (its checksums against the current ones)
+ * and its head version. */
+#define STUDENT_JSON                                                                                            \
+    "json_build_object('id', s.id, 'name', s.name, 'dataset_id', s.dataset_id, 'teacher_output_id',         \
+     s.teacher_output_id, 'extraction_id', s.extraction_id, 'lambda', s.lambda, 'concepts',                 \
+     cardinality(s.concepts), 'classes', s.classes, 'created_by', s.created_by, 'created_at', s.created_at,  \
+     'stale', s.presence_sha256 IS DISTINCT FROM (SELECT presence_sha256 FROM extractions WHERE id =         \
+     s.extraction_id) OR s.probs_sha256 IS DISTINCT FROM (SELECT probs_sha256 FROM teacher_outputs WHERE     \
+     id = s.teacher_output_id), 'head', (SELECT json_build_object('number', v.number, 'id', v.id,            \
+     'created_at', v.created_at, 'note', v.note, 'measures', v.measures) FROM student_versions v WHERE       \
+     v.student_id = s.id ORDER BY v.number DESC LIMIT 1))"
+
+json_t *ss_students_list_json(app *a, long limit, long offset, const char *dataset_id, err *e) {
+    char lim[24], off[24];
+    snprintf(lim, sizeof lim, "%ld", limit);
+    snprintf(off, sizeof off, "%ld", offset);
+    const char *p[] = {lim, off, dataset_id};
+    return db_json(a, "no students",
+                   "SELECT json_build_object('items', COALESCE((SELECT json_agg(x.j ORDER BY x.id DESC) FROM ("
+                   "  SELECT s.id, " STUDENT_JSON " AS j FROM students s"
+                   "  WHERE ($3::bigint IS NULL OR s.dataset_id = $3) ORDER BY s.id DESC"
+                   "  LIMIT $1::int OFFSET $2::int) x), '[]'::json),"
+                   " 'total', (SELECT count(*) FROM students WHERE ($3::bigint IS NULL OR dataset_id = $3)),"
+                   " 'limit', $1::int, 'offset', $2::int)::text",
+                   3, p, e);
+}
+
+json_t *ss_student_json(app *a, int64_t student_id, err *e) {
+    return db_json_by_id(a, "student", student_id, "SELECT " STUDENT_JSON "::text FROM students s WHERE s.id = $1",
+                         e);
+}
+
+json_t *ss_versions_list_json(app *a, int64_t student_id, long limit, long offset, err *e) {
+    char ids[24], what[48], lim[24], off[24];
+    snprintf(ids, sizeof ids, "%lld", (long long)student_id);
+    snprintf(what, sizeof what, "no student %lld", (long long)student_id);
+    snprintf(lim, sizeof lim, "%ld", limit);
+    snprintf(off, sizeof off, "%ld", offset);
+    const char *p[] = {ids, lim, off};
+    return db_json(
+        a, what,
+        "SELECT json_build_object('items', COALESCE((SELECT json_agg(x ORDER BY x.number DESC) FROM ("
+        "  SELECT v.id, v.number, (SELECT number FROM student_versions WHERE id = v.parent_id) AS parent, v.lambda,"
+        "         v.note, v.author, v.created_at, v.bounds_sha256 IS NOT NULL AS bounded, v.measures,"
+        "         (SELECT kind FROM student_provenance WHERE version_id = v.id LIMIT 1) AS kind"
+        "  FROM student_versions v WHERE v.student_id = s.id ORDER BY v.number DESC"
+        "  LIMIT $2::int OFFSET $3::int) x), '[]'::json),"
+        " 'total', (SELECT count(*) FROM student_versions WHERE student_id = s.id),"
+        " 'head', (SELECT max(number) FROM student_versions WHERE student_id = s.id),"
+        " 'limit', $2::int, 'offset', $3::int)::text FROM students s WHERE s.id = $1",
+        3, p, e);
+}
+
+json_t *ss_provenance_json(app *a, int64_t student_id, long limit, long offset, err *e) {
+    char ids[24], what[48], lim[24], off[24];
+    snprintf(ids, sizeof ids, "%lld", (long long)student_id);
+    snprintf(what, sizeof what, "no student %lld", (long long)student_id);
+    snprintf(lim, sizeof lim, "%ld", limit);
+    snprintf(off, sizeof off, "%ld", offset);
+    const char *p[] = {ids, lim, off};
+    json_t *page = db_json(
+        a, what,
+        "SELECT json_build_object('items', COALESCE((SELECT json_agg(x ORDER BY x.id DESC) FROM ("
+        "  SELECT pr.id, pr.kind, pr.actions, pr.author, u.username AS author_name, pr.created_at,"
+        "         v.number AS version, pv.number AS parent, pr.measures_before, pr.measures_after"
+        "  FROM student_provenance pr JOIN student_versions v ON v.id = pr.version_id"
+        "  LEFT JOIN student_versions pv ON pv.id = pr.parent_version_id"
+        "  LEFT JOIN users u ON u.id = pr.author"
+        "  WHERE pr.student_id = s.id ORDER BY pr.id DESC LIMIT $2::int OFFSET $3::int) x), '[]'::json),"
+        " 'total', (SELECT count(*) FROM student_provenance WHERE student_id = s.id),"
+        " 'limit', $2::int, 'offset', $3::int)::text FROM students s WHERE s.id = $1",
+        3, p, e);
+    if (!page) return NULL;
+    size_t i;
+    json_t *it;
+    json_array_foreach(json_object_get(page, "items"), i, it) {
+        json_t *d = ss_measure_deltas(json_object_get(it, "measures_before"), json_object_get(it, "measures_after"));
+        json_object_set_new(it, "deltas", d ? d : json_null());
+    }
+    return page;
+}
