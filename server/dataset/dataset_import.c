@@ -3,12 +3,11 @@
  * One pass over an image_source: check or encode each image, put its bytes in the
  * blob store (before its row exists, so a row never names a missing blob), and
  * collect rows into batches of DATASET_IMPORT_BATCH. A batch is one transaction:
- * lock the dataset row, map class names to indices (appending new names to
- * datasets.classes under that lock, so two imports into one dataset cannot lose a
- * class), and INSERT ... ON CONFLICT (dataset_id, sha256) DO NOTHING. Rows go to
- * PostgreSQL as one JSON array (json_to_recordset), which needs no array quoting.
- * Progress is the share of source entries seen; the total is counted first
- * (dataset_prescan.h for folders and tars, the label file for idx).
+ * lock the dataset row and map class names to indices (dataset_store_add_classes
+ * appends new names under that lock, so two imports into one dataset cannot lose a
+ * class), then add the rows (dataset_store_add_images: the same bytes once per
+ * dataset). Progress is the share of source entries seen; the total is counted
+ * first (dataset_prescan.h for folders and tars, the label file for idx).
  */
 #include "dataset/dataset_import.h"
 
@@ -23,6 +22,7 @@
 #include "blobstore.h"
 #include "db.h"
 #include "dataset/dataset_prescan.h"
+#include "dataset/dataset_store.h"
 #include "dataset/idx.h"
 #include "dataset/image_source.h"
 #include "dataset/jpeg_io.h"
@@ -42,7 +42,6 @@ typedef struct pending_row {
 typedef struct importer {
     app *a;
     int64_t dataset_id;
-    char dataset_id_s[32];
     /* split choice for the <class>/<file> layout */
     const char *fixed_split;
     char ratio_names[DATASET_MAX_SPLITS][DATASET_SPLIT_MAX + 1];
@@ -122,55 +121,13 @@ static void note_skip(importer *im, const char *name, const char *reason, size_t
         json_array_append_new(im->decode_skips, json_pack("{s:s,s:s}", "name", name, "reason", reason));
 }
 
-/* Within the open transaction: lock the dataset, append the names in `want` that
- * it lacks (in order), leave the list in im->classes. want may be NULL. */
+/* Within the open transaction: the dataset's classes, with the names in `want`
+ * (may be NULL) appended, into im->classes. */
 static int sync_classes(importer *im, PGconn *c, const json_t *want, err *e) {
-    const char *p[] = {im->dataset_id_s};
-    PGresult *r = db_exec(c, "SELECT array_to_json(classes)::text FROM datasets WHERE id = $1::bigint FOR UPDATE",
-                          1, p, e);
-    if (!r) return -1;
-    if (PQntuples(r) == 0) {
-        PQclear(r);
-        return err_set(e, ERR_NOT_FOUND, "dataset %s does not exist (deleted during the import?)", im->dataset_id_s);
-    }
-    json_t *have = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
-    PQclear(r);
-    if (!json_is_array(have)) {
-        json_decref(have);
-        return err_set(e, ERR_INTERNAL, "dataset %s: unreadable class list", im->dataset_id_s);
-    }
-    int changed = 0;
-    size_t i, j;
-    json_t *w;
-    json_array_foreach(want, i, w) {
-        int found = 0;
-        json_t *h;
-        json_array_foreach(have, j, h) if (!strcmp(json_string_value(h), json_string_value(w))) {
-            found = 1;
-            break;
-        }
-        if (!found) {
-            json_array_append(have, w);
-            changed = 1;
-        }
-    }
-    if (changed) {
-        char *text = json_dumps(have, JSON_COMPACT);
-        const char *q[] = {im->dataset_id_s, text};
-        int rc = text ? db_run(c,
-                               "UPDATE datasets SET classes = (SELECT coalesce(array_agg(v ORDER BY n), '{}')"
-                               " FROM json_array_elements_text($2::json) WITH ORDINALITY AS t(v, n))"
-                               " WHERE id = $1::bigint",
-                               2, q, e)
-                      : err_set(e, ERR_INTERNAL, "out of memory");
-        free(text);
-        if (rc) {
-            json_decref(have);
-            return -1;
-        }
-    }
+    json_t *classes = NULL;
+    if (dataset_store_add_classes(c, im->dataset_id, want, &classes, e)) return -1;
     json_decref(im->classes);
-    im->classes = have;
+    im->classes = classes;
     return 0;
 }
 
@@ -220,26 +177,10 @@ static int tx_flush(importer *im, PGconn *c, const void *arg, err *e) {
                                               "width", pr->width, "height", pr->height, "bytes",
                                               (json_int_t)pr->bytes, "source_name", pr->source));
     }
-    char *text = json_dumps(rows, JSON_COMPACT);
+    long n = 0;
+    rc = dataset_store_add_images(c, im->dataset_id, rows, im->splits, &n, e);
     json_decref(rows);
-    if (!text) return err_set(e, ERR_INTERNAL, "out of memory");
-    const char *p[] = {im->dataset_id_s, text};
-    PGresult *r = db_exec(c,
-                          "INSERT INTO images(dataset_id, split, label, sha256, width, height, bytes, source_name)"
-                          " SELECT $1::bigint, split, label, sha256, width, height, bytes, source_name"
-                          " FROM json_to_recordset($2::json) AS t(split text, label int, sha256 text, width int,"
-                          "   height int, bytes bigint, source_name text)"
-                          " ON CONFLICT (dataset_id, sha256) DO NOTHING RETURNING split",
-                          2, p, e);
-    free(text);
-    if (!r) return -1;
-    int n = PQntuples(r);
-    for (int i = 0; i < n; i++) {
-        const char *s = PQgetvalue(r, i, 0);
-        json_t *cur = json_object_get(im->splits, s);
-        json_object_set_new(im->splits, s, json_integer((cur ? json_integer_value(cur) : 0) + 1));
-    }
-    PQclear(r);
+    if (rc) return -1;
     im->imported += n;
     im->duplicates += im->n_rows - n;
     return 0;
@@ -317,7 +258,6 @@ int dataset_import_run(app *a, const json_t *params, dataset_progress_fn progres
     if (!im) return err_set(e, ERR_INTERNAL, "out of memory");
     im->a = a;
     im->dataset_id = (int64_t)json_integer_value(idv);
-    snprintf(im->dataset_id_s, sizeof im->dataset_id_s, "%lld", (long long)im->dataset_id);
     im->fixed_split = split;
     setup_ratio(im, json_object_get(params, "split_ratio"));
     im->decode_skips = json_array();
@@ -474,7 +414,7 @@ int dataset_import_run(app *a, const json_t *params, dataset_progress_fn progres
     }
     if (json_is_true(json_object_get(params, "upload")))
         remove_upload(a, json_string_value(json_object_get(params, "path")));
-    log_info("import into dataset %s: %ld imported, %ld duplicates, %zu skipped in %.1f s", im->dataset_id_s,
+    log_info("import into dataset %lld: %ld imported, %ld duplicates, %zu skipped in %.1f s", (long long)im->dataset_id,
              im->imported, im->duplicates, (size_t)im->decode_skipped + src_total, secs);
     rc = 0;
 out:

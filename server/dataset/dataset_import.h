@@ -1,7 +1,7 @@
 /* dataset_import.h — import images into a dataset from an idx pair, a folder tree
  * or a tar archive; the code behind the "dataset.import" job and `inficond dataset
  * import`. The checks (names, params) are in dataset_import_check.c, the import
- * itself in dataset_import.c.
+ * itself in dataset_import.c; its rows are written through dataset_store.h.
  *
  * Each image is checked (tar/folder bytes are fully decoded with libjpeg-turbo; idx
  * pixels are encoded as greyscale JPEG, quality 95), stored in the blob store under

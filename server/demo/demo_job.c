@@ -22,6 +22,7 @@
 #include "blobstore.h"
 #include "concepts/concepts.h"
 #include "dataset/dataset_import.h"
+#include "dataset/dataset_store.h"
 #include "db_json.h"
 #include "demo/demo_world.h"
 #include "extraction/extraction.h"
@@ -103,30 +104,6 @@ static json_t *world_step(job_ctx *ctx, const char *out, int small, uint64_t see
 
 /* ---- step 2: the dataset --------------------------------------------------- */
 
-static int64_t dataset_find_or_create(app *a, const char *desc, err *e) {
-    const char *p[] = {DEMO_DATASET_NAME, desc};
-    for (int tries = 0; tries < 2; tries++) {
-        int64_t id = query_id(a, "SELECT id::text FROM datasets WHERE name = $1", 1, p, e);
-        if (id) return id;
-        id = query_id(a,
-                      "INSERT INTO datasets(name, description) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING"
-                      " RETURNING id::text",
-                      2, p, e);
-        if (id) return id; /* 0: created by someone else meanwhile: read it */
-    }
-    return err_set(e, ERR_INTERNAL, "could not create the dataset '%s'", DEMO_DATASET_NAME), -1;
-}
-
-static long dataset_count(app *a, int64_t id, err *e) {
-    char ids[24];
-    id_text(ids, sizeof ids, id);
-    const char *p[] = {ids};
-    json_t *v = db_json(a, NULL, "SELECT count(*)::text FROM images WHERE dataset_id = $1", 1, p, e);
-    long n = json_is_integer(v) ? (long)json_integer_value(v) : -1;
-    json_decref(v);
-    return n;
-}
-
 static int64_t dataset_step(job_ctx *ctx, const char *out, const json_t *report, int *reused, err *e) {
     app *a = job_app(ctx);
     json_t *sc = json_object_get(report, "scenes");
@@ -138,9 +115,9 @@ static int64_t dataset_step(job_ctx *ctx, const char *out, const json_t *report,
     snprintf(desc, sizeof desc, "The built-in demo world (scale %s, seed %lld): Fashion-MNIST items composed on backgrounds",
              json_string_value(json_object_get(report, "scale")),
              (long long)json_integer_value(json_object_get(report, "seed")));
-    int64_t id = dataset_find_or_create(a, desc, e);
+    int64_t id = dataset_store_find_or_create(a, DEMO_DATASET_NAME, desc, e);
     if (id < 0) return -1;
-    long have = dataset_count(a, id, e);
+    long have = dataset_store_image_count(a, id, e);
     if (have < 0) return -1;
     *reused = have == expect && expect > 0;
     if (!*reused) {
@@ -158,7 +135,7 @@ static int64_t dataset_step(job_ctx *ctx, const char *out, const json_t *report,
         json_decref(params);
         json_decref(res);
         if (rc) return -1;
-        if ((have = dataset_count(a, id, e)) < 0) return -1;
+        if ((have = dataset_store_image_count(a, id, e)) < 0) return -1;
     }
     if (have != expect)
         return err_set(e, ERR_CONFLICT,
@@ -220,8 +197,8 @@ static int64_t teacher_step(job_ctx *ctx, int64_t dataset_id, int64_t model_id, 
         return out_id;
     }
     *reused = 0;
-    teacher_dataset d;
-    if (teacher_dataset_load(a, dataset_id, &d, e)) return -1;
+    dataset_images d;
+    if (dataset_store_load(a, dataset_id, &d, e)) return -1;
     model_ref *m = NULL;
     float *probs = NULL;
     int64_t rc = -1;
@@ -239,7 +216,7 @@ static int64_t teacher_step(job_ctx *ctx, int64_t dataset_id, int64_t model_id, 
 done:
     model_registry_release(m);
     free(probs);
-    teacher_dataset_free(&d);
+    dataset_images_free(&d);
     return rc;
 }
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "blobstore.h"
+#include "dataset/dataset_store.h"
 #include "db_json.h"
 #include "jobs.h"
 #include "models/model_registry.h"
@@ -177,8 +178,8 @@ void route_predictions_upload(req *r) {
         return;
     }
     err e = {0};
-    teacher_dataset d;
-    if (teacher_dataset_load(r->app, ds, &d, &e)) {
+    dataset_images d;
+    if (dataset_store_load(r->app, ds, &d, &e)) {
         reply_err(r, &e);
         return;
     }
@@ -188,12 +189,12 @@ void route_predictions_upload(req *r) {
     if (teacher_parse_predictions(r->body_path, d.ids, d.shas, d.n, d.classes, d.n_classes, &probs, &logits, &e) ||
         teacher_outputs_store(r->app, &d, 0, name, probs, logits, 0, r->user_id, &out_id, &e)) {
         free(probs);
-        teacher_dataset_free(&d);
+        dataset_images_free(&d);
         reply_err(r, &e);
         return;
     }
     free(probs);
-    teacher_dataset_free(&d);
+    dataset_images_free(&d);
     char ids[24];
     snprintf(ids, sizeof ids, "%lld", (long long)out_id);
     const char *p[] = {ids};
@@ -269,9 +270,9 @@ void route_teacher_outputs_get(req *r) {
     float *probs = NULL;
     int64_t *ids = NULL;
     size_t n, c;
-    teacher_dataset d;
+    dataset_images d;
     if (output_blobs(r, row, &probs, &ids, &n, &c, &e) ||
-        teacher_dataset_load(r->app, json_integer_value(json_object_get(row, "dataset_id")), &d, &e)) {
+        dataset_store_load(r->app, json_integer_value(json_object_get(row, "dataset_id")), &d, &e)) {
         free(probs);
         free(ids);
         json_decref(row);
@@ -312,7 +313,7 @@ void route_teacher_outputs_get(req *r) {
     json_object_set_new(row, "class_names", names);
     free(probs);
     free(ids);
-    teacher_dataset_free(&d);
+    dataset_images_free(&d);
     reply_json(r, 200, row);
 }
 

@@ -299,80 +299,9 @@ done:
     return rc;
 }
 
-/* ---- datasets ------------------------------------------------------------ */
-
-void teacher_dataset_free(teacher_dataset *d) {
-    if (!d) return;
-    for (size_t i = 0; i < d->n_classes; i++) free(d->classes[i]);
-    for (size_t i = 0; i < d->n; i++) {
-        if (d->shas) free(d->shas[i]);
-        if (d->splits) free(d->splits[i]);
-    }
-    free(d->classes);
-    free(d->shas);
-    free(d->splits);
-    free(d->ids);
-    free(d->labels);
-    free(d->name);
-    memset(d, 0, sizeof *d);
-}
-
-int teacher_dataset_load(app *a, int64_t dataset_id, teacher_dataset *d, err *e) {
-    memset(d, 0, sizeof *d);
-    d->id = dataset_id;
-    char ids[24], what[48];
-    snprintf(ids, sizeof ids, "%lld", (long long)dataset_id);
-    snprintf(what, sizeof what, "no dataset %lld", (long long)dataset_id);
-    const char *p[] = {ids};
-    json_t *ds = db_json(a, what, "SELECT json_build_object('name', d.name, 'classes', d.classes)::text"
-                                  " FROM datasets d WHERE d.id = $1", 1, p, e);
-    if (!ds) return -1;
-    json_t *cls = json_object_get(ds, "classes");
-    d->name = strdup(json_string_value(json_object_get(ds, "name")) ? json_string_value(json_object_get(ds, "name")) : "");
-    d->n_classes = json_array_size(cls);
-    d->classes = calloc(d->n_classes + 1, sizeof(char *));
-    for (size_t i = 0; d->classes && i < d->n_classes; i++) {
-        const char *s = json_string_value(json_array_get(cls, i));
-        d->classes[i] = strdup(s ? s : "");
-    }
-    json_decref(ds);
-    if (!d->classes || !d->name) goto oom;
-
-    PGconn *c = db_acquire(a->db, e);
-    if (!c) goto fail;
-    PGresult *r = db_exec(c, "SELECT id, sha256, COALESCE(split, ''), label FROM images"
-                             " WHERE dataset_id = $1 ORDER BY id", 1, p, e);
-    db_release(a->db, c);
-    if (!r) goto fail;
-    d->n = (size_t)PQntuples(r);
-    d->ids = malloc((d->n + 1) * sizeof *d->ids);
-    d->shas = calloc(d->n + 1, sizeof *d->shas);
-    d->splits = calloc(d->n + 1, sizeof *d->splits);
-    d->labels = malloc((d->n + 1) * sizeof *d->labels);
-    if (!d->ids || !d->shas || !d->splits || !d->labels) {
-        d->n = 0;
-        PQclear(r);
-        goto oom;
-    }
-    for (size_t i = 0; i < d->n; i++) {
-        d->ids[i] = strtoll(PQgetvalue(r, (int)i, 0), NULL, 10);
-        d->shas[i] = strdup(PQgetvalue(r, (int)i, 1));
-        d->splits[i] = strdup(PQgetvalue(r, (int)i, 2));
-        d->labels[i] = PQgetisnull(r, (int)i, 3) ? -1 : atoi(PQgetvalue(r, (int)i, 3));
-        if (d->labels[i] >= (int)d->n_classes) d->labels[i] = -1;
-    }
-    PQclear(r);
-    return 0;
-oom:
-    err_set(e, ERR_INTERNAL, "out of memory");
-fail:
-    teacher_dataset_free(d);
-    return -1;
-}
-
 /* ---- storing --------------------------------------------------------------- */
 
-int teacher_outputs_store(app *a, const teacher_dataset *d, int64_t model_id, const char *name, const float *probs,
+int teacher_outputs_store(app *a, const dataset_images *d, int64_t model_id, const char *name, const float *probs,
                           size_t n_logit_rows, int64_t job_id, int64_t user_id, int64_t *out_id, err *e) {
     char probs_sha[BLOBSTORE_HEX_LEN + 1], ids_sha[BLOBSTORE_HEX_LEN + 1];
     /* Little-endian on disk; every host we build for is little-endian already. */
@@ -432,7 +361,7 @@ static int param_id(const json_t *params, const char *field, int64_t *out, err *
 
 /* model column j -> dataset column map[j]: by name when the model's classes are a
  * permutation of the dataset's, else by position. Returns 1 when by name. */
-static int class_map(const model_manifest *mf, const teacher_dataset *d, int *map) {
+static int class_map(const model_manifest *mf, const dataset_images *d, int *map) {
     for (size_t j = 0; j < mf->n_classes; j++) {
         map[j] = -1;
         for (size_t k = 0; k < d->n_classes; k++)
@@ -449,7 +378,7 @@ static int class_map(const model_manifest *mf, const teacher_dataset *d, int *ma
     return by_name;
 }
 
-int teacher_outputs_compute(job_ctx *ctx, const teacher_dataset *d, const model_ref *m, double lo, double hi,
+int teacher_outputs_compute(job_ctx *ctx, const dataset_images *d, const model_ref *m, double lo, double hi,
                             const char *what, float **probs_out, int *by_name, err *e) {
     *probs_out = NULL;
     const model_manifest *mf = &m->mf;
@@ -521,8 +450,8 @@ int teacher_outputs_job(job_ctx *ctx, const json_t *params, json_t **result, err
     app *a = job_app(ctx);
     int64_t dataset_id, model_id;
     if (param_id(params, "dataset_id", &dataset_id, e) || param_id(params, "model_id", &model_id, e)) return -1;
-    teacher_dataset d;
-    if (teacher_dataset_load(a, dataset_id, &d, e)) return -1;
+    dataset_images d;
+    if (dataset_store_load(a, dataset_id, &d, e)) return -1;
     model_ref *m = NULL;
     float *probs = NULL;
     int rc = -1;
@@ -571,7 +500,7 @@ int teacher_outputs_job(job_ctx *ctx, const json_t *params, json_t **result, err
     rc = 0;
 done:
     model_registry_release(m);
-    teacher_dataset_free(&d);
+    dataset_images_free(&d);
     free(probs);
     return rc;
 }

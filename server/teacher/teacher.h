@@ -16,8 +16,9 @@
 
 #include "app.h"
 #include "err.h"
-#include "jobs.h"
+#include "dataset/dataset_store.h"
 #include "dataset/jpeg_io.h"
+#include "jobs.h"
 #include "models/model_manifest.h"
 #include "models/model_registry.h"
 
@@ -53,27 +54,10 @@ int teacher_parse_predictions(const char *path, const int64_t *ids, char *const 
                               char *const *dataset_classes, size_t classes, float **probs,
                               size_t *n_logit_rows, err *e) WARN_UNUSED;
 
-/* A dataset's images in ascending id order, with what teacher outputs need. */
-typedef struct teacher_dataset {
-    int64_t id;
-    char *name;
-    char **classes;  /* (n_classes) the dataset's class list               */
-    size_t n_classes;
-    size_t n;
-    int64_t *ids;    /* (n) ascending                                      */
-    char **shas;     /* (n) sha256 hex of each JPEG                        */
-    char **splits;   /* (n) "" when the dataset has no splits              */
-    int *labels;     /* (n) class index, -1 when unknown                   */
-} teacher_dataset;
-
-/* Load (ERR_NOT_FOUND "no dataset N"). Free with teacher_dataset_free. */
-int teacher_dataset_load(app *a, int64_t dataset_id, teacher_dataset *d, err *e) WARN_UNUSED;
-void teacher_dataset_free(teacher_dataset *d);
-
 /* Store probs (d->n, d->n_classes) and the ids as blobs and upsert the row: one per
  * (dataset, model) when model_id > 0, else one per (dataset, name) with source
  * 'file'. *out_id gets the row's id. */
-int teacher_outputs_store(app *a, const teacher_dataset *d, int64_t model_id, const char *name, const float *probs,
+int teacher_outputs_store(app *a, const dataset_images *d, int64_t model_id, const char *name, const float *probs,
                           size_t n_logit_rows, int64_t job_id, int64_t user_id, int64_t *out_id, err *e) WARN_UNUSED;
 
 /* Job "teacher.outputs": params {"dataset_id", "model_id"}. */
@@ -82,7 +66,7 @@ int teacher_outputs_store(app *a, const teacher_dataset *d, int64_t model_id, co
  * model's classes are a permutation of the dataset's (*by_name = 1, nullable), else by
  * position. Progress goes to ctx from lo to hi of its bar, as "<what>K of N images";
  * a bad image fails it with the image's id in the message. */
-int teacher_outputs_compute(job_ctx *ctx, const teacher_dataset *d, const model_ref *m, double lo, double hi,
+int teacher_outputs_compute(job_ctx *ctx, const dataset_images *d, const model_ref *m, double lo, double hi,
                             const char *what, float **probs, int *by_name, err *e) WARN_UNUSED;
 int teacher_outputs_job(job_ctx *ctx, const json_t *params, json_t **result, err *e);
 
