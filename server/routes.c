@@ -11,6 +11,7 @@
 #include "routes_system.h"
 #include "student/routes_student_use.h"
 #include "student/routes_students.h"
+#include "teacher/routes_teacher.h"
 
 #define KB 1024
 

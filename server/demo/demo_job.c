@@ -31,6 +31,7 @@
 #include "models/model_registry.h"
 #include "demo/scenes.h"
 #include "teacher/teacher.h"
+#include "teacher/teacher_store.h"
 
 #define DEMO_CORPUS_FILE_MAX ((size_t)1 << 20)
 
@@ -211,7 +212,7 @@ static int64_t teacher_step(job_ctx *ctx, int64_t dataset_id, int64_t model_id, 
     if (teacher_outputs_compute(ctx, &d, m, 0.85, 0.95, "teacher outputs: ", &probs, NULL, e)) goto done;
     char name[160];
     snprintf(name, sizeof name, "%s", DEMO_TEACHER_NAME);
-    if (teacher_outputs_store(a, &d, model_id, name, probs, 0, job_id(ctx), 0, &out_id, e)) goto done;
+    if (teacher_store_put(a, &d, model_id, name, probs, 0, job_id(ctx), 0, &out_id, e)) goto done;
     rc = out_id;
 done:
     model_registry_release(m);

@@ -1,11 +1,11 @@
 /* teacher.h — teacher outputs: the probabilities a teacher gives every image of a
- * dataset, computed here (job "teacher.outputs") or read from a predictions file.
+ * dataset, computed here (job "teacher.outputs") or read from a predictions file
+ * (teacher_predictions.h), and stored by teacher_store.h (one row per (dataset,
+ * model): probabilities (N, C) in ascending image id order, columns in the
+ * dataset's class order).
  *
- * Stored as one row of `teacher_outputs` per (dataset, model) — or per dataset and
- * file for uploaded predictions — pointing at two blobs: the probabilities, float32
- * (N, C) row-major little-endian, and the image ids, int64 (N) little-endian, in
- * ascending image id order (the order every reader of the matrix assumes). Columns
- * follow the dataset's class list.
+ * The preprocessing and softmax are also used by extraction, predictions files and
+ * the benchmarks.
  */
 #ifndef INFICOND_TEACHER_H
 #define INFICOND_TEACHER_H
@@ -40,27 +40,6 @@ void teacher_softmax_rows(float *x, size_t n, size_t c);
  * within TEACHER_PROB_TOLERANCE of 1. */
 int teacher_row_is_probs(const float *row, size_t c);
 
-/* Parse a predictions file (CSV `key,v0,v1,...` with an optional header line whose
- * first cell is not a key, or JSON {"classes": [...] (optional), "predictions":
- * {key: [...]}}) against a dataset whose images are ids[0..n) (ascending) with
- * sha256 hex shas[0..n). A key is an image id or its sha256. Rows that look like
- * probabilities are kept, others are taken as logits (softmax). Every image must be
- * covered exactly once, no unknown key, every row `classes` wide: errors are
- * ERR_UNPROCESSABLE naming the first bad key or line. On success *probs is a new
- * malloc'd (n, classes) matrix in ids order and *n_logit_rows counts softmaxed rows.
- * json_classes (may be NULL): the JSON "classes" array, when given, must equal
- * dataset_classes[0..classes) (names checked in order). */
-int teacher_parse_predictions(const char *path, const int64_t *ids, char *const *shas, size_t n,
-                              char *const *dataset_classes, size_t classes, float **probs,
-                              size_t *n_logit_rows, err *e) WARN_UNUSED;
-
-/* Store probs (d->n, d->n_classes) and the ids as blobs and upsert the row: one per
- * (dataset, model) when model_id > 0, else one per (dataset, name) with source
- * 'file'. *out_id gets the row's id. */
-int teacher_outputs_store(app *a, const dataset_images *d, int64_t model_id, const char *name, const float *probs,
-                          size_t n_logit_rows, int64_t job_id, int64_t user_id, int64_t *out_id, err *e) WARN_UNUSED;
-
-/* Job "teacher.outputs": params {"dataset_id", "model_id"}. */
 /* The teacher m's probabilities for every image of d, in the dataset's class order:
  * a new N x C array in *probs (free it). Columns are matched by class name when the
  * model's classes are a permutation of the dataset's (*by_name = 1, nullable), else by
@@ -68,6 +47,11 @@ int teacher_outputs_store(app *a, const dataset_images *d, int64_t model_id, con
  * a bad image fails it with the image's id in the message. */
 int teacher_outputs_compute(job_ctx *ctx, const dataset_images *d, const model_ref *m, double lo, double hi,
                             const char *what, float **probs, int *by_name, err *e) WARN_UNUSED;
+
+/* Job "teacher.outputs": params {"dataset_id", "model_id"}; computes and stores
+ * (teacher_store_put) the teacher's outputs on the dataset. Result: {teacher_output_id,
+ * dataset_id, model_id, n, classes, class_mapping, seconds, images_per_s, optimized,
+ * accuracy (when some image has a label)}. */
 int teacher_outputs_job(job_ctx *ctx, const json_t *params, json_t **result, err *e);
 
 #endif
