@@ -7,7 +7,6 @@
  */
 #include <string.h>
 
-#include "db_json.h"
 #include "models/model_registry.h"
 #include "models/routes_models.h"
 
@@ -23,18 +22,8 @@ void route_models_list(req *r) {
     }
     req_page pg;
     if (!req_page_or_reply(r, 500, 100, REQ_OFFSET_MAX, &pg)) return;
-    const char *p[] = {kind, pg.limit_text, pg.offset_text};
     err e = {0};
-    json_t *page = db_json(
-        r->app, "no models",
-        "SELECT json_build_object('items', COALESCE((SELECT json_agg(x ORDER BY x.id) FROM ("
-        "  SELECT m.id, m.name, m.kind, m.encoder, m.manifest->'classes' AS classes,"
-        "         m.manifest->'embedding_dim' AS embedding_dim, m.manifest->'input' AS input, m.sha256,"
-        "         m.created_by, m.created_at FROM models m WHERE ($1::text IS NULL OR m.kind = $1)"
-        "  ORDER BY m.id LIMIT $2::int OFFSET $3::int) x), '[]'::json),"
-        " 'total', (SELECT count(*) FROM models WHERE ($1::text IS NULL OR kind = $1)),"
-        " 'limit', $2::int, 'offset', $3::int)::text",
-        3, p, &e);
+    json_t *page = model_registry_list_json(r->app, kind, pg.limit, pg.offset, &e);
     reply_json_or_err(r, 200, page, &e);
 }
 
