@@ -30,6 +30,7 @@
 #include "log.h"
 #include "models/model_registry.h"
 #include "demo/scenes.h"
+#include "projects/project_store.h"
 #include "teacher/teacher.h"
 #include "teacher/teacher_store.h"
 
@@ -306,21 +307,9 @@ static int64_t extraction_step(app *a, int64_t ds, int64_t mid, int64_t cid, int
 /* ---- step 7: the project --------------------------------------------------- */
 
 static int64_t project_step(app *a, const int64_t ids[6], err *e) {
-    char s[6][24];
-    for (int i = 0; i < 6; i++) id_text(s[i], sizeof s[i], ids[i]);
-    const char *p[] = {DEMO_PROJECT_NAME, s[0], s[1], ids[2] > 0 ? s[2] : NULL, s[3], s[4], ids[5] > 0 ? s[5] : NULL};
-    int64_t id = query_id(a,
-                          "INSERT INTO projects AS p (name, dataset_id, teacher_model_id, teacher_output_id,"
-                          " concept_model_id, corpus_id, extraction_id, is_demo)"
-                          " VALUES ($1, $2, $3, $4, $5, $6, $7, true)"
-                          " ON CONFLICT (name) DO UPDATE SET dataset_id = EXCLUDED.dataset_id,"
-                          " teacher_model_id = EXCLUDED.teacher_model_id, teacher_output_id = EXCLUDED.teacher_output_id,"
-                          " concept_model_id = EXCLUDED.concept_model_id, corpus_id = EXCLUDED.corpus_id,"
-                          " extraction_id = EXCLUDED.extraction_id WHERE p.is_demo RETURNING p.id::text",
-                          7, p, e);
-    if (id == 0)
-        return err_set(e, ERR_CONFLICT, "a project named '%s' exists and is not the demo's", DEMO_PROJECT_NAME), -1;
-    return id;
+    project_parts parts = {.dataset_id = ids[0], .teacher_model_id = ids[1], .teacher_output_id = ids[2],
+                           .concept_model_id = ids[3], .corpus_id = ids[4], .extraction_id = ids[5]};
+    return project_store_put_demo(a, DEMO_PROJECT_NAME, &parts, e);
 }
 
 /* ---- the job --------------------------------------------------------------- */
