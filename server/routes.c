@@ -11,6 +11,7 @@
 #include "routes_system.h"
 #include "student/routes_student_use.h"
 #include "student/routes_students.h"
+#include "teacher/routes_teacher.h"
 
 #define KB 1024
 /* One JPEG: a large phone photo is a few MB; the decoder refuses huge dimensions. */

@@ -15,7 +15,8 @@
 #include "auth.h"
 #include "commands.h"
 #include "dataset/dataset_import.h"
-#include "db_json.h"
+#include "dataset/dataset_store.h"
+#include "db.h"
 #include "log.h"
 #include "migrate.h"
 
@@ -106,34 +107,6 @@ static json_t *abs_path(const char *p) {
     return json_string(p); /* missing: the check names the field */
 }
 
-/* The dataset's id, creating it when absent (a plain INSERT ... ON CONFLICT would
- * burn a sequence value on every run). */
-static int64_t find_or_create(app *a, const char *name, const char *desc, err *e) {
-    const char *p[] = {name, desc ? desc : ""};
-    for (int tries = 0; tries < 2; tries++) {
-        json_t *id = db_json(a, "none", "SELECT id::text FROM datasets WHERE name = $1", 1, p, e);
-        if (id || e->code != ERR_NOT_FOUND) {
-            int64_t v = json_is_integer(id) ? (int64_t)json_integer_value(id) : -1;
-            json_decref(id);
-            return v;
-        }
-        err_clear(e);
-        id = db_json(a, "none",
-                     "INSERT INTO datasets(name, description) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING"
-                     " RETURNING id::text",
-                     2, p, e);
-        if (id) {
-            int64_t v = json_is_integer(id) ? (int64_t)json_integer_value(id) : -1;
-            json_decref(id);
-            return v;
-        }
-        if (e->code != ERR_NOT_FOUND) return -1;
-        err_clear(e); /* created by someone else meanwhile: read it */
-    }
-    err_set(e, ERR_INTERNAL, "could not create the dataset");
-    return -1;
-}
-
 static int dataset_import_main(int argc, char **argv) {
     const char *name = NULL, *desc = NULL, *split = NULL, *ratio = NULL, *classes = NULL;
     const char *idx_images = NULL, *idx_labels = NULL, *folder = NULL, *tar = NULL;
@@ -219,7 +192,7 @@ static int dataset_import_main(int argc, char **argv) {
     if (!a.db) goto fail;
     int applied = 0;
     if (migrate_pool(a.db, a.cfg.migrations_dir, &applied, &e)) goto fail;
-    int64_t id = find_or_create(&a, name, desc, &e);
+    int64_t id = dataset_store_find_or_create(&a, name, desc, &e);
     if (id < 0) goto fail;
     json_object_set_new(params, "dataset_id", json_integer(id));
     signal(SIGINT, on_signal);

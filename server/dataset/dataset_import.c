@@ -3,246 +3,30 @@
  * One pass over an image_source: check or encode each image, put its bytes in the
  * blob store (before its row exists, so a row never names a missing blob), and
  * collect rows into batches of DATASET_IMPORT_BATCH. A batch is one transaction:
- * lock the dataset row, map class names to indices (appending new names to
- * datasets.classes under that lock, so two imports into one dataset cannot lose a
- * class), and INSERT ... ON CONFLICT (dataset_id, sha256) DO NOTHING. Rows go to
- * PostgreSQL as one JSON array (json_to_recordset), which needs no array quoting.
- * Progress is the share of source entries seen; the total is counted first (a
- * header-only pass over a tar, a directory walk, the idx header).
+ * lock the dataset row and map class names to indices (dataset_store_add_classes
+ * appends new names under that lock, so two imports into one dataset cannot lose a
+ * class), then add the rows (dataset_store_add_images: the same bytes once per
+ * dataset). Progress is the share of source entries seen; the total is counted
+ * first (dataset_prescan.h for folders and tars, the label file for idx).
  */
 #include "dataset/dataset_import.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <ctype.h>
-#include <ftw.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "blobstore.h"
+#include "db.h"
+#include "dataset/dataset_prescan.h"
+#include "dataset/dataset_store.h"
 #include "dataset/idx.h"
 #include "dataset/image_source.h"
 #include "dataset/jpeg_io.h"
 #include "log.h"
-
-#define MAX_SPLITS 16
-#define MAX_CLASSES 100000
-#define CLASS_NAME_MAX 255
-
-/* ---- validation ------------------------------------------------------------ */
-
-int dataset_name_valid(const char *s) {
-    if (!s) return 0;
-    size_t n = strlen(s);
-    if (n < 1 || n > DATASET_NAME_MAX) return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!(isalnum((unsigned char)s[i]) || s[i] == '_' || s[i] == '.' || s[i] == '-')) return 0;
-    return 1;
-}
-
-int dataset_split_valid(const char *s) {
-    if (!s) return 0;
-    size_t n = strlen(s);
-    if (n < 1 || n > DATASET_SPLIT_MAX) return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-'))
-            return 0;
-    return 1;
-}
-
-static int path_field(const json_t *params, const char *field, int want_dir, err *e) {
-    json_t *v = json_object_get(params, field);
-    if (!v) return err_set(e, ERR_UNPROCESSABLE, "field '%s' is required for this source", field);
-    const char *p = json_string_value(v);
-    if (!p || !*p || strlen(p) >= PATH_MAX)
-        return err_set(e, ERR_UNPROCESSABLE, "field '%s' must be a path", field);
-    if (p[0] != '/') return err_set(e, ERR_UNPROCESSABLE, "field '%s' must be an absolute path", field);
-    struct stat st;
-    if (stat(p, &st) != 0) return err_set(e, ERR_UNPROCESSABLE, "field '%s': no such file %s", field, p);
-    if (want_dir && !S_ISDIR(st.st_mode))
-        return err_set(e, ERR_UNPROCESSABLE, "field '%s': %s is not a folder", field, p);
-    if (!want_dir && !S_ISREG(st.st_mode))
-        return err_set(e, ERR_UNPROCESSABLE, "field '%s': %s is not a regular file", field, p);
-    if (access(p, R_OK | (want_dir ? X_OK : 0)) != 0)
-        return err_set(e, ERR_UNPROCESSABLE, "field '%s': %s is not readable by the server", field, p);
-    return 0;
-}
-
-/* The idx split implied by the images file's name, or NULL. */
-static const char *idx_default_split(const char *images_path) {
-    const char *base = strrchr(images_path, '/');
-    base = base ? base + 1 : images_path;
-    if (!strncmp(base, "train", 5)) return "train";
-    if (!strncmp(base, "t10k", 4) || !strncmp(base, "test", 4)) return "test";
-    return NULL;
-}
-
-int dataset_import_check(const json_t *params, err *e) {
-    static const char *const allowed[] = {"dataset_id", "source", "images", "labels", "path", "split",
-                                          "split_ratio", "classes", "upload", NULL};
-    if (!json_is_object(params)) return err_set(e, ERR_UNPROCESSABLE, "the import params must be an object");
-    const char *key;
-    json_t *v;
-    json_object_foreach((json_t *)params, key, v) {
-        int ok = 0;
-        for (const char *const *a = allowed; *a; a++) ok |= !strcmp(*a, key);
-        if (!ok) return err_set(e, ERR_UNPROCESSABLE, "unknown field '%s'", key);
-    }
-    const char *source = json_string_value(json_object_get(params, "source"));
-    if (!source || (strcmp(source, "idx") && strcmp(source, "folder") && strcmp(source, "tar")))
-        return err_set(e, ERR_UNPROCESSABLE, "field 'source' must be \"idx\", \"folder\" or \"tar\"");
-    int is_idx = !strcmp(source, "idx");
-    if (is_idx) {
-        if (json_object_get(params, "path"))
-            return err_set(e, ERR_UNPROCESSABLE, "field 'path' is for folder and tar sources; idx takes 'images' and 'labels'");
-        if (path_field(params, "images", 0, e) || path_field(params, "labels", 0, e)) return -1;
-    } else {
-        if (json_object_get(params, "images") || json_object_get(params, "labels"))
-            return err_set(e, ERR_UNPROCESSABLE, "fields 'images' and 'labels' are for the idx source");
-        if (path_field(params, "path", !strcmp(source, "folder"), e)) return -1;
-    }
-    json_t *split = json_object_get(params, "split");
-    if (split && !dataset_split_valid(json_string_value(split)))
-        return err_set(e, ERR_UNPROCESSABLE, "field 'split' must be 1 to 32 characters of a-z 0-9 _ -");
-    if (is_idx && !split && !idx_default_split(json_string_value(json_object_get(params, "images"))))
-        return err_set(e, ERR_UNPROCESSABLE,
-                       "field 'split' is required: the images file name does not start with train or t10k");
-    json_t *ratio = json_object_get(params, "split_ratio");
-    if (ratio) {
-        if (is_idx) return err_set(e, ERR_UNPROCESSABLE, "field 'split_ratio' is for folder and tar sources");
-        if (split) return err_set(e, ERR_UNPROCESSABLE, "field 'split_ratio' cannot be given with 'split'");
-        if (!json_is_object(ratio) || json_object_size(ratio) < 1 || json_object_size(ratio) > MAX_SPLITS)
-            return err_set(e, ERR_UNPROCESSABLE, "field 'split_ratio' must be an object of 1 to %d splits", MAX_SPLITS);
-        double sum = 0;
-        json_object_foreach(ratio, key, v) {
-            if (!dataset_split_valid(key))
-                return err_set(e, ERR_UNPROCESSABLE, "field 'split_ratio': '%s' is not a split name (a-z 0-9 _ -, 1 to 32)", key);
-            if (!json_is_number(v) || json_number_value(v) < 0 || json_number_value(v) > 1e6)
-                return err_set(e, ERR_UNPROCESSABLE, "field 'split_ratio': '%s' must be a number >= 0", key);
-            sum += json_number_value(v);
-        }
-        if (!(sum > 0)) return err_set(e, ERR_UNPROCESSABLE, "field 'split_ratio': the weights add up to 0");
-    }
-    json_t *classes = json_object_get(params, "classes");
-    if (classes) {
-        if (!json_is_array(classes) || json_array_size(classes) < 1 || json_array_size(classes) > MAX_CLASSES)
-            return err_set(e, ERR_UNPROCESSABLE, "field 'classes' must be a non-empty array of names");
-        size_t i;
-        json_array_foreach(classes, i, v) {
-            const char *c = json_string_value(v);
-            if (!c || !*c || strlen(c) > CLASS_NAME_MAX)
-                return err_set(e, ERR_UNPROCESSABLE, "field 'classes': item %zu must be a name of 1 to %d bytes", i,
-                               CLASS_NAME_MAX);
-            for (size_t j = 0; j < i; j++)
-                if (!strcmp(c, json_string_value(json_array_get(classes, j))))
-                    return err_set(e, ERR_UNPROCESSABLE, "field 'classes': '%s' is listed twice", c);
-        }
-    }
-    json_t *up = json_object_get(params, "upload");
-    if (up && !json_is_boolean(up)) return err_set(e, ERR_UNPROCESSABLE, "field 'upload' must be true or false");
-    return 0;
-}
-
-/* ---- the first pass: count entries (for progress) and collect class names ---- */
-
-/* Class folder names, sorted, so that a fresh dataset's class indices follow the
- * names' order whatever order splits and archive members come in. Only paths the
- * import would accept count (a .jpg at the depth of the first one, no hidden or
- * unsafe component); a class whose every file turns out bad still gets its name. */
-typedef struct prescan {
-    size_t count;
-    size_t images;   /* paths the import would accept: checked against the limit */
-    int depth;       /* of the first image: 2 = <class>/f, 3 = <split>/<class>/f */
-    json_t *classes; /* unique names */
-} prescan;
-
-static void prescan_path(prescan *ps, const char *path) {
-    char buf[PATH_MAX];
-    snprintf(buf, sizeof buf, "%s", path);
-    char *comps[8], *save = NULL;
-    int n = 0;
-    for (char *c = strtok_r(buf, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
-        if (!strcmp(c, ".")) continue;
-        if (n == 8 || c[0] == '.' || !strcmp(c, "__MACOSX")) return;
-        comps[n++] = c;
-    }
-    if (path[0] == '/' || n < 2 || n > 3) return;
-    const char *dot = strrchr(comps[n - 1], '.');
-    if (!dot || (strcasecmp(dot, ".jpg") && strcasecmp(dot, ".jpeg"))) return;
-    if (!ps->depth) ps->depth = n;
-    if (n != ps->depth || strlen(comps[n - 2]) > CLASS_NAME_MAX) return;
-    ps->images++;
-    size_t i;
-    json_t *v;
-    json_array_foreach(ps->classes, i, v) if (!strcmp(json_string_value(v), comps[n - 2])) return;
-    json_array_append_new(ps->classes, json_string(comps[n - 2]));
-}
-
-static int cmp_json_str(const void *x, const void *y) {
-    return strcmp(json_string_value(*(json_t *const *)x), json_string_value(*(json_t *const *)y));
-}
-
-/* Sort the collected names (byte order, like the folder walker). */
-static void prescan_sort(prescan *ps) {
-    size_t n = json_array_size(ps->classes);
-    json_t **items = calloc(n ? n : 1, sizeof *items);
-    if (!items) return;
-    for (size_t i = 0; i < n; i++) items[i] = json_incref(json_array_get(ps->classes, i));
-    qsort(items, n, sizeof *items, cmp_json_str);
-    json_array_clear(ps->classes);
-    for (size_t i = 0; i < n; i++) json_array_append_new(ps->classes, items[i]);
-    free(items);
-}
-
-static prescan *walk_scan;
-static size_t walk_root_len;
-static int walk_file(const char *p, const struct stat *st, int flag, struct FTW *f) {
-    (void)st, (void)f;
-    if (flag != FTW_F) return 0;
-    walk_scan->count++;
-    if (strlen(p) > walk_root_len) prescan_path(walk_scan, p + walk_root_len + 1);
-    return 0;
-}
-
-/* nftw's callback has no user pointer, so its state is a static behind a lock. */
-static void prescan_folder(prescan *ps, const char *root) {
-    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-    pthread_mutex_lock(&mu);
-    walk_scan = ps;
-    walk_root_len = strlen(root);
-    while (walk_root_len > 1 && root[walk_root_len - 1] == '/') walk_root_len--;
-    nftw(root, walk_file, 16, FTW_PHYS);
-    walk_scan = NULL;
-    pthread_mutex_unlock(&mu);
-}
-
-/* Headers only (data blocks are skipped, by seeking when the archive is not
- * compressed). A damaged archive just ends the count: the real pass reports it. */
-static void prescan_tar(prescan *ps, const char *path) {
-    struct archive *ar = archive_read_new();
-    if (!ar) return;
-    archive_read_support_filter_all(ar);
-    archive_read_support_format_tar(ar);
-    if (archive_read_open_filename(ar, path, 1 << 16) == ARCHIVE_OK) {
-        struct archive_entry *en;
-        while (archive_read_next_header(ar, &en) == ARCHIVE_OK) {
-            if (archive_entry_filetype(en) != AE_IFDIR) {
-                ps->count++;
-                if (archive_entry_filetype(en) == AE_IFREG && archive_entry_pathname(en))
-                    prescan_path(ps, archive_entry_pathname(en));
-            }
-            if (archive_read_data_skip(ar) != ARCHIVE_OK) break;
-        }
-    }
-    archive_read_free(ar);
-}
 
 /* ---- the import ------------------------------------------------------------ */
 
@@ -258,11 +42,10 @@ typedef struct pending_row {
 typedef struct importer {
     app *a;
     int64_t dataset_id;
-    char dataset_id_s[32];
     /* split choice for the <class>/<file> layout */
     const char *fixed_split;
-    char ratio_names[MAX_SPLITS][DATASET_SPLIT_MAX + 1];
-    double ratio_cum[MAX_SPLITS]; /* cumulative, normalised; last = 1 */
+    char ratio_names[DATASET_MAX_SPLITS][DATASET_SPLIT_MAX + 1];
+    double ratio_cum[DATASET_MAX_SPLITS]; /* cumulative, normalised; last = 1 */
     int n_ratio;
     /* the batch */
     pending_row rows[DATASET_IMPORT_BATCH];
@@ -291,7 +74,7 @@ static int cmp_cstr(const void *x, const void *y) {
 static void setup_ratio(importer *im, const json_t *ratio) {
     static const char *const defaults[] = {"test", "train", "val"};
     static const double default_w[] = {0.1, 0.8, 0.1};
-    double w[MAX_SPLITS];
+    double w[DATASET_MAX_SPLITS];
     if (!ratio) {
         im->n_ratio = 3;
         for (int i = 0; i < 3; i++) {
@@ -303,7 +86,7 @@ static void setup_ratio(importer *im, const json_t *ratio) {
         json_t *v;
         im->n_ratio = 0;
         json_object_foreach((json_t *)ratio, key, v) {
-            if (im->n_ratio >= MAX_SPLITS) break;
+            if (im->n_ratio >= DATASET_MAX_SPLITS) break;
             snprintf(im->ratio_names[im->n_ratio++], DATASET_SPLIT_MAX + 1, "%s", key);
         }
         qsort(im->ratio_names, (size_t)im->n_ratio, sizeof im->ratio_names[0], cmp_cstr);
@@ -338,55 +121,13 @@ static void note_skip(importer *im, const char *name, const char *reason, size_t
         json_array_append_new(im->decode_skips, json_pack("{s:s,s:s}", "name", name, "reason", reason));
 }
 
-/* Within the open transaction: lock the dataset, append the names in `want` that
- * it lacks (in order), leave the list in im->classes. want may be NULL. */
+/* Within the open transaction: the dataset's classes, with the names in `want`
+ * (may be NULL) appended, into im->classes. */
 static int sync_classes(importer *im, PGconn *c, const json_t *want, err *e) {
-    const char *p[] = {im->dataset_id_s};
-    PGresult *r = db_exec(c, "SELECT array_to_json(classes)::text FROM datasets WHERE id = $1::bigint FOR UPDATE",
-                          1, p, e);
-    if (!r) return -1;
-    if (PQntuples(r) == 0) {
-        PQclear(r);
-        return err_set(e, ERR_NOT_FOUND, "dataset %s does not exist (deleted during the import?)", im->dataset_id_s);
-    }
-    json_t *have = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
-    PQclear(r);
-    if (!json_is_array(have)) {
-        json_decref(have);
-        return err_set(e, ERR_INTERNAL, "dataset %s: unreadable class list", im->dataset_id_s);
-    }
-    int changed = 0;
-    size_t i, j;
-    json_t *w;
-    json_array_foreach(want, i, w) {
-        int found = 0;
-        json_t *h;
-        json_array_foreach(have, j, h) if (!strcmp(json_string_value(h), json_string_value(w))) {
-            found = 1;
-            break;
-        }
-        if (!found) {
-            json_array_append(have, w);
-            changed = 1;
-        }
-    }
-    if (changed) {
-        char *text = json_dumps(have, JSON_COMPACT);
-        const char *q[] = {im->dataset_id_s, text};
-        int rc = text ? db_run(c,
-                               "UPDATE datasets SET classes = (SELECT coalesce(array_agg(v ORDER BY n), '{}')"
-                               " FROM json_array_elements_text($2::json) WITH ORDINALITY AS t(v, n))"
-                               " WHERE id = $1::bigint",
-                               2, q, e)
-                      : err_set(e, ERR_INTERNAL, "out of memory");
-        free(text);
-        if (rc) {
-            json_decref(have);
-            return -1;
-        }
-    }
+    json_t *classes = NULL;
+    if (dataset_store_add_classes(c, im->dataset_id, want, &classes, e)) return -1;
     json_decref(im->classes);
-    im->classes = have;
+    im->classes = classes;
     return 0;
 }
 
@@ -436,26 +177,10 @@ static int tx_flush(importer *im, PGconn *c, const void *arg, err *e) {
                                               "width", pr->width, "height", pr->height, "bytes",
                                               (json_int_t)pr->bytes, "source_name", pr->source));
     }
-    char *text = json_dumps(rows, JSON_COMPACT);
+    long n = 0;
+    rc = dataset_store_add_images(c, im->dataset_id, rows, im->splits, &n, e);
     json_decref(rows);
-    if (!text) return err_set(e, ERR_INTERNAL, "out of memory");
-    const char *p[] = {im->dataset_id_s, text};
-    PGresult *r = db_exec(c,
-                          "INSERT INTO images(dataset_id, split, label, sha256, width, height, bytes, source_name)"
-                          " SELECT $1::bigint, split, label, sha256, width, height, bytes, source_name"
-                          " FROM json_to_recordset($2::json) AS t(split text, label int, sha256 text, width int,"
-                          "   height int, bytes bigint, source_name text)"
-                          " ON CONFLICT (dataset_id, sha256) DO NOTHING RETURNING split",
-                          2, p, e);
-    free(text);
-    if (!r) return -1;
-    int n = PQntuples(r);
-    for (int i = 0; i < n; i++) {
-        const char *s = PQgetvalue(r, i, 0);
-        json_t *cur = json_object_get(im->splits, s);
-        json_object_set_new(im->splits, s, json_integer((cur ? json_integer_value(cur) : 0) + 1));
-    }
-    PQclear(r);
+    if (rc) return -1;
     im->imported += n;
     im->duplicates += im->n_rows - n;
     return 0;
@@ -533,7 +258,6 @@ int dataset_import_run(app *a, const json_t *params, dataset_progress_fn progres
     if (!im) return err_set(e, ERR_INTERNAL, "out of memory");
     im->a = a;
     im->dataset_id = (int64_t)json_integer_value(idv);
-    snprintf(im->dataset_id_s, sizeof im->dataset_id_s, "%lld", (long long)im->dataset_id);
     im->fixed_split = split;
     setup_ratio(im, json_object_get(params, "split_ratio"));
     im->decode_skips = json_array();
@@ -548,7 +272,7 @@ int dataset_import_run(app *a, const json_t *params, dataset_progress_fn progres
     if (is_idx) {
         const char *images = json_string_value(json_object_get(params, "images"));
         const char *labels = json_string_value(json_object_get(params, "labels"));
-        if (!split) split = im->fixed_split = idx_default_split(images);
+        if (!split) split = im->fixed_split = dataset_idx_default_split(images);
         /* The class list is fixed before any row so that label i is class i. */
         idx_array lab = {0};
         if (idx_load(labels, &lab, e)) goto out;
@@ -576,15 +300,11 @@ int dataset_import_run(app *a, const json_t *params, dataset_progress_fn progres
         src = image_source_open_idx(images, labels, split, (const char *const *)digit_names, n_names, e);
     } else {
         const char *path = json_string_value(json_object_get(params, "path"));
-        prescan ps = {0, 0, 0, json_array()};
-        if (!strcmp(source, "tar"))
-            prescan_tar(&ps, path);
-        else
-            prescan_folder(&ps, path);
-        prescan_sort(&ps);
+        dataset_prescan ps = {0};
+        dataset_prescan_run(&ps, path, !strcmp(source, "tar"));
         total = ps.count;
         if (within_import_limit(a, ps.images, e)) {
-            json_decref(ps.classes);
+            dataset_prescan_free(&ps);
             /* Too big as it is: keeping the upload would only hold disk space. */
             if (json_is_true(json_object_get(params, "upload"))) remove_upload(a, path);
             goto out;
@@ -593,7 +313,7 @@ int dataset_import_run(app *a, const json_t *params, dataset_progress_fn progres
         seed = json_array();
         if (want_classes) json_array_extend(seed, (json_t *)want_classes);
         json_array_extend(seed, ps.classes);
-        json_decref(ps.classes);
+        dataset_prescan_free(&ps);
         if (in_tx(im, tx_seed_classes, seed, e)) goto out;
         src = !strcmp(source, "tar") ? image_source_open_tar(path, e) : image_source_open_dir(path, e);
     }
@@ -633,7 +353,7 @@ int dataset_import_run(app *a, const json_t *params, dataset_progress_fn progres
         } else if (is_idx) {
             use_split = split;
         }
-        if (it.class_name && strlen(it.class_name) > CLASS_NAME_MAX) {
+        if (it.class_name && strlen(it.class_name) > DATASET_CLASS_NAME_MAX) {
             note_skip(im, it.member_name, "class name too long", src_listed);
             continue;
         }
@@ -694,7 +414,7 @@ int dataset_import_run(app *a, const json_t *params, dataset_progress_fn progres
     }
     if (json_is_true(json_object_get(params, "upload")))
         remove_upload(a, json_string_value(json_object_get(params, "path")));
-    log_info("import into dataset %s: %ld imported, %ld duplicates, %zu skipped in %.1f s", im->dataset_id_s,
+    log_info("import into dataset %lld: %ld imported, %ld duplicates, %zu skipped in %.1f s", (long long)im->dataset_id,
              im->imported, im->duplicates, (size_t)im->decode_skipped + src_total, secs);
     rc = 0;
 out:

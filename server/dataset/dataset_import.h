@@ -1,6 +1,7 @@
 /* dataset_import.h — import images into a dataset from an idx pair, a folder tree
  * or a tar archive; the code behind the "dataset.import" job and `inficond dataset
- * import`.
+ * import`. The checks (names, params) are in dataset_import_check.c, the import
+ * itself in dataset_import.c; its rows are written through dataset_store.h.
  *
  * Each image is checked (tar/folder bytes are fully decoded with libjpeg-turbo; idx
  * pixels are encoded as greyscale JPEG, quality 95), stored in the blob store under
@@ -43,11 +44,18 @@
 #define DATASET_SPLIT_MAX 32
 #define DATASET_IMPORT_BATCH 500
 #define DATASET_IDX_JPEG_QUALITY 95
+#define DATASET_MAX_SPLITS 16        /* names in a split_ratio                 */
+#define DATASET_MAX_CLASSES 100000   /* names in params.classes                */
+#define DATASET_CLASS_NAME_MAX 255   /* bytes of a class (folder) name         */
 
 /* 1 when s is 1..100 characters of [A-Za-z0-9_.-]. NULL-safe. */
 int dataset_name_valid(const char *s);
 /* 1 when s is 1..32 characters of [a-z0-9_-]. NULL-safe. */
 int dataset_split_valid(const char *s);
+
+/* The idx split implied by the images file's name ("train" for train-*, "test" for
+ * t10k-* and test-*), or NULL. */
+const char *dataset_idx_default_split(const char *images_path);
 
 /* Validate import params (fields, types, paths exist with the right kind, split
  * names). 0, or -1 with ERR_UNPROCESSABLE and a message naming the field

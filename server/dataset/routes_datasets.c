@@ -17,21 +17,12 @@
 #include <unistd.h>
 
 #include "dataset/dataset_import.h"
-#include "db_json.h"
+#include "dataset/dataset_store.h"
+#include "dataset/routes_datasets.h"
 #include "jobs.h"
 #include "log.h"
-#include "dataset/routes_datasets.h"
 
 #define DESCRIPTION_MAX 2000
-
-/* {id, name, description, classes, created_by, created_at, image_count,
- *  splits: {split: n}} for the row aliased d. */
-#define DATASET_JSON                                                                                    \
-    "json_build_object('id', d.id, 'name', d.name, 'description', d.description,"                     \
-    " 'classes', to_json(d.classes), 'created_by', d.created_by, 'created_at', d.created_at,"          \
-    " 'image_count', (SELECT count(*) FROM images i WHERE i.dataset_id = d.id),"                       \
-    " 'splits', (SELECT coalesce(json_object_agg(s.split, s.n ORDER BY s.split), '{}')"                \
-    "   FROM (SELECT split, count(*) AS n FROM images i WHERE i.dataset_id = d.id GROUP BY split) s))"
 
 static int only_fields_or_reply(req *r, const json_t *obj, const char *const *allowed) {
     const char *key;
@@ -49,17 +40,9 @@ static int only_fields_or_reply(req *r, const json_t *obj, const char *const *al
 
 /* The dataset as JSON, or NULL after replying (404 / error). */
 static json_t *dataset_or_reply(req *r, int64_t id) {
-    char ids[32];
-    snprintf(ids, sizeof ids, "%lld", (long long)id);
-    const char *p[] = {ids};
     err e = {0};
-    json_t *d = db_json(r->app, NULL, "SELECT " DATASET_JSON "::text FROM datasets d WHERE d.id = $1::bigint", 1, p, &e);
-    if (!d) {
-        if (e.code == ERR_NOT_FOUND)
-            reply_error(r, 404, "not_found", "no dataset %lld", (long long)id);
-        else
-            reply_err(r, &e);
-    }
+    json_t *d = dataset_store_get_json(r->app, id, &e);
+    if (!d) reply_err(r, &e);
     return d;
 }
 
@@ -77,19 +60,10 @@ void route_datasets_create(req *r) {
     if (json_object_get(r->json, "description") &&
         !(desc = json_req_string_or_reply(r, r->json, "description", DESCRIPTION_MAX)))
         return;
-    char uid[32];
-    snprintf(uid, sizeof uid, "%lld", (long long)r->user_id);
-    const char *p[] = {name, desc, r->user_id > 0 ? uid : NULL};
     err e = {0};
-    json_t *d = db_json(r->app, NULL,
-                        "INSERT INTO datasets AS d (name, description, created_by) VALUES ($1, $2, $3::bigint)"
-                        " RETURNING " DATASET_JSON "::text",
-                        3, p, &e);
+    json_t *d = dataset_store_create(r->app, name, desc, r->user_id, &e);
     if (!d) {
-        if (e.code == ERR_CONFLICT)
-            reply_error(r, 409, "conflict", "a dataset named '%s' already exists", name);
-        else
-            reply_err(r, &e);
+        reply_err(r, &e);
         return;
     }
     reply_json_at(r, 201, d, "/api/v1/datasets/%lld", (long long)json_integer_value(json_object_get(d, "id")));
@@ -98,14 +72,8 @@ void route_datasets_create(req *r) {
 void route_datasets_list(req *r) {
     req_page pg;
     if (!req_page_or_reply(r, 500, 100, REQ_OFFSET_MAX, &pg)) return;
-    const char *p[] = {pg.limit_text, pg.offset_text};
     err e = {0};
-    json_t *page = db_json(r->app, NULL,
-                           "SELECT json_build_object("
-                           " 'items', coalesce((SELECT json_agg(" DATASET_JSON " ORDER BY d.id)"
-                           "   FROM (SELECT * FROM datasets ORDER BY id LIMIT $1::int OFFSET $2::int) d), '[]'),"
-                           " 'total', (SELECT count(*) FROM datasets), 'limit', $1::int, 'offset', $2::int)::text",
-                           2, p, &e);
+    json_t *page = dataset_store_list_json(r->app, pg.limit, pg.offset, &e);
     reply_json_or_err(r, 200, page, &e);
 }
 
@@ -116,41 +84,17 @@ void route_datasets_get(req *r) {
     if (d) reply_json(r, 200, d);
 }
 
-/* Refused while a queued or running job names the dataset (an import would fail
- * half-way; other stages read its images). The image blobs stay: the store is
- * shared and content-addressed, other datasets may hold the same bytes. */
+/* Refused (409) while a queued or running job names the dataset; the image blobs
+ * stay (dataset_store_delete). */
 void route_datasets_delete(req *r) {
     int64_t id = req_id_or_reply(r, 0);
     if (id < 0) return;
-    char ids[32];
-    snprintf(ids, sizeof ids, "%lld", (long long)id);
-    const char *p[] = {ids, ids};
     err e = {0};
-    json_t *res = db_json(r->app, NULL,
-                          "WITH busy AS (SELECT id FROM jobs WHERE state IN ('queued', 'running')"
-                          "   AND params->>'dataset_id' = $1::text ORDER BY id LIMIT 1),"
-                          " gone AS (DELETE FROM datasets WHERE id = $2::bigint AND NOT EXISTS (SELECT 1 FROM busy)"
-                          "   RETURNING id)"
-                          " SELECT json_build_object('deleted', (SELECT count(*) FROM gone),"
-                          "   'exists', EXISTS (SELECT 1 FROM datasets WHERE id = $2::bigint),"
-                          "   'busy_job', (SELECT id FROM busy))::text",
-                          2, p, &e);
-    if (!res) {
+    if (dataset_store_delete(r->app, id, &e)) {
         reply_err(r, &e);
         return;
     }
-    int deleted = json_integer_value(json_object_get(res, "deleted")) > 0;
-    int exists = json_is_true(json_object_get(res, "exists"));
-    json_int_t busy = json_integer_value(json_object_get(res, "busy_job"));
-    json_decref(res);
-    if (deleted) {
-        reply_no_content(r);
-    } else if (!exists) {
-        reply_error(r, 404, "not_found", "no dataset %lld", (long long)id);
-    } else {
-        reply_error(r, 409, "conflict", "job %lld is working on dataset %lld; cancel it or wait for it to finish",
-                    (long long)busy, (long long)id);
-    }
+    reply_no_content(r);
 }
 
 /* Queue the import and answer 202 with the job (Location: the job). */
@@ -269,28 +213,7 @@ void route_dataset_images(req *r) {
         reply_error(r, 400, "bad_request", "query parameter 'split' must be 1 to 32 characters of a-z 0-9 _ -");
         return;
     }
-    char ids[32], labs[32];
-    snprintf(ids, sizeof ids, "%lld", (long long)id);
-    snprintf(labs, sizeof labs, "%ld", label);
-    const char *p[] = {ids, split, label >= 0 ? labs : NULL, pg.limit_text, pg.offset_text};
     err e = {0};
-    json_t *page = db_json(
-        r->app, NULL,
-        "WITH d AS (SELECT id, classes FROM datasets WHERE id = $1::bigint),"
-        " f AS (SELECT i.id, i.split, i.label, i.width, i.height, i.sha256 FROM images i, d"
-        "   WHERE i.dataset_id = d.id AND ($2::text IS NULL OR i.split = $2) AND ($3::int IS NULL OR i.label = $3::int))"
-        " SELECT json_build_object("
-        "  'items', coalesce((SELECT json_agg(json_build_object('id', p.id, 'split', p.split, 'label', p.label,"
-        "     'class', d.classes[p.label + 1], 'width', p.width, 'height', p.height, 'sha256', p.sha256) ORDER BY p.id)"
-        "     FROM (SELECT * FROM f ORDER BY id LIMIT $4::int OFFSET $5::int) p), '[]'),"
-        "  'total', (SELECT count(*) FROM f), 'limit', $4::int, 'offset', $5::int)::text FROM d",
-        5, p, &e);
-    if (!page) {
-        if (e.code == ERR_NOT_FOUND)
-            reply_error(r, 404, "not_found", "no dataset %lld", (long long)id);
-        else
-            reply_err(r, &e);
-        return;
-    }
-    reply_json(r, 200, page);
+    json_t *page = dataset_store_images_page(r->app, id, split, label, pg.limit, pg.offset, &e);
+    reply_json_or_err(r, 200, page, &e);
 }

@@ -17,10 +17,10 @@
 #include <unistd.h>
 
 #include "blobstore.h"
-#include "db_json.h"
+#include "dataset/dataset_store.h"
 #include "dataset/jpeg_io.h"
-#include "log.h"
 #include "dataset/routes_images.h"
+#include "log.h"
 
 #define THUMB_MIN 16
 #define THUMB_MAX 512
@@ -28,24 +28,9 @@
 
 /* The image's sha256 into sha, or 0 after replying (404 / error). */
 static int image_sha_or_reply(req *r, int64_t id, char sha[BLOBSTORE_HEX_LEN + 1]) {
-    char ids[32];
-    snprintf(ids, sizeof ids, "%lld", (long long)id);
-    const char *p[] = {ids};
     err e = {0};
-    json_t *row = db_json(r->app, NULL, "SELECT to_json(sha256)::text FROM images WHERE id = $1::bigint", 1, p, &e);
-    if (!row) {
-        if (e.code == ERR_NOT_FOUND)
-            reply_error(r, 404, "not_found", "no image %lld", (long long)id);
-        else
-            reply_err(r, &e);
-        return 0;
-    }
-    snprintf(sha, BLOBSTORE_HEX_LEN + 1, "%s", json_string_value(row) ? json_string_value(row) : "");
-    json_decref(row);
-    if (!blobstore_valid_hex(sha)) {
-        err e2 = {0};
-        err_set(&e2, ERR_INTERNAL, "image %lld has a malformed sha256", (long long)id);
-        reply_err(r, &e2);
+    if (dataset_store_image_sha(r->app, id, sha, &e)) {
+        reply_err(r, &e);
         return 0;
     }
     return 1;

@@ -22,6 +22,7 @@
 #include "blobstore.h"
 #include "concepts/concepts.h"
 #include "dataset/dataset_import.h"
+#include "dataset/dataset_store.h"
 #include "db_json.h"
 #include "demo/demo_world.h"
 #include "extraction/extraction.h"
@@ -29,7 +30,9 @@
 #include "log.h"
 #include "models/model_registry.h"
 #include "demo/scenes.h"
+#include "projects/project_store.h"
 #include "teacher/teacher.h"
+#include "teacher/teacher_store.h"
 
 #define DEMO_CORPUS_FILE_MAX ((size_t)1 << 20)
 
@@ -103,30 +106,6 @@ static json_t *world_step(job_ctx *ctx, const char *out, int small, uint64_t see
 
 /* ---- step 2: the dataset --------------------------------------------------- */
 
-static int64_t dataset_find_or_create(app *a, const char *desc, err *e) {
-    const char *p[] = {DEMO_DATASET_NAME, desc};
-    for (int tries = 0; tries < 2; tries++) {
-        int64_t id = query_id(a, "SELECT id::text FROM datasets WHERE name = $1", 1, p, e);
-        if (id) return id;
-        id = query_id(a,
-                      "INSERT INTO datasets(name, description) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING"
-                      " RETURNING id::text",
-                      2, p, e);
-        if (id) return id; /* 0: created by someone else meanwhile: read it */
-    }
-    return err_set(e, ERR_INTERNAL, "could not create the dataset '%s'", DEMO_DATASET_NAME), -1;
-}
-
-static long dataset_count(app *a, int64_t id, err *e) {
-    char ids[24];
-    id_text(ids, sizeof ids, id);
-    const char *p[] = {ids};
-    json_t *v = db_json(a, NULL, "SELECT count(*)::text FROM images WHERE dataset_id = $1", 1, p, e);
-    long n = json_is_integer(v) ? (long)json_integer_value(v) : -1;
-    json_decref(v);
-    return n;
-}
-
 static int64_t dataset_step(job_ctx *ctx, const char *out, const json_t *report, int *reused, err *e) {
     app *a = job_app(ctx);
     json_t *sc = json_object_get(report, "scenes");
@@ -138,9 +117,9 @@ static int64_t dataset_step(job_ctx *ctx, const char *out, const json_t *report,
     snprintf(desc, sizeof desc, "The built-in demo world (scale %s, seed %lld): Fashion-MNIST items composed on backgrounds",
              json_string_value(json_object_get(report, "scale")),
              (long long)json_integer_value(json_object_get(report, "seed")));
-    int64_t id = dataset_find_or_create(a, desc, e);
+    int64_t id = dataset_store_find_or_create(a, DEMO_DATASET_NAME, desc, e);
     if (id < 0) return -1;
-    long have = dataset_count(a, id, e);
+    long have = dataset_store_image_count(a, id, e);
     if (have < 0) return -1;
     *reused = have == expect && expect > 0;
     if (!*reused) {
@@ -158,7 +137,7 @@ static int64_t dataset_step(job_ctx *ctx, const char *out, const json_t *report,
         json_decref(params);
         json_decref(res);
         if (rc) return -1;
-        if ((have = dataset_count(a, id, e)) < 0) return -1;
+        if ((have = dataset_store_image_count(a, id, e)) < 0) return -1;
     }
     if (have != expect)
         return err_set(e, ERR_CONFLICT,
@@ -220,8 +199,8 @@ static int64_t teacher_step(job_ctx *ctx, int64_t dataset_id, int64_t model_id, 
         return out_id;
     }
     *reused = 0;
-    teacher_dataset d;
-    if (teacher_dataset_load(a, dataset_id, &d, e)) return -1;
+    dataset_images d;
+    if (dataset_store_load(a, dataset_id, &d, e)) return -1;
     model_ref *m = NULL;
     float *probs = NULL;
     int64_t rc = -1;
@@ -234,12 +213,12 @@ static int64_t teacher_step(job_ctx *ctx, int64_t dataset_id, int64_t model_id, 
     if (teacher_outputs_compute(ctx, &d, m, 0.85, 0.95, "teacher outputs: ", &probs, NULL, e)) goto done;
     char name[160];
     snprintf(name, sizeof name, "%s", DEMO_TEACHER_NAME);
-    if (teacher_outputs_store(a, &d, model_id, name, probs, 0, job_id(ctx), 0, &out_id, e)) goto done;
+    if (teacher_store_put(a, &d, model_id, name, probs, 0, job_id(ctx), 0, &out_id, e)) goto done;
     rc = out_id;
 done:
     model_registry_release(m);
     free(probs);
-    teacher_dataset_free(&d);
+    dataset_images_free(&d);
     return rc;
 }
 
@@ -328,21 +307,9 @@ static int64_t extraction_step(app *a, int64_t ds, int64_t mid, int64_t cid, int
 /* ---- step 7: the project --------------------------------------------------- */
 
 static int64_t project_step(app *a, const int64_t ids[6], err *e) {
-    char s[6][24];
-    for (int i = 0; i < 6; i++) id_text(s[i], sizeof s[i], ids[i]);
-    const char *p[] = {DEMO_PROJECT_NAME, s[0], s[1], ids[2] > 0 ? s[2] : NULL, s[3], s[4], ids[5] > 0 ? s[5] : NULL};
-    int64_t id = query_id(a,
-                          "INSERT INTO projects AS p (name, dataset_id, teacher_model_id, teacher_output_id,"
-                          " concept_model_id, corpus_id, extraction_id, is_demo)"
-                          " VALUES ($1, $2, $3, $4, $5, $6, $7, true)"
-                          " ON CONFLICT (name) DO UPDATE SET dataset_id = EXCLUDED.dataset_id,"
-                          " teacher_model_id = EXCLUDED.teacher_model_id, teacher_output_id = EXCLUDED.teacher_output_id,"
-                          " concept_model_id = EXCLUDED.concept_model_id, corpus_id = EXCLUDED.corpus_id,"
-                          " extraction_id = EXCLUDED.extraction_id WHERE p.is_demo RETURNING p.id::text",
-                          7, p, e);
-    if (id == 0)
-        return err_set(e, ERR_CONFLICT, "a project named '%s' exists and is not the demo's", DEMO_PROJECT_NAME), -1;
-    return id;
+    project_parts parts = {.dataset_id = ids[0], .teacher_model_id = ids[1], .teacher_output_id = ids[2],
+                           .concept_model_id = ids[3], .corpus_id = ids[4], .extraction_id = ids[5]};
+    return project_store_put_demo(a, DEMO_PROJECT_NAME, &parts, e);
 }
 
 /* ---- the job --------------------------------------------------------------- */

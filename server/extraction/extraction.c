@@ -19,6 +19,7 @@
 
 #include "blobstore.h"
 #include "concepts/concepts.h"
+#include "dataset/dataset_store.h"
 #include "db_json.h"
 #include "models/model_registry.h"
 #include "extraction/presence.h"
@@ -438,7 +439,7 @@ static int chunk_store(app *a, int64_t ds, int64_t model, int64_t first, int64_t
 }
 
 /* Read, decode and segment images rows [lo, lo+n) of d into a stored chunk. */
-static int chunk_compute(job_ctx *ctx, extraction_encoder *enc, const teacher_dataset *d, size_t lo, int n,
+static int chunk_compute(job_ctx *ctx, extraction_encoder *enc, const dataset_images *d, size_t lo, int n,
                          size_t *done, char sha_out[65], json_t *failures, size_t *segs, err *e) {
     app *a = job_app(ctx);
     segment_store st = {0};
@@ -568,7 +569,7 @@ int extraction_job(job_ctx *ctx, const json_t *params, json_t **result, err *e) 
     if (param_id(params, "dataset_id", &ds_id, e) || param_id(params, "concept_model_id", &model_id, e) ||
         param_id(params, "corpus_id", &corpus_id, e))
         return -1;
-    teacher_dataset d = {0};
+    dataset_images d = {0};
     model_ref *m = NULL;
     extraction x = {0};
     extraction_encoder enc = {0};
@@ -589,7 +590,7 @@ int extraction_job(job_ctx *ctx, const json_t *params, json_t **result, err *e) 
         db_release(a->db, c);
         if (bad) goto done;
     }
-    if (teacher_dataset_load(a, ds_id, &d, e) || !(m = model_registry_acquire(a, model_id, e)) ||
+    if (dataset_store_load(a, ds_id, &d, e) || !(m = model_registry_acquire(a, model_id, e)) ||
         corpus_words(a, corpus_id, &words, &n_words, &version, e))
         goto done;
     if (d.n == 0) {
@@ -717,7 +718,7 @@ done:
     json_decref(failures);
     json_decref(galleries);
     model_registry_release(m);
-    teacher_dataset_free(&d);
+    dataset_images_free(&d);
     return rc;
 }
 

@@ -15,11 +15,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "concepts/tokenizer_clip.h"
 #include "config.h"
-
-/* CLIP's special tokens (SPEC, "Models"). */
-#define CLIP_SOT 49406
-#define CLIP_EOT 49407
 
 static double now_ms(void) {
     struct timespec ts;
@@ -160,8 +157,8 @@ int model_check_probe(const model_manifest *mf, shim_model *model, json_t *metho
         }
         for (int64_t i = 0; i < N; i++) {
             if (mf->tokenizer == MODEL_TOKENIZER_CLIP_BPE) {
-                tok[i * L] = CLIP_SOT;
-                tok[i * L + 1] = CLIP_EOT; /* context_length >= 2 by the manifest check */
+                tok[i * L] = CLIP_SOT_ID;
+                tok[i * L + 1] = CLIP_EOT_ID; /* context_length >= 2 by the manifest check */
             } else {
                 tok[i * L] = 1;
             }

@@ -2,12 +2,12 @@
  * validated.
  *
  * A model is a folder: manifest.json, the TorchScript file it names, and for a
- * concept model its tokenizer file. Loading checks every field against SPEC
- * ("Models") and that every file the manifest names is a regular file inside the
- * folder (relative, no "..", no symlink out). Every error is ERR_UNPROCESSABLE (or
- * ERR_IO when the disk fails) with the field in the message, e.g.
- * "manifest.input.mean: expected 3 numbers". It does not load the model itself:
- * model_check.h does that.
+ * concept model its tokenizer file. Loading checks every field against the format
+ * README.md documents ("Models") and that every file the manifest names is a
+ * regular file inside the folder (relative, no "..", no symlink out). Every error
+ * is ERR_UNPROCESSABLE (or ERR_IO when the disk fails) with the field in the
+ * message, e.g. "manifest.input.mean: expected 3 numbers". It does not load the
+ * model itself: model_check.h does that.
  */
 #ifndef INFICOND_MODEL_MANIFEST_H
 #define INFICOND_MODEL_MANIFEST_H

@@ -380,6 +380,22 @@ json_t *model_registry_get_json(app *a, int64_t id, err *e) {
     return db_json(a, what, "SELECT " MODEL_JSON "::text FROM models m WHERE m.id = $1", 1, p, e);
 }
 
+json_t *model_registry_list_json(app *a, const char *kind, long limit, long offset, err *e) {
+    char ls[24], os[24];
+    pathf(ls, sizeof ls, "%ld", limit);
+    pathf(os, sizeof os, "%ld", offset);
+    const char *p[] = {kind, ls, os};
+    return db_json(a, "no models",
+                   "SELECT json_build_object('items', COALESCE((SELECT json_agg(x ORDER BY x.id) FROM ("
+                   "  SELECT m.id, m.name, m.kind, m.encoder, m.manifest->'classes' AS classes,"
+                   "         m.manifest->'embedding_dim' AS embedding_dim, m.manifest->'input' AS input, m.sha256,"
+                   "         m.created_by, m.created_at FROM models m WHERE ($1::text IS NULL OR m.kind = $1)"
+                   "  ORDER BY m.id LIMIT $2::int OFFSET $3::int) x), '[]'::json),"
+                   " 'total', (SELECT count(*) FROM models WHERE ($1::text IS NULL OR kind = $1)),"
+                   " 'limit', $2::int, 'offset', $3::int)::text",
+                   3, p, e);
+}
+
 /* ---- the cache -------------------------------------------------------------- */
 
 typedef struct cache_entry {

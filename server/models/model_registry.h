@@ -53,6 +53,9 @@ int model_registry_register_tar(app *a, const char *name, const char *tar_path, 
 /* One model as JSON: {id, name, kind, encoder, classes|embedding_dim, manifest,
  * sha256, summary, created_by, created_at}. ERR_NOT_FOUND when absent. */
 json_t *model_registry_get_json(app *a, int64_t id, err *e);
+/* {items: [{id, name, kind, encoder, classes, embedding_dim, input, sha256,
+ * created_by, created_at}] by id, total, limit, offset}; kind NULL: every kind. */
+json_t *model_registry_list_json(app *a, const char *kind, long limit, long offset, err *e);
 /* Delete the row (teacher outputs made with it go too, by the foreign key), the
  * folder and the cache entry. ERR_NOT_FOUND when absent. */
 int model_registry_delete(app *a, int64_t id, err *e) WARN_UNUSED;

@@ -9,11 +9,5 @@ void route_models_create(req *r);
 void route_models_upload(req *r);
 void route_models_get(req *r);
 void route_models_delete(req *r);
-void route_teacher_outputs_create(req *r);
-void route_predictions_upload(req *r);
-void route_teacher_outputs_list(req *r);
-void route_teacher_outputs_get(req *r);
-void route_teacher_outputs_probs(req *r);
-void route_teacher_outputs_delete(req *r);
 
 #endif

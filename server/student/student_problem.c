@@ -9,10 +9,10 @@
 #include <string.h>
 
 #include "blobstore.h"
+#include "dataset/dataset_store.h"
 #include "extraction/extraction.h"
 #include "student/student_measures.h"
 #include "student/student_query_row.h"
-#include "teacher/teacher.h"
 
 /* ---- the problem cache -------------------------------------------------------- */
 
@@ -101,7 +101,7 @@ static int problem_build(app *a, int64_t xid, int64_t tid, const char *tids_sha,
     int64_t *xids = NULL, *tids = NULL;
     char **words = NULL;
     int xn = 0, xd = 0;
-    teacher_dataset ds = {0};
+    dataset_images ds = {0};
     int rc = -1;
     uint8_t *buf = NULL;
     size_t len;
@@ -118,7 +118,7 @@ static int problem_build(app *a, int64_t xid, int64_t tid, const char *tids_sha,
         err_set(e, ERR_IO, "teacher output %lld: image id blob has the wrong size", (long long)tid);
         goto done;
     }
-    if (teacher_dataset_load(a, dataset_id, &ds, e)) goto done;
+    if (dataset_store_load(a, dataset_id, &ds, e)) goto done;
     if (ds.n_classes != tc) {
         err_set(e, ERR_UNPROCESSABLE, "teacher output %lld has %zu classes but its dataset has %zu", (long long)tid,
                 tc, ds.n_classes);
@@ -190,7 +190,7 @@ done:
     free(xids);
     free(probs);
     free(tids);
-    teacher_dataset_free(&ds);
+    dataset_images_free(&ds);
     return rc;
 }
 

@@ -1,11 +1,11 @@
 /* teacher.h — teacher outputs: the probabilities a teacher gives every image of a
- * dataset, computed here (job "teacher.outputs") or read from a predictions file.
+ * dataset, computed here (job "teacher.outputs") or read from a predictions file
+ * (teacher_predictions.h), and stored by teacher_store.h (one row per (dataset,
+ * model): probabilities (N, C) in ascending image id order, columns in the
+ * dataset's class order).
  *
- * Stored as one row of `teacher_outputs` per (dataset, model) — or per dataset and
- * file for uploaded predictions — pointing at two blobs: the probabilities, float32
- * (N, C) row-major little-endian, and the image ids, int64 (N) little-endian, in
- * ascending image id order (the order every reader of the matrix assumes). Columns
- * follow the dataset's class list.
+ * The preprocessing and softmax are also used by extraction, predictions files and
+ * the benchmarks.
  */
 #ifndef INFICOND_TEACHER_H
 #define INFICOND_TEACHER_H
@@ -16,8 +16,9 @@
 
 #include "app.h"
 #include "err.h"
-#include "jobs.h"
+#include "dataset/dataset_store.h"
 #include "dataset/jpeg_io.h"
+#include "jobs.h"
 #include "models/model_manifest.h"
 #include "models/model_registry.h"
 
@@ -39,51 +40,18 @@ void teacher_softmax_rows(float *x, size_t n, size_t c);
  * within TEACHER_PROB_TOLERANCE of 1. */
 int teacher_row_is_probs(const float *row, size_t c);
 
-/* Parse a predictions file (CSV `key,v0,v1,...` with an optional header line whose
- * first cell is not a key, or JSON {"classes": [...] (optional), "predictions":
- * {key: [...]}}) against a dataset whose images are ids[0..n) (ascending) with
- * sha256 hex shas[0..n). A key is an image id or its sha256. Rows that look like
- * probabilities are kept, others are taken as logits (softmax). Every image must be
- * covered exactly once, no unknown key, every row `classes` wide: errors are
- * ERR_UNPROCESSABLE naming the first bad key or line. On success *probs is a new
- * malloc'd (n, classes) matrix in ids order and *n_logit_rows counts softmaxed rows.
- * json_classes (may be NULL): the JSON "classes" array, when given, must equal
- * dataset_classes[0..classes) (names checked in order). */
-int teacher_parse_predictions(const char *path, const int64_t *ids, char *const *shas, size_t n,
-                              char *const *dataset_classes, size_t classes, float **probs,
-                              size_t *n_logit_rows, err *e) WARN_UNUSED;
-
-/* A dataset's images in ascending id order, with what teacher outputs need. */
-typedef struct teacher_dataset {
-    int64_t id;
-    char *name;
-    char **classes;  /* (n_classes) the dataset's class list               */
-    size_t n_classes;
-    size_t n;
-    int64_t *ids;    /* (n) ascending                                      */
-    char **shas;     /* (n) sha256 hex of each JPEG                        */
-    char **splits;   /* (n) "" when the dataset has no splits              */
-    int *labels;     /* (n) class index, -1 when unknown                   */
-} teacher_dataset;
-
-/* Load (ERR_NOT_FOUND "no dataset N"). Free with teacher_dataset_free. */
-int teacher_dataset_load(app *a, int64_t dataset_id, teacher_dataset *d, err *e) WARN_UNUSED;
-void teacher_dataset_free(teacher_dataset *d);
-
-/* Store probs (d->n, d->n_classes) and the ids as blobs and upsert the row: one per
- * (dataset, model) when model_id > 0, else one per (dataset, name) with source
- * 'file'. *out_id gets the row's id. */
-int teacher_outputs_store(app *a, const teacher_dataset *d, int64_t model_id, const char *name, const float *probs,
-                          size_t n_logit_rows, int64_t job_id, int64_t user_id, int64_t *out_id, err *e) WARN_UNUSED;
-
-/* Job "teacher.outputs": params {"dataset_id", "model_id"}. */
 /* The teacher m's probabilities for every image of d, in the dataset's class order:
  * a new N x C array in *probs (free it). Columns are matched by class name when the
  * model's classes are a permutation of the dataset's (*by_name = 1, nullable), else by
  * position. Progress goes to ctx from lo to hi of its bar, as "<what>K of N images";
  * a bad image fails it with the image's id in the message. */
-int teacher_outputs_compute(job_ctx *ctx, const teacher_dataset *d, const model_ref *m, double lo, double hi,
+int teacher_outputs_compute(job_ctx *ctx, const dataset_images *d, const model_ref *m, double lo, double hi,
                             const char *what, float **probs, int *by_name, err *e) WARN_UNUSED;
+
+/* Job "teacher.outputs": params {"dataset_id", "model_id"}; computes and stores
+ * (teacher_store_put) the teacher's outputs on the dataset. Result: {teacher_output_id,
+ * dataset_id, model_id, n, classes, class_mapping, seconds, images_per_s, optimized,
+ * accuracy (when some image has a label)}. */
 int teacher_outputs_job(job_ctx *ctx, const json_t *params, json_t **result, err *e);
 
 #endif

@@ -1,7 +1,7 @@
 /* fuzz_predictions — teacher_parse_predictions: uploaded CSV / JSON predictions files
  * against a 3-image, 3-class dataset (ids 1, 2, 7). */
 #include "fuzz_common.h"
-#include "teacher/teacher.h"
+#include "teacher/teacher_predictions.h"
 
 static const int64_t ids[3] = {1, 2, 7};
 static char sha0[] = "0000000000000000000000000000000000000000000000000000000000000001";
