@@ -322,9 +322,7 @@ json_t *extraction_preflight_json(app *a, int64_t dataset_id, int64_t model_id, 
     return db_json(a, NULL,
                    "SELECT json_build_object('ds', (SELECT count(*) FROM images WHERE dataset_id = $1),"
                    " 'ds_exists', EXISTS (SELECT 1 FROM datasets WHERE id = $1), 'kind', (SELECT kind FROM models"
-                   " WHERE id = $2), 'corpus', EXISTS (SELECT 1 FROM corpora WHERE id = $3), 'words', (SELECT"
-                   " coalesce(json_agg(word ORDER BY position), '[]') FROM corpus_words WHERE corpus_id = $3),"
-                   " 'busy', EXISTS (SELECT 1 FROM extractions x JOIN jobs j ON j.id = x.job_id WHERE"
+                   " WHERE id = $2), 'busy', EXISTS (SELECT 1 FROM extractions x JOIN jobs j ON j.id = x.job_id WHERE"
                    " x.dataset_id = $1 AND x.concept_model_id = $2 AND x.corpus_id = $3 AND j.state IN"
                    " ('queued', 'running')))::text",
                    3, p, e);

@@ -73,9 +73,9 @@ int extraction_ready_of_corpus(app *a, int64_t corpus_id, int64_t **ids, size_t 
 /* The concept models a corpus is extracted with (*ids new, n of them). */
 int extraction_models_of_corpus(app *a, int64_t corpus_id, int64_t **ids, size_t *n, err *e) WARN_UNUSED;
 
-/* What a new extraction is checked against: {ds: image count, ds_exists, kind (the
- * model's, null when none), corpus (exists), words (the corpus's), busy (one of
- * the triple is queued or running)}. */
+/* What a new extraction is checked against (the corpus aside: corpus.h):
+ * {ds: image count, ds_exists, kind (the model's, null when none), busy (one of the
+ * triple is queued or running)}. */
 json_t *extraction_preflight_json(app *a, int64_t dataset_id, int64_t model_id, int64_t corpus_id, err *e);
 
 /* An extraction as the API shows it; the list filtered by corpus and dataset (decimal

@@ -2,9 +2,9 @@
  * list and show extractions, read a presence matrix (paged JSON, the float32 blob or
  * the image ids), one image's presence and segments, a concept's gallery.
  *
- * Rows come from extraction_store.c, blobs from extraction.c, the image and gallery
- * answers from extraction_views.c; reads of a matrix or a segment chunk need the
- * extraction ready (409 otherwise).
+ * Rows come from extraction_store.c (a corpus's words from concepts/corpus.c), blobs
+ * from extraction.c, the image and gallery answers from extraction_views.c; reads of
+ * a matrix or a segment chunk need the extraction ready (409 otherwise).
  */
 #include "extraction/routes_extractions.h"
 
@@ -14,6 +14,7 @@
 
 #include "blobstore.h"
 #include "concepts/concepts.h"
+#include "concepts/corpus.h"
 #include "extraction/extraction.h"
 #include "extraction/extraction_job.h"
 #include "extraction/extraction_store.h"
@@ -25,9 +26,11 @@
 
 /* ---- starting one, listing ------------------------------------------------------- */
 
-/* The preflight facts (extraction_preflight_json) checked; replies 422 / 409 and
+/* The inputs of a new extraction checked: chk (extraction_preflight_json) and the
+ * corpus (n_words words; has_corpus 0 when there is none). Replies 422 / 409 and
  * returns -1 when the extraction cannot start. */
-static int startable_or_reply(req *r, const json_t *chk, int64_t ds, int64_t mid, int64_t cid) {
+static int startable_or_reply(req *r, const json_t *chk, int has_corpus, size_t n_words, int64_t ds, int64_t mid,
+                              int64_t cid) {
     const char *kind = json_string_value(json_object_get(chk, "kind"));
     if (!json_is_true(json_object_get(chk, "ds_exists")))
         reply_error(r, 422, "unprocessable", "field 'dataset_id': no dataset %lld", (long long)ds);
@@ -38,9 +41,9 @@ static int startable_or_reply(req *r, const json_t *chk, int64_t ds, int64_t mid
     else if (strcmp(kind, "concept"))
         reply_error(r, 422, "unprocessable", "field 'concept_model_id': model %lld is a %s, not a concept model",
                     (long long)mid, kind);
-    else if (!json_is_true(json_object_get(chk, "corpus")))
+    else if (!has_corpus)
         reply_error(r, 422, "unprocessable", "field 'corpus_id': no corpus %lld", (long long)cid);
-    else if (json_array_size(json_object_get(chk, "words")) == 0)
+    else if (n_words == 0)
         reply_error(r, 422, "unprocessable", "field 'corpus_id': the corpus is empty; add at least one concept word");
     else if (json_is_true(json_object_get(chk, "busy")))
         reply_error(r, 409, "conflict", "an extraction of this dataset, model and corpus is already queued or running");
@@ -50,14 +53,10 @@ static int startable_or_reply(req *r, const json_t *chk, int64_t ds, int64_t mid
 }
 
 /* Fail fast on words the model cannot tokenize (the job checks again). */
-static int words_readable(app *a, int64_t model_id, const json_t *jw, err *e) {
-    size_t n = json_array_size(jw);
-    char **words = calloc(n, sizeof *words);
-    for (size_t i = 0; words && i < n; i++) words[i] = (char *)json_string_value(json_array_get(jw, i));
-    model_ref *m = words ? model_registry_acquire(a, model_id, e) : NULL;
+static int words_readable(app *a, int64_t model_id, char *const *words, size_t n, err *e) {
+    model_ref *m = model_registry_acquire(a, model_id, e);
     int bad = !m || concept_check_words(&m->mf, words, n, e);
     model_registry_release(m);
-    free(words);
     return bad ? -1 : 0;
 }
 
@@ -68,14 +67,19 @@ void route_extractions_create(req *r) {
         json_req_int_or_reply(r, r->json, "corpus_id", 1, INT64_MAX, &cid))
         return;
     err e = {0};
+    char **words = NULL;
+    size_t n_words = 0;
+    int version, has_corpus = 1;
     json_t *chk = extraction_preflight_json(r->app, ds, mid, cid, &e);
+    if (chk && corpus_words(r->app, cid, &words, &n_words, &version, &e)) {
+        if (e.code == ERR_NOT_FOUND) err_clear(&e), has_corpus = 0; /* answered below, after the dataset and model */
+        else json_decref(chk), chk = NULL;
+    }
     if (!chk) {
         reply_err(r, &e);
-        return;
-    }
-    if (!startable_or_reply(r, chk, ds, mid, cid)) {
+    } else if (!startable_or_reply(r, chk, has_corpus, n_words, ds, mid, cid)) {
         int64_t xid = 0, job = -1;
-        json_t *jj = words_readable(r->app, mid, json_object_get(chk, "words"), &e) ||
+        json_t *jj = words_readable(r->app, mid, words, n_words, &e) ||
                              extraction_queue(r->app, ds, mid, cid, r->user_id, &xid, &job, &e)
                          ? NULL
                          : jobs_get_json(r->app, job, &e);
@@ -86,6 +90,7 @@ void route_extractions_create(req *r) {
             reply_json_at(r, 202, jj, "/api/v1/jobs/%lld", (long long)job);
         }
     }
+    corpus_words_free(words, n_words);
     json_decref(chk);
 }
 
