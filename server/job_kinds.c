@@ -6,7 +6,7 @@
 
 #include "dataset/dataset_import.h"
 #include "demo/demo_job.h"
-#include "extraction/extraction.h"
+#include "extraction/extraction_job.h"
 #include "job_kinds.h"
 #include "student/student_distill.h"
 #include "teacher/teacher.h"

@@ -1,9 +1,10 @@
 /* routes.c — the one table of API routes: method, path, handler, role, body.
  * docs/openapi.yaml describes the same routes; a test checks they agree. */
 #include "routes.h"
-#include "concepts/routes_concepts.h"
+#include "concepts/routes_corpora.h"
 #include "dataset/routes_datasets.h"
 #include "dataset/routes_images.h"
+#include "extraction/routes_extractions.h"
 #include "models/routes_models.h"
 #include "projects/routes_projects.h"
 #include "routes_auth.h"

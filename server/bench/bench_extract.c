@@ -32,6 +32,7 @@
 #include "commands.h"
 #include "concepts/concepts.h"
 #include "extraction/extraction.h"
+#include "extraction/extraction_encode.h"
 #include "file_read.h"
 #include "dataset/jpeg_io.h"
 #include "models/model_check.h"

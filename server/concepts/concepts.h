@@ -1,4 +1,4 @@
-/* concepts.h — concept corpora (pipeline step 1 of docs/SPEC.md): the rules a
+/* concepts.h — concept words (pipeline step 1, README.md of this folder): the rules a
  * concept word follows, parsing a corpus text file, and embedding words through a
  * concept model's text side, once per (model, word) (table concept_embeddings).
  *

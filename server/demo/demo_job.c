@@ -21,11 +21,13 @@
 
 #include "blobstore.h"
 #include "concepts/concepts.h"
+#include "concepts/corpus.h"
 #include "dataset/dataset_import.h"
 #include "dataset/dataset_store.h"
 #include "db_json.h"
 #include "demo/demo_world.h"
-#include "extraction/extraction.h"
+#include "extraction/extraction_job.h"
+#include "extraction/extraction_store.h"
 #include "file_read.h"
 #include "log.h"
 #include "models/model_registry.h"
@@ -225,8 +227,8 @@ done:
 /* ---- step 5: the corpus ---------------------------------------------------- */
 
 static int64_t corpus_step(app *a, const char *out, int *reused, err *e) {
-    const char *pn[] = {DEMO_CORPUS_NAME};
-    int64_t id = query_id(a, "SELECT id::text FROM corpora WHERE name = $1", 1, pn, e);
+    int64_t id;
+    if (corpus_find(a, DEMO_CORPUS_NAME, &id, e)) return -1;
     *reused = id > 0;
     if (id) return id;
     char path[PATH_MAX + 16];
@@ -238,38 +240,14 @@ static int64_t corpus_step(app *a, const char *out, int *reused, err *e) {
     int bad = corpus_text_parse(text, len, &ct, e);
     free(text);
     if (bad) return -1;
-    /* One transaction: the corpus and its words appear together. The words go in
-     * as a JSON array (a parameter, never spliced into the SQL). */
-    json_t *arr = json_array();
-    for (size_t i = 0; i < ct.n; i++) json_array_append_new(arr, json_string(ct.words[i]));
-    char *words = json_dumps(arr, JSON_COMPACT);
-    json_decref(arr);
+    /* One transaction: the corpus and its words appear together. */
+    bad = corpus_create(a, DEMO_CORPUS_NAME, ct.words, ct.n, 0, &id, e);
     corpus_text_free(&ct);
-    PGconn *c = words ? db_acquire(a->db, e) : NULL;
-    int64_t rc = -1;
-    if (c && !db_begin(c, e)) {
-        PGresult *r = db_exec(c, "INSERT INTO corpora (name) VALUES ($1) ON CONFLICT (name) DO NOTHING RETURNING id",
-                              1, pn, e);
-        if (r && PQntuples(r) == 1) {
-            char cid[24];
-            snprintf(cid, sizeof cid, "%s", PQgetvalue(r, 0, 0));
-            const char *q[] = {cid, words};
-            if (!db_run(c, "INSERT INTO corpus_words (corpus_id, position, word) SELECT $1, t.ord, t.w"
-                           " FROM json_array_elements_text($2::json) WITH ORDINALITY AS t(w, ord)",
-                           2, q, e) &&
-                !db_commit(c, e))
-                rc = strtoll(cid, NULL, 10);
-        } else if (r) {
-            rc = 0; /* made meanwhile by another attempt: read it below */
-        }
-        PQclear(r);
-        if (rc <= 0) db_rollback(c);
+    if (bad && e->code == ERR_CONFLICT) { /* made meanwhile by another attempt: read it */
+        err_clear(e);
+        bad = corpus_find(a, DEMO_CORPUS_NAME, &id, e);
     }
-    if (c) db_release(a->db, c);
-    free(words);
-    if (!words && e->code == ERR_OK) err_set(e, ERR_INTERNAL, "out of memory");
-    if (rc == 0) rc = query_id(a, "SELECT id::text FROM corpora WHERE name = $1", 1, pn, e);
-    return rc;
+    return bad ? -1 : id;
 }
 
 /* ---- step 6: the extraction ------------------------------------------------ */
@@ -278,28 +256,10 @@ static int64_t corpus_step(app *a, const char *out, int *reused, err *e) {
  * else reset it and queue "concepts.extract". *job gets the job id (0: reused). */
 static int64_t extraction_step(app *a, int64_t ds, int64_t mid, int64_t cid, int64_t *job, err *e) {
     *job = 0;
-    char p1[24], p2[24], p3[24];
-    id_text(p1, sizeof p1, ds), id_text(p2, sizeof p2, mid), id_text(p3, sizeof p3, cid);
-    const char *p[] = {p1, p2, p3};
-    int64_t xid = query_id(a,
-                           "SELECT x.id::text FROM extractions x LEFT JOIN jobs j ON j.id = x.job_id"
-                           " WHERE x.dataset_id = $1 AND x.concept_model_id = $2 AND x.corpus_id = $3"
-                           " AND (x.state = 'ready' OR j.state IN ('queued', 'running'))",
-                           3, p, e);
+    int64_t xid, j;
+    if (extraction_find_live(a, ds, mid, cid, &xid, e)) return -1;
     if (xid) return xid;
-    json_t *params = json_pack("{s:I,s:I,s:I}", "dataset_id", (json_int_t)ds, "concept_model_id", (json_int_t)mid,
-                               "corpus_id", (json_int_t)cid);
-    int64_t j = -1;
-    if (!extraction_upsert(a, ds, mid, cid, 0, 0, &xid, e)) j = jobs_enqueue(a, "concepts.extract", params, 0, e);
-    json_decref(params);
-    if (j < 0) return -1;
-    char xs[24], js[24];
-    id_text(xs, sizeof xs, xid), id_text(js, sizeof js, j);
-    const char *q[] = {xs, js};
-    PGconn *c = db_acquire(a->db, e);
-    int bad = !c || db_run(c, "UPDATE extractions SET job_id = $2 WHERE id = $1", 2, q, e);
-    if (c) db_release(a->db, c);
-    if (bad) return -1;
+    if (extraction_queue(a, ds, mid, cid, 0, &xid, &j, e)) return -1;
     *job = j;
     return xid;
 }

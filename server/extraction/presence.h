@@ -1,4 +1,4 @@
-/* presence.h — concept presence (pipeline step 3 of docs/SPEC.md):
+/* presence.h — concept presence (pipeline step 3, README.md of this folder):
  *
  *   presence[i][j] = max(0, max over segments s of image i of cos(seg_s, concept_j))
  *

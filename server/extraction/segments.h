@@ -1,5 +1,5 @@
 /* segments.h — split an image into segments, each with an embedding in the concept
- * model's joint space (pipeline step 2 of docs/SPEC.md).
+ * model's joint space (pipeline step 2, README.md of this folder).
  *
  * Dense concept models (CLIP-S4 style) give one embedding per grid location,
  * (D, h, w) for one image. segments_dense() groups the locations by similarity:

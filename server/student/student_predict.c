@@ -1,6 +1,6 @@
 /* student_predict.c — one JPEG through concept extraction and a student version.
  *
- * The extraction path is the job's own (extraction.c): the extraction's concept
+ * The extraction path is the job's own (extraction_encode.c): the extraction's concept
  * model from the shared cache, extraction_encode on a batch of one (manifest
  * preprocessing, encoder, dense region merging or the 14 global crops), then
  * presence_run of that image's segments against the stored unit embeddings of the
@@ -18,6 +18,8 @@
 #include "concepts/concepts.h"
 #include "db_json.h"
 #include "extraction/extraction.h"
+#include "extraction/extraction_encode.h"
+#include "extraction/extraction_store.h"
 #include "dataset/jpeg_io.h"
 #include "models/model_registry.h"
 #include "extraction/presence.h"

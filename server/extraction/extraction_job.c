@@ -1,0 +1,175 @@
+/* extraction_job.c — the "concepts.extract" job, one named step after another:
+ *
+ *   start_row        the extraction row reset and marked running
+ *   load_inputs      dataset, concept model, corpus words
+ *   embed_words      the words through the text side (concepts.c; unknown words,
+ *                    over-long texts and a text side of the wrong size fail here,
+ *                    in a second, before any image is read), then the encoder
+ *   segment          per chunk of EXTRACTION_CHUNK images, the stored blob for that
+ *                    range or a new one (extraction_chunks.c)
+ *   compute_presence one SGEMM per chunk into the (N, d) matrix and the galleries
+ *   store_ready      matrix and ids as blobs, then the row ready in one transaction
+ *   extraction_sync  words changed while it ran: the matrix brought to them
+ *
+ * Cancel stops between batches; chunks stored so far are kept, so running again
+ * resumes. A failure marks the row failed with the reason.
+ */
+#include "extraction/extraction_job.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "blobstore.h"
+#include "concepts/concepts.h"
+#include "concepts/corpus.h"
+#include "dataset/dataset_store.h"
+#include "extraction/extraction.h"
+#include "extraction/extraction_chunks.h"
+#include "extraction/extraction_encode.h"
+#include "extraction/extraction_presence.h"
+#include "extraction/extraction_store.h"
+#include "extraction/extraction_sync.h"
+#include "models/model_registry.h"
+
+#define EXTRACTION_JOB_KIND "concepts.extract"
+
+/* What the steps hand on to each other. */
+typedef struct extract_run {
+    job_ctx *ctx;
+    app *a;
+    int64_t dataset_id, model_id, corpus_id, xid;
+    dataset_images d;
+    model_ref *m;
+    char **words;          /* (n_words) the corpus's words, owned */
+    size_t n_words;
+    int version;           /* the corpus's, when its words were read */
+    float *concepts;       /* (n_words, dim) unit rows */
+    int dim;
+    extraction_encoder enc;
+    extraction x;          /* the row being built; x.words borrowed from words */
+    json_t *failures;      /* [{image_id, reason}] */
+    int reused, computed, segments;
+    float *X;              /* (N, d) presence */
+    json_t *galleries;     /* {word: gallery} */
+} extract_run;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int param_id(const json_t *params, const char *field, int64_t *out, err *e) {
+    json_t *v = json_object_get(params, field);
+    if (!json_is_integer(v) || json_integer_value(v) < 1)
+        return err_set(e, ERR_UNPROCESSABLE, "params.%s: expected a positive integer id", field);
+    *out = (int64_t)json_integer_value(v);
+    return 0;
+}
+
+static int start_row(extract_run *r, err *e) {
+    return extraction_upsert(r->a, r->dataset_id, r->model_id, r->corpus_id, 0, job_id(r->ctx), &r->xid, e) ||
+                   extraction_set_running(r->a, r->xid, e)
+               ? -1
+               : 0;
+}
+
+static int load_inputs(extract_run *r, err *e) {
+    if (dataset_store_load(r->a, r->dataset_id, &r->d, e) || !(r->m = model_registry_acquire(r->a, r->model_id, e)) ||
+        corpus_words(r->a, r->corpus_id, &r->words, &r->n_words, &r->version, e))
+        return -1;
+    if (r->d.n == 0) return err_set(e, ERR_UNPROCESSABLE, "dataset '%s' has no images", r->d.name);
+    if (r->m->mf.kind != MODEL_KIND_CONCEPT)
+        return err_set(e, ERR_UNPROCESSABLE, "params.concept_model_id: model %lld is a teacher, not a concept model",
+                       (long long)r->model_id);
+    return 0;
+}
+
+/* Words first: a bad word fails in a second, not after the image pass. */
+static int embed_words(extract_run *r, err *e) {
+    return job_progress(r->ctx, 0, e, "embedding %zu concept words", r->n_words) ||
+                   concept_embed_words(r->a, r->m, r->words, r->n_words, &r->concepts, &r->dim, e) ||
+                   extraction_encoder_init(&r->enc, &r->m->mf, r->m->model, r->dim, e)
+               ? -1
+               : 0;
+}
+
+static int segment(extract_run *r, err *e) {
+    extraction *x = &r->x;
+    x->id = r->xid, x->dataset_id = r->dataset_id, x->model_id = r->model_id, x->corpus_id = r->corpus_id;
+    x->n = (int)r->d.n, x->dim = r->dim, x->d = (int)r->n_words, x->words = r->words, x->corpus_version = r->version;
+    x->n_chunks = (r->d.n + EXTRACTION_CHUNK - 1) / EXTRACTION_CHUNK;
+    x->chunks = calloc(x->n_chunks, sizeof *x->chunks);
+    x->chunk_sizes = calloc(x->n_chunks, sizeof *x->chunk_sizes);
+    if (!x->chunks || !x->chunk_sizes || !r->failures) return err_set(e, ERR_INTERNAL, "out of memory");
+    return extraction_chunks_segment(r->ctx, &r->enc, &r->d, x, r->failures, &r->reused, &r->computed, e);
+}
+
+static int compute_presence(extract_run *r, err *e) {
+    if (job_progress(r->ctx, 1.0, e, "presence of %zu concepts in %zu images", r->n_words, r->d.n)) return -1;
+    r->X = calloc((size_t)r->x.n * r->x.d + 1, sizeof *r->X); // (N, d)
+    if (!r->X) return err_set(e, ERR_INTERNAL, "out of memory");
+    return extraction_presence_compute(r->a, &r->x, r->d.ids, r->concepts, r->X, &r->galleries, &r->segments, e);
+}
+
+/* Blobs first, then the row that names them. */
+static int store_ready(extract_run *r, err *e) {
+    char ids_sha[65], x_sha[65];
+    if (blobstore_put(r->a->cfg.data_dir, r->d.ids, r->d.n * sizeof(int64_t), ids_sha, e) ||
+        blobstore_put(r->a->cfg.data_dir, r->X, (size_t)r->x.n * r->x.d * sizeof(float), x_sha, e))
+        return -1;
+    const char *encoder = r->m->mf.encoder == MODEL_ENCODER_DENSE ? "dense" : "global";
+    return extraction_store_ready(r->a, &r->x, encoder, ids_sha, x_sha, r->failures, r->galleries, e);
+}
+
+static json_t *result_json(const extract_run *r, double secs) {
+    return json_pack("{s:I,s:I,s:i,s:i,s:i,s:i,s:i,s:i,s:f,s:f}", "extraction_id", (json_int_t)r->xid, "dataset_id",
+                     (json_int_t)r->dataset_id, "n_images", r->x.n, "d", r->x.d, "segments", r->segments, "failed",
+                     (int)json_array_size(r->failures), "chunks_computed", r->computed, "chunks_reused", r->reused,
+                     "seconds", secs, "images_per_s", secs > 0 ? r->x.n / secs : 0.0);
+}
+
+static void extract_run_free(extract_run *r) {
+    r->x.words = NULL, r->x.d = 0; /* owned by r->words */
+    extraction_free(&r->x);
+    extraction_encoder_free(&r->enc);
+    corpus_words_free(r->words, r->n_words);
+    free(r->concepts);
+    free(r->X);
+    json_decref(r->failures);
+    json_decref(r->galleries);
+    model_registry_release(r->m);
+    dataset_images_free(&r->d);
+}
+
+int extraction_job(job_ctx *ctx, const json_t *params, json_t **result, err *e) {
+    extract_run r = {.ctx = ctx, .a = job_app(ctx)};
+    if (param_id(params, "dataset_id", &r.dataset_id, e) || param_id(params, "concept_model_id", &r.model_id, e) ||
+        param_id(params, "corpus_id", &r.corpus_id, e))
+        return -1;
+    r.failures = json_array();
+    double t0 = now_s();
+    int rc = start_row(&r, e) || load_inputs(&r, e) || embed_words(&r, e) || segment(&r, e) ||
+             compute_presence(&r, e) || store_ready(&r, e) || extraction_sync(r.a, r.xid, NULL, e);
+    if (!rc) {
+        *result = result_json(&r, now_s() - t0);
+    } else if (r.xid) {
+        extraction_set_failed(r.a, r.xid, e->code == ERR_CANCELLED ? "cancelled" : e->msg);
+    }
+    extract_run_free(&r);
+    return rc ? -1 : 0;
+}
+
+int extraction_queue(app *a, int64_t dataset_id, int64_t model_id, int64_t corpus_id, int64_t user_id,
+                     int64_t *extraction_id, int64_t *queued_job, err *e) {
+    json_t *params = json_pack("{s:I,s:I,s:I}", "dataset_id", (json_int_t)dataset_id, "concept_model_id",
+                               (json_int_t)model_id, "corpus_id", (json_int_t)corpus_id);
+    *queued_job = -1;
+    int bad = extraction_upsert(a, dataset_id, model_id, corpus_id, user_id, 0, extraction_id, e);
+    if (!bad) bad = (*queued_job = jobs_enqueue(a, EXTRACTION_JOB_KIND, params, user_id, e)) < 0;
+    json_decref(params);
+    if (!bad) bad = extraction_set_job(a, *extraction_id, *queued_job, e);
+    return bad ? -1 : 0;
+}
