@@ -91,6 +91,10 @@ test('the harness\'s check names the route and every problem; error answers and 
   assert.match(check('GET', 'http://x/api/v1/nowhere', json(200, {})).error.message, /no operation matches it/);
   assert.equal(check('GET', 'http://x/api/v1/me', json(200, { id: 1, username: 'a', role: 'viewer' })).error, null);
   assert.deepEqual(check('GET', 'http://x/api/v1/me', json(401, { nonsense: true })), { op: null, error: null });
+  const head = { status: 200, headers: new Headers({ 'content-type': 'application/json' }), json: null, text: '' };
+  assert.deepEqual(check('HEAD', 'http://x/api/v1/health', head), { op: null, error: null });
+  assert.match(check('HEAD', 'http://x/api/v1/health', { ...head, status: 201 }).error.message, /GET does not document/);
+  assert.match(check('HEAD', 'http://x/api/v1/nowhere', head).error.message, /no operation matches it/);
   const page = { status: 200, headers: new Headers({ 'content-type': 'text/html' }), json: null, text: '<html>' };
   assert.deepEqual(check('GET', 'http://x/index.html', page), { op: null, error: null });
 });
