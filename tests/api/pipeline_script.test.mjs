@@ -3,7 +3,9 @@
 // dataset tar (<split>/<class>/), a teacher from `inficond teacher-init` and the tiny
 // OpenAI-style CLIP fixture as tars of their folders, and a word list. It must end
 // with a tuned student exported as JSON (the documented StudentExport) and as
-// TorchScript; a failing call must stop it with the API's message.
+// TorchScript; a failing call must stop it with the API's message. Then the routes
+// no other suite reads are read about what it made, so that harness.call checks
+// their answers against docs/openapi.yaml too.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile as execFileCb } from 'node:child_process';
@@ -22,7 +24,7 @@ const missing = [CLIP, VOCAB].filter((f) => !existsSync(f));
 const skip = missing.length ? `needs the CLIP fixture: ${missing.join(', ')} is absent` : false;
 const binEnv = { ...process.env, ASAN_OPTIONS: 'detect_leaks=0', OMP_NUM_THREADS: '1' };
 
-let server, work, files;
+let server, work, files, made;
 
 // The script's inputs, as a user would have them: four files.
 async function inputs() {
@@ -67,7 +69,7 @@ test('docs/pipeline.sh drives the pipeline from a dataset tar to the exported tu
     { NAME: uniq('script') });
   assert.equal(r.code, 0, `pipeline.sh failed:\n${r.stderr}`);
   for (const line of r.stderr.trim().split('\n')) t.diagnostic(line);
-  const made = JSON.parse(r.stdout);
+  made = JSON.parse(r.stdout);
   assert.equal(made.version, 2, 'one tune after the distillation');
   // What the script reports is what the server holds.
   const project = await call(server, 'GET', `/api/v1/projects/${made.project}`);
@@ -113,4 +115,41 @@ test('docs/pipeline.sh stops at the first failing call with the API\'s message',
   const usage = await runScript([server.url]);
   assert.equal(usage.code, 2);
   assert.match(usage.stderr, /Usage: docs\/pipeline\.sh/);
+});
+
+test('what the script made reads back through the routes no other suite reads, as documented', { skip }, async () => {
+  assert.ok(made, 'the script ran');
+  const ok = async (method, path, status = 200, opts = {}) => {
+    const r = await call(server, method, path, opts);
+    assert.equal(r.status, status, `${method} ${path}: ${r.text.slice(0, 300)}`);
+    return r;
+  };
+  const tokens = (await ok('GET', '/api/v1/tokens')).json.items;
+  assert.ok(tokens.every((t) => !('token' in t)), 'no secrets in the list');
+  const images = (await ok('GET', `/api/v1/datasets/${made.dataset}/images`)).json.items;
+  assert.equal(images.length, 4);
+  const jpeg = await ok('GET', `/api/v1/images/${images[0].id}`);
+  assert.equal(jpeg.headers.get('content-type'), 'image/jpeg');
+  assert.equal(jpeg.headers.get('etag'), `"${images[0].sha256}"`);
+  assert.equal((await ok('GET', `/api/v1/images/${images[0].id}/thumb?size=32`)).headers.get('content-type'), 'image/jpeg');
+  const extractions = (await ok('GET', `/api/v1/extractions?dataset_id=${made.dataset}`)).json.items;
+  assert.deepEqual(extractions.map((x) => [x.id, x.state, x.d]), [[made.extraction, 'ready', 5]]);
+  const pt = await ok('GET', `/api/v1/students/${made.student}/versions/1/export.pt`);
+  assert.equal(pt.headers.get('content-type'), 'application/octet-stream');
+  assert.match(pt.headers.get('content-disposition'), new RegExp(`student-${made.student}-v1\\.pt`));
+  // A second project over the same parts is ready at once; deleting it leaves the parts.
+  const parts = (await ok('GET', `/api/v1/projects/${made.project}`)).json.parts;
+  const again = await ok('POST', '/api/v1/projects', 201, { body: {
+    name: uniq('again'), dataset_id: parts.dataset.id, teacher_model_id: parts.teacher_model.id,
+    concept_model_id: parts.concept_model.id, corpus_id: parts.corpus.id } });
+  assert.equal(again.json.ready, true);
+  assert.deepEqual(again.json.parts, parts);
+  const listed = (await ok('GET', '/api/v1/projects?limit=500')).json.items.map((p) => p.id);
+  assert.ok(listed.includes(made.project) && listed.includes(again.json.id));
+  await ok('DELETE', `/api/v1/projects/${again.json.id}`, 204);
+  await ok('GET', `/api/v1/projects/${again.json.id}`, 404);
+  // Deleting the teacher output takes the students made from it along (last: it ends the world).
+  await ok('DELETE', `/api/v1/teacher-outputs/${made.teacher_output}`, 204);
+  await ok('GET', `/api/v1/students/${made.student}`, 404);
+  assert.equal((await ok('GET', `/api/v1/projects/${made.project}`)).json.parts.teacher_output.ready, false);
 });
