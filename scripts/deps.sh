@@ -8,7 +8,7 @@ packages=(
   gcc g++ make pkg-config
   libmicrohttpd-dev libjansson-dev libpq-dev libopenblas-dev libturbojpeg0-dev libtorch-dev
   libsodium-dev libarchive-dev libutf8proc-dev zlib1g-dev libcmocka-dev
-  postgresql acl curl wrk openssl
+  postgresql acl curl jq wrk openssl
   clang libclang-rt-14-dev
   dataset-fashion-mnist
   chromium

@@ -79,7 +79,13 @@ run_node_suite() {
 
 shopt -s nullglob
 export INFICOND_BIN=${INFICOND_BIN:-build/asan/inficond}
+# Every success answer the API suites get is checked against docs/openapi.yaml; each
+# suite notes the operations it covered here, and one line names those none did.
+export INFICOND_OPENAPI_COVERAGE="$artifacts/openapi-coverage"
+rm -rf "$INFICOND_OPENAPI_COVERAGE"
 run_node_suite api tests/api/*.test.mjs
+node tests/api/openapi_coverage.mjs "$INFICOND_OPENAPI_COVERAGE"
+unset INFICOND_OPENAPI_COVERAGE
 run_node_suite ui tests/ui/*.test.mjs
 
 # Fuzzing, bounded: each target counts as one test (tests/fuzz/smoke.sh).

@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { checkAnswer } from './openapi_check.mjs';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
 // A name no other test (or earlier run on the same database) has taken.
@@ -83,6 +84,7 @@ export async function startServer({ env = {}, command = 'serve', port, dataDir }
 }
 
 // call(server, method, path, {token, body, headers, raw}) -> {status, headers, json, text}
+// A success answer must be what docs/openapi.yaml documents (openapi_check.mjs).
 export async function call(server, method, path, opts = {}) {
   const headers = { ...(opts.headers || {}) };
   const token = opts.token === undefined ? ADMIN_TOKEN : opts.token;
@@ -96,7 +98,9 @@ export async function call(server, method, path, opts = {}) {
   const text = await r.text();
   let json = null;
   try { json = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
-  return { status: r.status, headers: r.headers, json, text };
+  const res = { status: r.status, headers: r.headers, json, text };
+  checkAnswer(method, server.url + path, res);
+  return res;
 }
 
 // Wait until a job reaches one of `states` (long-polling), or fail after ms.
