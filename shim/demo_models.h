@@ -1,4 +1,4 @@
-/* demo_models.h — the two built-in demo models (SPEC "The built-in demo world").
+/* demo_models.h — the two built-in demo models (docs/ARCHITECTURE.md, "The demo world").
  *
  * Both are TorchScript modules defined in C++ (torch::jit::Module::define), trained
  * here with libtorch on one CPU thread, and saved with Module::save so that

@@ -1,7 +1,7 @@
 /* student_gen.c — the synthetic student problems behind `inficond bench student --gen`
  * (see student_gen.h for the two kinds and the files written).
  *
- * Why "embed" is the default: the student's real input is SPEC step 3's presence,
+ * Why "embed" is the default: the student's real input is the extraction's presence (presence.h),
  * max over an image's segments of max(0, cos(segment, concept)). Embeddings from one
  * model share a large common direction, so every cosine sits in a narrow band (about
  * 0.1-0.5 here, as with CLIP words), concepts about the same thing are strongly

@@ -3,7 +3,7 @@
  * written as raw little-endian files (X.f32, P.f32, y.i32) plus meta.json.
  *
  * Two kinds (see student_gen.c for the models and why):
- *   embed   — the default: presence as SPEC step 3 makes it (max over a few segments of
+ *   embed   — the default: presence as the extraction makes it (max over a few segments of
  *             max(0, cosine) between embeddings sharing a common direction, so values
  *             sit in a narrow band and concepts are correlated); the teacher sees the
  *             image's latent object and background, not the concepts.

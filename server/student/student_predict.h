@@ -1,5 +1,5 @@
-/* student_predict.h — one new image through a student version (SPEC "export and
- * use"): the image goes through concept extraction exactly as the dataset's images
+/* student_predict.h — one new image through a student version (docs/ARCHITECTURE.md,
+ * "The pipeline's data"): the image goes through concept extraction exactly as the dataset's images
  * did (the extraction's concept model, its manifest's preprocessing, the same
  * encoder and segmenter: extraction_encode; presence against the stored embeddings
  * of the student's concept words: presence_run), then the version's linear scores

@@ -58,7 +58,7 @@ static void write_json(const char *dir, json_t *root) {
     free(text);
 }
 
-/* The SPEC's example, shrunk to the fixture. */
+/* README.md's example manifest ("Models"), shrunk to the fixture. */
 static json_t *concept_manifest(void) {
     json_error_t je;
     json_t *j = json_loads("{\"format\": \"inficond-model/1\", \"kind\": \"concept\", \"encoder\": \"global\","
