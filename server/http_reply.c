@@ -107,7 +107,7 @@ void reply_json(req *r, unsigned status, json_t *body) {
 }
 
 static int etag_matches(req *r, const char *etag) {
-    const char *inm = req_header(r, "If-None-Match");
+    const char *inm = MHD_lookup_connection_value(r->conn->mhd, MHD_HEADER_KIND, "If-None-Match");
     return inm && (strstr(inm, etag) != NULL || !strcmp(inm, "*"));
 }
 

@@ -11,15 +11,6 @@
 #include "blobstore.h"
 #include "extraction/extraction_store.h"
 
-void extraction_free(extraction *x) {
-    if (!x) return;
-    for (int i = 0; x->words && i < x->d; i++) free(x->words[i]);
-    free(x->words);
-    free(x->chunks);
-    free(x->chunk_sizes);
-    memset(x, 0, sizeof *x);
-}
-
 int extraction_image_ids(app *a, const extraction *x, int64_t **ids, err *e) {
     uint8_t *buf;
     size_t len;

@@ -6,8 +6,8 @@
  * segment-store blobs, shared by every corpus extracted with the same model.
  * Presence is an (N, d) float32 matrix blob over the corpus words, with per-word
  * galleries (the top EXTRACTION_TOP_K images and the segment behind each).
- * The row is read by extraction_load (extraction_store.h); here, what is read from
- * a loaded row's blobs.
+ * The row (its type, extraction_load, extraction_free) is the store's
+ * (extraction_store.h); here, what is read from a loaded row's blobs.
  */
 #ifndef INFICOND_EXTRACTION_H
 #define INFICOND_EXTRACTION_H
@@ -17,25 +17,10 @@
 
 #include "app.h"
 #include "err.h"
+#include "extraction/extraction_store.h" /* the row type, extraction_load and _free */
 
 #define EXTRACTION_CHUNK 2048        /* images per segment blob                  */
 #define EXTRACTION_TOP_K 48          /* gallery images kept per concept          */
-
-/* One row of `extractions`, as the routes and the student need it. */
-typedef struct extraction {
-    int64_t id, dataset_id, model_id, corpus_id;
-    int corpus_version, corpus_current_version;
-    char state[16];
-    char encoder[8];      /* "dense" / "global" */
-    int n, d, dim;        /* images, concepts, embedding size */
-    char **words;         /* (d) column order */
-    char presence_sha[65], ids_sha[65];
-    size_t n_chunks;
-    char (*chunks)[65];   /* (n_chunks) segment-store blobs */
-    int *chunk_sizes;     /* (n_chunks) images per chunk    */
-} extraction;
-
-void extraction_free(extraction *x); /* NULL-safe, leaves *x zeroed */
 
 /* The extraction's image ids (n, ascending), a new malloc'd array. */
 int extraction_image_ids(app *a, const extraction *x, int64_t **ids, err *e) WARN_UNUSED;

@@ -60,6 +60,15 @@ static int ids_of(PGresult *r, int64_t **ids, size_t *n, err *e) {
 
 /* ---- one extraction's row ------------------------------------------------------ */
 
+void extraction_free(extraction *x) {
+    if (!x) return;
+    for (int i = 0; x->words && i < x->d; i++) free(x->words[i]);
+    free(x->words);
+    free(x->chunks);
+    free(x->chunk_sizes);
+    memset(x, 0, sizeof *x);
+}
+
 int extraction_load(app *a, int64_t id, extraction *x, err *e) {
     memset(x, 0, sizeof *x);
     char ids[24], what[48];

@@ -17,9 +17,24 @@
 
 #include "app.h"
 #include "err.h"
-#include "extraction/extraction.h"
-
 /* ---- one extraction's row ---- */
+
+/* One row of `extractions`, as the routes and the student need it. */
+typedef struct extraction {
+    int64_t id, dataset_id, model_id, corpus_id;
+    int corpus_version, corpus_current_version;
+    char state[16];
+    char encoder[8];      /* "dense" / "global" */
+    int n, d, dim;        /* images, concepts, embedding size */
+    char **words;         /* (d) column order */
+    char presence_sha[65], ids_sha[65];
+    size_t n_chunks;
+    char (*chunks)[65];   /* (n_chunks) segment-store blobs */
+    int *chunk_sizes;     /* (n_chunks) images per chunk    */
+} extraction;
+
+void extraction_free(extraction *x); /* NULL-safe, leaves *x zeroed */
+
 
 /* Load (ERR_NOT_FOUND "no extraction N"). Free with extraction_free. */
 int extraction_load(app *a, int64_t id, extraction *x, err *e) WARN_UNUSED;
