@@ -11,6 +11,7 @@
 #include "routes_system.h"
 #include "student/routes_student_use.h"
 #include "student/routes_students.h"
+#include "routes_admin.h"
 
 #define KB 1024
 
@@ -82,6 +83,7 @@ static const route table[] = {
     {"GET",    "/api/v1/students/{id}/versions/{v}/export", route_student_export, ROLE_VIEWER, BODY_NONE, 0, "the fitted student as JSON"},
     {"GET",    "/api/v1/students/{id}/versions/{v}/export.pt", route_student_export_torchscript, ROLE_VIEWER, BODY_NONE, 0, "the fitted student as a TorchScript module over presence vectors"},
     {"POST",   "/api/v1/students/{id}/versions/{v}/predict", route_student_predict, ROLE_VIEWER, BODY_FILE, 16 * 1024 * KB, "predict one JPEG: class, scores, top concepts with their segments"},
+    {"POST",   "/api/v1/admin/gc",           route_admin_gc,       ROLE_ADMIN,   BODY_JSON, 16 * KB, "remove blobs no row names (or list them: dry_run)"},
     {NULL, NULL, NULL, ROLE_PUBLIC, BODY_NONE, 0, NULL},
 };
 
