@@ -1,10 +1,30 @@
 #!/usr/bin/env bash
-# bench/run.sh — `make bench`: every benchmark, each printing one JSON line last.
-# Uses the release build, a private PostgreSQL (or DATABASE_URL) and a throwaway
-# database; nothing here asserts speed, it reports it.
+# bench/run.sh — `make bench`: every benchmark, each printing one JSON line last, then
+# one summary of them all in BENCH_SUMMARY (default build/bench-summary.json; see
+# bench/summary.sh). Uses the release build, a private PostgreSQL (or DATABASE_URL) and
+# a throwaway database; nothing here asserts speed, it reports it. A bench that fails
+# (the teacher bench when C and Python disagree, load_read on errors) does not stop
+# the others; the run then exits 1, after the summary is written.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+summary=${BENCH_SUMMARY:-build/bench-summary.json}
+logs=$(mktemp -d /tmp/inficond-bench-logs.XXXXXX)
+: >"$logs/steps"
+
+# step NAME COMMAND...: run one bench, its output shown and kept in $logs/NAME.log.
+step() {
+  local name=$1 t0 code
+  shift
+  echo "== $name"
+  t0=$(date +%s.%N)
+  set +e
+  "$@" 2>&1 | tee "$logs/$name.log"
+  code=${PIPESTATUS[0]}
+  set -e
+  printf '%s\t%s\t%s\n' "$name" "$code" "$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}')" >>"$logs/steps"
+}
+skip() { echo "== $1: skipped ($2)"; printf '%s\tskipped\t0\t%s\n' "$1" "$2" >>"$logs/steps"; }
 
 pg_started=0
 if [ -z "${DATABASE_URL:-}" ]; then
@@ -23,58 +43,77 @@ INFICOND_PORT=$port INFICOND_DATA_DIR=$data INFICOND_ADMIN_TOKEN=$token INFICOND
 pid=$!
 cleanup() {
   kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-  rm -rf "$data"
+  rm -rf "$data" "$logs"
   [ $pg_started -eq 0 ] || bash scripts/pg.sh stop
 }
 trap cleanup EXIT
 for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$port/api/v1/health" >/dev/null 2>&1 && break; sleep 0.1; done
 
-echo "== http (wrk)"
-BASE=http://127.0.0.1:$port TOKEN=$token bash bench/http.sh
+# http (wrk): the read routes' throughput
+step http env BASE=http://127.0.0.1:$port TOKEN=$token bash bench/http.sh
 
 vocab=../shared/clip/bpe_simple_vocab_16e6.txt.gz
 if [ -f "$vocab" ]; then
-  echo "== tokenizer"
-  build/inficond bench tokenizer --vocab "$vocab"
+  step tokenizer build/inficond bench tokenizer --vocab "$vocab"
+else
+  skip tokenizer "no $vocab"
 fi
 
-echo "== teacher (C vs python3-torch, one thread)"
+# teacher: C vs python3-torch, one thread, the same frozen + optimised module on both
+# sides; fails when their checksums differ beyond the bench's tolerance
 if ! /usr/bin/python3 -c 'import torch, PIL, numpy' 2>/dev/null; then
-  # bench-only dependency: Debian's PyTorch (same libtorch 1.13) and PIL for the peer
+  # bench-only dependency: Debian's PyTorch (same libtorch 1.13) and PIL for the peers
   DEBIAN_FRONTEND=noninteractive apt-get install -y python3-torch python3-pil >/dev/null
 fi
 teacher_images=${BENCH_TEACHER_IMAGES:-var/bench/teacher-scenes}
 mkdir -p "$teacher_images"
-build/inficond bench teacher --images "$teacher_images" --make-images --n 2000 --batch 64
+step teacher build/inficond bench teacher --images "$teacher_images" --make-images --n 2000 --batch 64
 
-echo "== extract (C vs python3-torch, one thread; dense demo model, global CLIP fixture)"
+# presence: concept presence against OpenBLAS SGEMM's peak (defaults: 50000 x 8 segments)
+step presence build/inficond bench presence
+
+# student: the solver against the PyTorch Adam peer (bench/student.sh's defaults)
+step student bash bench/student.sh
+
+# extract: C vs python3-torch, one thread; dense demo model, global CLIP fixture
 extract_demo=${BENCH_EXTRACT_DEMO:-var/bench/extract-demo}
 if [ ! -f "$extract_demo/concepts/manifest.json" ]; then
   build/inficond demo --scale small --out "$extract_demo" >/dev/null
 fi
-build/inficond bench extract --model "$extract_demo/concepts" --images "$extract_demo/scenes" \
+step extract-dense build/inficond bench extract --model "$extract_demo/concepts" --images "$extract_demo/scenes" \
   --corpus "$extract_demo/corpus.txt" --n 512 --batch 32 --runs 5
 clip=../shared/fixtures/clip_tiny_openai_style.pt
 if [ -f "$clip" ] && [ -f "$vocab" ]; then
-  build/inficond bench extract --model "$clip" --vocab "$vocab" --images "$extract_demo/scenes" \
+  step extract-clip build/inficond bench extract --model "$clip" --vocab "$vocab" --images "$extract_demo/scenes" \
     --n 512 --batch 8 --runs 5
+else
+  skip extract-clip "no $clip or $vocab"
 fi
 
-echo "== load: read routes under wrk (50 connections, 30 s) while an extraction runs"
-BASE=http://127.0.0.1:$port TOKEN=$token DEMO=$extract_demo bash bench/load_read.sh
+# load: read routes under wrk (50 connections, 30 s) while an extraction runs
+step load_read env BASE=http://127.0.0.1:$port TOKEN=$token DEMO=$extract_demo bash bench/load_read.sh
 
-echo "== ui: the page's own timings (Performance API) in chromium: workspace, selection, tune"
+# ui: the page's own timings (Performance API) in chromium: workspace, selection, tune.
 # BENCH_UI_URL/BENCH_UI_TOKEN/BENCH_UI_PROJECT point it at a running server (the full
 # demo); else it starts one on a database of its own with the small demo in
 # var/bench/ui-demo (BENCH_UI_DEMO=full for the real one). BENCH_UI=0 skips it.
 if [ "${BENCH_UI:-1}" = 0 ] || [ ! -x "${INFICOND_CHROMIUM:-/usr/bin/chromium}" ]; then
-  echo "skipped (BENCH_UI=0 or no chromium)"
+  skip ui "BENCH_UI=0 or no chromium"
 elif [ -n "${BENCH_UI_URL:-}" ]; then
-  node bench/ui_perf.mjs --url "$BENCH_UI_URL" --token "${BENCH_UI_TOKEN:?BENCH_UI_TOKEN}" ${BENCH_UI_PROJECT:+--project "$BENCH_UI_PROJECT"}
+  step ui node bench/ui_perf.mjs --url "$BENCH_UI_URL" --token "${BENCH_UI_TOKEN:?BENCH_UI_TOKEN}" \
+    ${BENCH_UI_PROJECT:+--project "$BENCH_UI_PROJECT"}
 elif [ $pg_started -eq 1 ]; then
   bash scripts/pg.sh dropdb inficond_bench_ui >/dev/null 2>&1 || true
-  node bench/ui_perf.mjs --start --db "$(bash scripts/pg.sh url inficond_bench_ui)" \
+  step ui node bench/ui_perf.mjs --start --db "$(bash scripts/pg.sh url inficond_bench_ui)" \
     --data "${BENCH_UI_DATA:-var/bench/ui-demo}" --demo "${BENCH_UI_DEMO:-small}" --port $((port + 1))
 else
-  echo "skipped (no demo server: set BENCH_UI_URL, BENCH_UI_TOKEN and BENCH_UI_PROJECT)"
+  skip ui "no demo server: set BENCH_UI_URL, BENCH_UI_TOKEN and BENCH_UI_PROJECT"
+fi
+
+mkdir -p "$(dirname "$summary")"
+if bash bench/summary.sh "$logs" "$summary"; then
+  echo "== summary: $summary (every bench ran and reported)"
+else
+  echo "== summary: $summary; failed: $(jq -r '.failed | join(", ")' "$summary")" >&2
+  exit 1
 fi

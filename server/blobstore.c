@@ -2,8 +2,8 @@
  *
  * The write protocol (temp file, full write, fsync, rename, fsync folder) is what
  * makes a blob either wholly present under its name or absent. Temporary files
- * start with ".tmp-" so a future sweeper can recognise leftovers of a killed
- * process. blobstore_put writes its temp file in the blob's own fan-out folder;
+ * start with ".tmp-" so the start-up sweep (data_sweep.c) can recognise leftovers of
+ * a killed process. blobstore_put writes its temp file in the blob's own fan-out folder;
  * blobstore_put_file cannot know that folder until the whole file is hashed, so
  * its temp file lives in blobs/ (same file system, so the rename is still atomic).
  */
@@ -159,6 +159,17 @@ static int present_intact(const char *sha_hex, const char *path, err *e) {
     return 0;
 }
 
+/* A blob found already stored is about to be named by a new row: mark it as used now,
+ * so that gc (blob_gc.h), which removes only unreferenced blobs unchanged for a while,
+ * keeps it. 1 when the name still holds it (marked, or unmarkable for a reason other
+ * than being gone: logged), 0 when gc removed it meanwhile: store the bytes again. */
+static int still_stored(const char *sha_hex, const char *path) {
+    if (utimensat(AT_FDCWD, path, NULL, 0) == 0) return 1;
+    if (errno == ENOENT) return 0;
+    log_warn("blobstore: cannot mark blob %s as used: %s", sha_hex, strerror(errno));
+    return 1;
+}
+
 /* fsync + chmod + close the temp file, rename it onto the blob's name, sync the
  * folder. Consumes fd; removes tmp on failure. */
 static int commit_temp(int fd, const char *tmp, const blob_paths *p, err *e) {
@@ -190,7 +201,8 @@ int blobstore_put(const char *data_dir, const void *data, size_t len, char sha_h
             log_warn("blobstore: blob %s has %lld bytes instead of %zu, rewriting", sha_hex, (long long)have, len);
         else {
             int ok = present_intact(sha_hex, p.final, e);
-            if (ok) return ok < 0 ? -1 : 0; /* already stored */
+            if (ok < 0) return -1;
+            if (ok && still_stored(sha_hex, p.final)) return 0; /* already stored */
         }
     }
     char tmp[PATH_MAX];
@@ -250,6 +262,7 @@ static int copy_in(const char *data_dir, int src_fd, const char *src_path, char 
         return -1;
     }
     int ok = file_present(p.final, NULL) ? present_intact(sha_hex, p.final, e) : 0;
+    if (ok > 0) ok = still_stored(sha_hex, p.final);
     if (ok) { /* already stored (1) or unreadable (-1) */
         close(fd);
         unlink(tmp);
@@ -282,6 +295,7 @@ int blobstore_put_file(const char *data_dir, const char *src_path, blobstore_mod
     if (rc == 0) rc = make_paths(data_dir, sha_hex, &p, e);
     if (rc == 0) rc = ensure_dirs(data_dir, &p, e);
     int ok = rc == 0 && file_present(p.final, NULL) ? present_intact(sha_hex, p.final, e) : 0;
+    if (ok > 0) ok = still_stored(sha_hex, p.final);
     if (ok < 0) rc = -1;
     if (ok > 0) {
         close(fd);

@@ -7,7 +7,9 @@
  * a crash or a full disk never leaves a partial blob under a real name (and on any
  * failure the temporary file is removed). Storing bytes that are already present
  * does not rewrite them, unless the stored copy fails its checksum: then it is
- * rewritten, which heals it. Reads verify the checksum, so silent disk corruption
+ * rewritten, which heals it. It does refresh the stored copy's modification time:
+ * gc (blob_gc.h) removes only unreferenced blobs unchanged for a while, and a row
+ * about to name old bytes must not lose them. Reads verify the checksum, so silent disk corruption
  * is reported (ERR_CORRUPT, logged), never served. Any number of threads or
  * processes may put and read at once: racing writers of the same blob rename
  * identical content.

@@ -19,6 +19,7 @@ int cmd_model(int argc, char **argv);    /* model_check.c */
 int cmd_dataset(int argc, char **argv);  /* cmd_dataset.c */
 int cmd_demo(int argc, char **argv);     /* cmd_demo.c */
 int cmd_teacher_init(int argc, char **argv); /* cmd_teacher_init.c */
+int cmd_gc(int argc, char **argv);        /* cmd_gc.c */
 
 /* benchmarks, run as `inficond bench NAME` */
 int bench_tokenizer(int argc, char **argv); /* bench_tokenizer.c */

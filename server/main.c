@@ -17,6 +17,7 @@ const command commands[] = {
     {"model", cmd_model, "model check DIR: validate a model folder and probe its methods"},
     {"teacher-init", cmd_teacher_init, "start a teacher model folder (random TorchScript CNN + manifest)"},
     {"demo", cmd_demo, "build the demo world (scenes, teacher, concept model) and report its quality"},
+    {"gc", cmd_gc, "remove blobs, thumbnails and model folders no database row names"},
     {"bench", cmd_bench, "run a benchmark; prints its figures as JSON on the last line"},
     {NULL, NULL, NULL},
 };

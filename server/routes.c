@@ -7,6 +7,7 @@
 #include "extraction/routes_extractions.h"
 #include "models/routes_models.h"
 #include "projects/routes_projects.h"
+#include "routes_admin.h"
 #include "routes_auth.h"
 #include "routes_jobs.h"
 #include "routes_system.h"
@@ -86,6 +87,7 @@ static const route table[] = {
     {"GET",    "/api/v1/students/{id}/versions/{v}/export", route_student_export, ROLE_VIEWER, BODY_NONE, 0, "the fitted student as JSON"},
     {"GET",    "/api/v1/students/{id}/versions/{v}/export.pt", route_student_export_torchscript, ROLE_VIEWER, BODY_NONE, 0, "the fitted student as a TorchScript module over presence vectors"},
     {"POST",   "/api/v1/students/{id}/versions/{v}/predict", route_student_predict, ROLE_VIEWER, BODY_FILE, PREDICT_MAX_BODY, "predict one JPEG: class, scores, top concepts with their segments"},
+    {"POST",   "/api/v1/admin/gc",           route_admin_gc,       ROLE_ADMIN,   BODY_JSON, 16 * KB, "remove blobs no row names (or list them: dry_run)"},
     {NULL, NULL, NULL, ROLE_PUBLIC, BODY_NONE, 0, NULL},
 };
 

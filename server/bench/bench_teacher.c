@@ -3,12 +3,19 @@
  * through the shim, softmax — what the teacher.outputs job does per batch) against
  * bench/teacher_peer.py running the same TorchScript file with Debian's python3-torch
  * on the same files and batch size. Both single-threaded, both after the same warm-up
- * batches; each side runs twice, alternating, and its best run counts.
- * Prints a table, then one JSON line last.
+ * batches; each side runs twice, alternating, and its best run counts. Both do the
+ * same work: the peer also freezes the module and runs torch.jit.optimize_for_inference
+ * on it, as shim_infer_load does (the plain module on both sides is in the table too).
+ *
+ * Both sides sum every image's class-0 probability (the checksum) and the bench fails
+ * (exit 1, both values and the tolerance on stderr) when the C path, optimised or
+ * plain, and the peer differ by more than CHECKSUM_REL_TOL. Prints a table, then one
+ * JSON line last (also on a mismatch).
  */
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +34,15 @@
 #include "demo/scenes.h"
 #include "teacher/teacher.h"
 
+/* Relative tolerance on the checksum, a sum of n probabilities (about 0.1 each for the
+ * default 10-class teacher). Measured on that teacher and 256 demo scenes: the
+ * optimised and plain forwards and the two sides' float32 summation orders differ by
+ * less than 1e-6 relative; uniform noise of +-0.5/255 on every input pixel (more than
+ * two JPEG decoders' rounding differences) moves it 1.2e-5; a one-pixel shift 6e-4,
+ * skipping normalisation 2e-2, swapped colour channels 4e-2. So 1e-4 passes rounding
+ * and catches different preprocessing or a different model. */
+#define CHECKSUM_REL_TOL 1e-4
+
 static void bench_teacher_usage(FILE *out) {
     fprintf(out,
             "Usage: inficond bench teacher --images FOLDER [--model DIR] [--batch 64] [--n 2000]\n"
@@ -36,7 +52,9 @@ static void bench_teacher_usage(FILE *out) {
             "vs Python (the peer script, python3-torch), one thread each, same files and batch.\n"
             "--model: a teacher folder (default: a fresh `teacher-init` CNN, 3x64x64, 10 classes).\n"
             "--make-images: first fill FOLDER with N demo scenes (64x64 RGB JPEGs) when it holds\n"
-            "fewer than N .jpg files. Prints a table, then one JSON line last.\n");
+            "fewer than N .jpg files. Both sides' checksums (sum of class-0 probabilities) must\n"
+            "agree within a relative 1e-4, else exit status 1. Prints a table, then one JSON\n"
+            "line last.\n");
 }
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -149,12 +167,13 @@ done:
     return dt;
 }
 
-/* Run the peer; returns its seconds, or -1 (message on stderr). */
+/* Run the peer (mode "optimized" or "plain"); returns its seconds, or -1 (message on
+ * stderr). *optimized: whether it ran the optimised module. */
 static double py_run(const char *python, const char *peer, const char *model_dir, const char *list, int batch,
-                     int warmup, double *checksum) {
+                     int warmup, const char *mode, double *checksum, int *optimized) {
     char cmd[3 * PATH_MAX];
-    snprintf(cmd, sizeof cmd, "OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 '%s' '%s' '%s' '%s' %d %d", python, peer,
-             model_dir, list, batch, warmup);
+    snprintf(cmd, sizeof cmd, "OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 '%s' '%s' '%s' '%s' %d %d %s", python, peer,
+             model_dir, list, batch, warmup, mode);
     FILE *p = popen(cmd, "r");
     if (!p) return -1;
     char line[4096], last[4096] = "";
@@ -163,6 +182,7 @@ static double py_run(const char *python, const char *peer, const char *model_dir
     json_t *j = json_loads(last, 0, NULL);
     double s = st == 0 && j ? json_number_value(json_object_get(j, "seconds")) : -1;
     if (j) *checksum = json_number_value(json_object_get(j, "checksum"));
+    if (j && optimized) *optimized = json_is_true(json_object_get(j, "optimized"));
     json_decref(j);
     if (s <= 0) fprintf(stderr, "bench teacher: the Python peer failed (exit %d): %s\n", st, last);
     return s > 0 ? s : -1;
@@ -255,36 +275,65 @@ int bench_teacher(int argc, char **argv) {
     char eb[320];
     shim_infer *fast = shim_infer_load(m.mf.file_path, m.mf.method_forward, eb, sizeof eb);
     if (!fast) fprintf(stderr, "bench teacher: not optimised (%s)\n", eb);
-    double c_best = 1e30, py_best = 1e30, c_sum = 0, py_sum = 0, c_fwd = 0, plain_best = 1e30, plain_fwd = 0;
+    double c_best = 1e30, py_best = 1e30, c_fwd = 0, plain_best = 1e30, plain_fwd = 0;
+    double c_sum = 0, plain_sum = 0, py_sum = 0, py_plain_sum = 0, py_plain = -1; /* checksums, seconds */
+    int py_optimized = 0, rc = 1;
     for (int round = 0; round < 2; round++) {
         m.fast = NULL;
-        double t = c_run(&m, files, n, batch, warmup, &c_sum, &e);
+        double t = c_run(&m, files, n, batch, warmup, &plain_sum, &e);
         if (t > 0 && t < plain_best) plain_best = t, plain_fwd = c_forward_s;
         m.fast = fast;
         if (t > 0) t = c_run(&m, files, n, batch, warmup, &c_sum, &e);
         if (t < 0) {
             fprintf(stderr, "bench teacher: %s\n", e.msg);
-            return 1;
+            goto done;
         }
         if (t < c_best) c_best = t, c_fwd = c_forward_s;
-        t = py_run(python, peer, model_dir, list, batch, warmup, &py_sum);
-        if (t < 0) return 1;
+        t = py_run(python, peer, model_dir, list, batch, warmup, "optimized", &py_sum, &py_optimized);
+        if (t < 0) goto done;
         if (t < py_best) py_best = t;
     }
+    /* Once, for the table: the peer on the module as loaded (what it used to run). */
+    py_plain = py_run(python, peer, model_dir, list, batch, warmup, "plain", &py_plain_sum, NULL);
+    if (py_plain < 0) goto done;
+
+    /* Every path computes the same function: the largest difference to the peer's
+     * optimised checksum, relative to it. */
+    double ref = fabs(py_sum) > 0 ? fabs(py_sum) : 1.0;
+    double rel = fmax(fabs(c_sum - py_sum), fmax(fabs(plain_sum - py_sum), fabs(py_plain_sum - py_sum))) / ref;
+    int match = rel <= CHECKSUM_REL_TOL; /* false for a NaN too */
     double c_ips = n / c_best, py_ips = n / py_best;
     printf("teacher %s: %dx%dx%d input, %zu classes, batch %d, %d images, 1 thread, torch %s\n", model_dir,
            m.mf.channels, m.mf.height, m.mf.width, m.mf.n_classes, batch, n, shim_torch_version());
-    printf("  %-34s %10s %12s\n", "path", "images/s", "ms/image");
-    printf("  %-34s %10.1f %12.3f\n", fast ? "C (jpeg_io + optimised forward)" : "C (jpeg_io + shim)", c_ips,
-           1e3 / c_ips);
-    printf("  %-34s %10.1f %12.3f\n", "Python (PIL + python3-torch)", py_ips, 1e3 / py_ips);
-    printf("  %-34s %10s %12.3f\n", "  of which C forward", "", 1e3 * c_fwd / n);
-    printf("  %-34s %10.1f %12.3f  (forward %.3f)\n", "C, plain shim_model_run", n / plain_best, 1e3 * plain_best / n,
-           1e3 * plain_fwd / n);
-    printf("  ratio C/Python %.2fx; column-0 checksums C %.4f, Python %.4f\n", c_ips / py_ips, c_sum, py_sum);
+    printf("  %-36s %10s %12s %16s\n", "path", "images/s", "ms/image", "checksum");
+    printf("  %-36s %10.1f %12.3f %16.7f\n", fast ? "C (jpeg_io + optimised forward)" : "C (jpeg_io + shim)", c_ips,
+           1e3 / c_ips, c_sum);
+    printf("  %-36s %10.1f %12.3f %16.7f\n",
+           py_optimized ? "Python (PIL + frozen, optimised)" : "Python (PIL + python3-torch)", py_ips, 1e3 / py_ips,
+           py_sum);
+    printf("  %-36s %10s %12.3f\n", "  of which C forward", "", 1e3 * c_fwd / n);
+    printf("  %-36s %10.1f %12.3f %16.7f  (forward %.3f)\n", "C, plain shim_model_run", n / plain_best,
+           1e3 * plain_best / n, plain_sum, 1e3 * plain_fwd / n);
+    printf("  %-36s %10.1f %12.3f %16.7f\n", "Python, plain module", n / py_plain, 1e3 * py_plain / n, py_plain_sum);
+    printf("  ratio C/Python %.2fx (plain modules: %.2fx); checksums (sum of class-0 probabilities) agree to %.2g "
+           "relative (tolerance %.0e)\n",
+           c_ips / py_ips, py_plain / plain_best, rel, CHECKSUM_REL_TOL);
+    fflush(stdout);
+    if (!match)
+        fprintf(stderr,
+                "bench teacher: checksums differ beyond the tolerance: C %.9g (plain %.9g) vs Python %.9g (plain "
+                "%.9g): largest relative difference %.3g > %.0e\n",
+                c_sum, plain_sum, py_sum, py_plain_sum, rel, CHECKSUM_REL_TOL);
     printf("{\"bench\":\"teacher\",\"c_images_per_s\":%.1f,\"python_images_per_s\":%.1f,\"ratio\":%.3f,"
-           "\"c_plain_images_per_s\":%.1f,\"optimized\":%s,\"batch\":%d,\"n\":%d}\n",
-           c_ips, py_ips, c_ips / py_ips, n / plain_best, fast ? "true" : "false", batch, n);
+           "\"c_plain_images_per_s\":%.1f,\"python_plain_images_per_s\":%.1f,\"ratio_plain\":%.3f,"
+           "\"optimized\":%s,\"python_optimized\":%s,\"checksum_c\":%.9g,\"checksum_c_plain\":%.9g,"
+           "\"checksum_python\":%.9g,\"checksum_python_plain\":%.9g,\"checksum_rel_diff\":%.3g,"
+           "\"checksum_tolerance\":%g,\"checksums_match\":%s,\"batch\":%d,\"n\":%d}\n",
+           c_ips, py_ips, c_ips / py_ips, n / plain_best, n / py_plain, py_plain / plain_best, fast ? "true" : "false",
+           py_optimized ? "true" : "false", c_sum, plain_sum, py_sum, py_plain_sum, isfinite(rel) ? rel : -1.0,
+           CHECKSUM_REL_TOL, match ? "true" : "false", batch, n);
+    rc = match ? 0 : 1;
+done:
     shim_infer_free(fast);
     shim_model_free(m.model);
     model_manifest_free(&m.mf);
@@ -298,5 +347,5 @@ int bench_teacher(int argc, char **argv) {
         rmdir(model_buf);
     }
     rmdir(tmpdir);
-    return 0;
+    return rc;
 }
