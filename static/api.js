@@ -5,6 +5,8 @@
 //   await api.get('/api/v1/jobs', { query: { limit: 20 }, signal });
 //   await api.post('/api/v1/jobs', { kind, params });
 //   const f = api.followJob(id, (job) => ..., { after: job.seq }); f.stop(); await f.done;
+//   await api.postBytes('/api/v1/students/3/versions/2/predict', file, 'image/jpeg');
+//   const { blob, filename } = await api.download('/api/v1/students/3/versions/2/export.pt');
 //
 // Errors: every non-2xx answer rejects with ApiError {status, code, message, body};
 // 409 answers carry .conflict = true (the thing changed under you: a job already
@@ -43,6 +45,12 @@ function withQuery(path, query) {
   return s ? `${path}${path.includes('?') ? '&' : '?'}${s}` : path;
 }
 
+// The file name of a Content-Disposition header ('attachment; filename="a.pt"'), or null.
+export function filenameOf(disposition) {
+  const m = /filename="?([^";]+)"?/i.exec(disposition || '');
+  return m ? m[1] : null;
+}
+
 const sleep = (ms, signal) => new Promise((resolve) => {
   const t = setTimeout(resolve, ms);
   signal?.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
@@ -59,10 +67,15 @@ export function createApi({ base = '', onUnauthorized = () => {}, fetchFn = (...
     }
   }
 
-  async function send(method, path, { body, query, signal, unauthorizedIsLogout = true } = {}) {
-    const headers = { Accept: 'application/json' };
+  // raw: a body sent as it is (a Blob, a File) with rawType as its Content-Type;
+  // asBlob: a 2xx answer is returned as {blob, filename} (a download), not JSON.
+  async function send(method, path, { body, raw, rawType, asBlob = false, query, signal, unauthorizedIsLogout = true } = {}) {
+    const headers = { Accept: asBlob ? '*/*' : 'application/json' };
     const init = { method, headers, credentials: 'same-origin', cache: 'no-store', signal };
-    if (body !== undefined) {
+    if (raw !== undefined) {
+      headers['Content-Type'] = rawType || 'application/octet-stream';
+      init.body = raw;
+    } else if (body !== undefined) {
       headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify(body);
     }
@@ -74,6 +87,10 @@ export function createApi({ base = '', onUnauthorized = () => {}, fetchFn = (...
       throw new ApiError(0, 'network', `The server could not be reached (${e.message}).`);
     }
     if (res.status === 204) return null;
+    if (asBlob && res.ok) {
+      const blob = await res.blob();
+      return { blob, filename: filenameOf(res.headers.get('Content-Disposition')) };
+    }
     const text = await res.text();
     let json = null;
     if (text) {
@@ -96,6 +113,11 @@ export function createApi({ base = '', onUnauthorized = () => {}, fetchFn = (...
     post: (path, body, opts) => request('POST', path, { ...opts, body }),
     patch: (path, body, opts) => request('PATCH', path, { ...opts, body }),
     del: (path, opts) => request('DELETE', path, opts),
+    // A body of bytes (an uploaded JPEG): JSON back, errors as above.
+    postBytes: (path, bytes, type, opts) => request('POST', path, { ...opts, raw: bytes, rawType: type }),
+    // A file to save: {blob, filename} (the server's Content-Disposition name); an
+    // error answer is still read as JSON and rejects with ApiError.
+    download: (path, opts) => request('GET', path, { ...opts, asBlob: true }),
 
     // Session calls. login() rejects with ApiError 401 on bad credentials and does not
     // treat that as a lost session.

@@ -4,6 +4,8 @@
 // Session: the cookie is HttpOnly, so the page cannot see it. A localStorage hint
 // ("inficond.signedIn") says whether asking GET /api/v1/me is worthwhile at load; a
 // 401 from any call (api onUnauthorized) clears it and returns to the login view.
+// Admins get an "Admin" button that shows the admin page (users and tokens) in place
+// of the views; the URL's #admin mirrors it, so a reload or a link keeps it.
 
 import './d3text.js';
 import { createStore } from './store.js';
@@ -20,6 +22,8 @@ import * as concepts from './views/concepts.js';
 import * as instances from './views/instances.js';
 import * as overview from './views/overview.js';
 import * as provenance from './views/provenance.js';
+import * as predict from './views/predict.js';
+import * as admin from './views/admin.js';
 
 const HINT = 'inficond.signedIn';
 const $ = (id) => document.getElementById(id);
@@ -54,6 +58,25 @@ function main() {
   for (const [name, mod] of Object.entries(views)) {
     mod.init(store, api, $(`view-${name}`).querySelector('.view-body'));
   }
+  predict.init(store, api, $('predict'));
+  const adminView = admin.init(store, api, $('admin'));
+
+  // The admin page in place of the views (admins only).
+  let adminShown = false;
+  function showAdmin(on) {
+    on = on && store.data('user')?.role === 'admin';
+    if (on === adminShown) return;
+    adminShown = on;
+    $('admin').hidden = !on;
+    $('views').hidden = on;
+    $('admin-toggle').setAttribute('aria-pressed', String(on));
+    $('admin-toggle').textContent = on ? 'Back to the views' : 'Admin';
+    const want = on ? '#admin' : '';
+    if (location.hash !== want) history.pushState(null, '', location.pathname + location.search + want);
+    if (on) { adminView.show(); $('admin').focus({ preventScroll: true }); } else adminView.hide();
+  }
+  $('admin-toggle').addEventListener('click', () => showAdmin(!adminShown));
+  window.addEventListener('popstate', () => showAdmin(location.hash === '#admin'));
 
   function enter(user) {
     signedIn = true;
@@ -65,19 +88,23 @@ function main() {
     $('user-name').textContent = user.username;
     $('user-role').textContent = user.role;
     $('user-role').dataset.role = user.role;
+    $('admin-toggle').hidden = user.role !== 'admin';
     loginView.hide();
     $('workspace').hidden = false;
     jobsView.start();
     projectsView.load();
     $('product-name').focus({ preventScroll: true });
     announce(`Signed in as ${user.username} (${user.role}).`);
+    showAdmin(location.hash === '#admin');
   }
 
   function signOut(message = '') {
     signedIn = false;
     hint(false);
     jobsView.stop();
+    showAdmin(false);
     store.setData('user', null);
+    $('admin-toggle').hidden = true;
     $('workspace').hidden = true;
     loginView.show(message);
   }

@@ -28,10 +28,12 @@
 //                                    shows and follows it at once
 //   "concept:hover"   (word | null)  a concept name hovered or focused: the Instances
 //                                    view outlines its segments
+//   "predict:open"    ({version})    open "Try an image" on that version of the
+//                                    shown student (views/predict.js)
 // Leaves out: caching of API answers (each view owns its fetches).
 
 export const KEYS = ['project', 'class', 'concept', 'subset', 'version', 'split'];
-export const COMMANDS = ['student:reload', 'projects:reload', 'job:new', 'concept:hover'];
+export const COMMANDS = ['student:reload', 'projects:reload', 'job:new', 'concept:hover', 'predict:open'];
 
 // Selecting a broader key clears what only made sense under it.
 const CLEARS = {

@@ -1,5 +1,5 @@
 // ui.js — small shared pieces of the page: empty states, the polite announcer,
-// and formatting. Everything builds DOM nodes (never HTML strings), so text from
+// formatting, and saving a downloaded file. Everything builds DOM nodes (never HTML strings), so text from
 // the server can never become markup.
 
 const d3 = window.d3;
@@ -71,6 +71,20 @@ export function duration(fromIso, toIso) {
   const m = Math.floor(s / 60); s %= 60;
   if (m < 60) return `${m} min ${s} s`;
   return `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
+// saveBlob(blob, filename): hand a file read through api.download to the browser's
+// downloads (an object URL on a link clicked once, then let go).
+export function saveBlob(blob, filename) {
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = filename;
+  a.hidden = true;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
 }
 
 export const ROLE_RANK = { viewer: 1, editor: 2, admin: 3 };

@@ -6,7 +6,8 @@
 //   d3.select(ul).datum(rows).call(chart.max(m));
 //
 // Accessors: width, barHeight (the bar's viewBox); key(d), label(d), value(d) (null:
-// no bar), valueText(d) (the number's words); max (null: the data's largest |value|);
+// no bar), valueText(d) (the number's words), valueTitle(d) (its tooltip: how it is
+// made, or null); max (null: the data's largest |value|);
 // labelControl(selection) fills each row's name cell, controls(selection) the row's
 // own buttons (called on every render, so they follow the view's state).
 
@@ -19,7 +20,7 @@ export function divergingBars() {
   const s = {
     width: 180, barHeight: 14,
     key: (d) => d.concept, label: (d) => d.concept, value: (d) => d.influence,
-    valueText: (d) => fmt(d.influence), max: null,
+    valueText: (d) => fmt(d.influence), valueTitle: () => null, max: null,
     labelControl: () => {}, controls: () => {},
   };
   function chart(selection) {
@@ -43,7 +44,7 @@ export function divergingBars() {
         .attr('y', 2).attr('height', s.barHeight - 4)
         .attr('x', (d) => Math.min(x(0), x(s.value(d) ?? 0)))
         .attr('width', (d) => Math.abs(x(s.value(d) ?? 0) - x(0)));
-      row.select('.inf-value').text(s.valueText);
+      row.select('.inf-value').text(s.valueText).attr('title', s.valueTitle);
       row.select('.inf-name').call(s.labelControl);
       row.select('.inf-controls').call(s.controls);
     });

@@ -56,6 +56,11 @@ function takeSnap(view, next) {
   if (state.releasePrefetch && !state.adding && next.state !== 'loading') { state.releasePrefetch(); state.releasePrefetch = null; }
   if (!info?.student?.stale) state.pending = [];
   if (old && old.student?.id !== info?.student?.id) { view.ui.distil.reset(); state.conflict = null; clearNote(state); }
+  // Notices that no longer hold: a word about an earlier head (a restore or someone's
+  // tune came since), a conflict whose newer head is now the one shown.
+  const h = headOf(info);
+  if (state.note.head !== null && h !== null && h > state.note.head && !state.busy) clearNote(state);
+  if (state.conflict && h !== null && h >= state.conflict.head) state.conflict = null;
   if (old?.student?.id !== info?.student?.id || headOf(old) !== headOf(info) ||
     !!old?.student?.stale !== !!info?.student?.stale) loadInfluence(view);
   else render(view);

@@ -1,20 +1,23 @@
 // views/instances.js — thumbnails of the selected disagreement subset, concept or
-// class (in that order of precedence), paged, each with the teacher's and the
-// student's answer; the hovered concept (store command 'concept:hover') or the selected
+// class (in that order of precedence) on the split the header shows, paged, each
+// with the teacher's and the student's answer; the hovered concept (store command 'concept:hover') or the selected
 // concept has its segments outlined over each thumbnail (an SVG over the <img>);
 // clicking a thumbnail shows its top contributing concepts for the student's class.
 //
 // Sources: one JSON read per page, with both answers for every thumbnail:
 // subset "teacher=a,student=b" -> GET …/versions/{v}/disagreements?agreement=all&
-// teacher_class=a&student_class=b (a diagonal cell lists the agreements); class ->
-// the same with agreement=all&label=k; concept -> GET /extractions/{x}/concepts/
-// {word}/gallery (with each image's segment), then the page's answers in one
-// …/disagreements?agreement=all&image_ids=…. Versions never change, so these reads
-// are cached per (student, version, query). Only a clicked image reads its
+// teacher_class=a&student_class=b&split=s (a diagonal cell lists the agreements);
+// class -> the same with agreement=all&label=k&split=s; concept -> GET /extractions/
+// {x}/concepts/{word}/gallery (its top images, each with its segment; the gallery
+// knows no splits), then their answers on the split in one …/disagreements?
+// agreement=all&split=s&image_ids=…, which keeps the gallery's images of that split;
+// that list is paged here. Versions never change, so these reads are cached per
+// (student, version, query). Only a clicked image reads its
 // contributions (GET …/versions/{v}/images/{id}/contributions, cached too); the
 // outlines come from GET /extractions/{x}/images/{id}/segments (cached per image).
 // A stale student (its data changed) has no answers: a class's images then come from
-// GET /datasets/{d}/images?label=k and are shown without them.
+// GET /datasets/{d}/images?label=k&split=s and are shown without them (a concept's
+// gallery then shows every split's images, and says so).
 //
 // init(store, api, el) -> {update()}
 
@@ -22,30 +25,14 @@ import { announce } from '../ui.js';
 import { track } from '../perf.js';
 import { prefetchInIdle } from '../prefetch.js';
 import { parseSubset } from '../shapes.js';
+import { maskPath } from '../outline.js';
+import { shownSplit, splitLabel } from '../splits.js';
 import { studentSource, shownVersion, fromSnap } from '../sources/student.js';
 
 const d3 = window.d3;
 const PAGE = 12;
 const THUMB = 128;
-
-// The outline path of a mask {h, w, bits} in a 0..1 x 0..1 box: the cell edges
-// between a set cell and an unset one (or the border).
-export function maskPath(mask) {
-  const { h, w, bits } = mask;
-  const on = (y, x) => y >= 0 && x >= 0 && y < h && x < w && bits[y * w + x] === '1';
-  const sx = 1 / w, sy = 1 / h, f = (v) => +v.toFixed(4);
-  let p = '';
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      if (!on(y, x)) continue;
-      if (!on(y - 1, x)) p += `M${f(x * sx)} ${f(y * sy)}H${f((x + 1) * sx)}`;
-      if (!on(y + 1, x)) p += `M${f(x * sx)} ${f((y + 1) * sy)}H${f((x + 1) * sx)}`;
-      if (!on(y, x - 1)) p += `M${f(x * sx)} ${f(y * sy)}V${f((y + 1) * sy)}`;
-      if (!on(y, x + 1)) p += `M${f((x + 1) * sx)} ${f(y * sy)}V${f((y + 1) * sy)}`;
-    }
-  }
-  return p;
-}
+const GALLERY_ALL = 200; // a concept gallery's whole list (the server keeps its top 48)
 
 export function init(store, api, el) {
   const source = studentSource(store, api);
@@ -136,10 +123,10 @@ export function init(store, api, el) {
   function prefetchOtherClasses() {
     const s = sid();
     const v = ver();
-    const split = store.state.split;
+    const split = shownSplit(store);
     const others = (info.student.classes || []).filter((c) => c !== store.state.class);
     prefetchInIdle(others.map((c) => () => answered(classQuery(c, split), { background: true })),
-      () => analysable() && sid() === s && ver() === v && store.state.split === split);
+      () => analysable() && sid() === s && ver() === v && shownSplit(store) === split);
   }
   const answerOf = (d) => ({ teacher_class: d.teacher_class, student_class: d.student_class });
 
@@ -151,26 +138,28 @@ export function init(store, api, el) {
     if (!info || info.none || !m) { items = []; total = 0; state = 'idle'; render(); return; }
     if (!quiet || state !== 'ok') { state = 'loading'; render(); }
     const s = store.state;
+    const split = shownSplit(store);
     try {
       let r, withAnswers = false;
       if (m === 'subset') {
         if (!analysable()) throw new Error('the student is out of date; distil it again to see its disagreements');
         const q = parseSubset(s.subset) || {};
-        r = await answered({ agreement: 'all', teacher_class: q.teacher, student_class: q.student, split: s.split, limit: PAGE, offset });
+        r = await answered({ agreement: 'all', teacher_class: q.teacher, student_class: q.student, split, limit: PAGE, offset });
         withAnswers = true;
       } else if (m === 'concept') {
-        r = await api.get(`/api/v1/extractions/${xid()}/concepts/${encodeURIComponent(s.concept)}/gallery`,
-          { query: { limit: PAGE, offset } });
+        const all = await conceptOnSplit(s.concept, split);
+        r = { items: all.items.slice(offset, offset + PAGE), total: all.items.length };
+        withAnswers = all.answered;
       } else {
         const k = (info.student.classes || []).indexOf(s.class);
         if (k < 0) throw new Error(`this student has no class “${s.class}”`);
         if (analysable()) {
-          r = await answered(classQuery(s.class, s.split, offset));
+          r = await answered(classQuery(s.class, split, offset));
           withAnswers = true;
           if (g === gen) prefetchOtherClasses();
         } else {
           r = await api.get(`/api/v1/datasets/${info.student.dataset_id}/images`,
-            { query: { label: k, split: s.split, limit: PAGE, offset } });
+            { query: { label: k, split, limit: PAGE, offset } });
         }
       }
       if (g !== gen) return;
@@ -186,6 +175,23 @@ export function init(store, api, el) {
       state = 'error'; error = e.message;
       render();
     }
+  }
+
+  // A concept's gallery on one split: its whole list (at most the server's top 48),
+  // then the answers of those images on the split in one read, which also says which
+  // of them are in it. A stale student has no answers: every split's images, unfiltered.
+  async function conceptOnSplit(word, split) {
+    const g = await api.get(`/api/v1/extractions/${xid()}/concepts/${encodeURIComponent(word)}/gallery`,
+      { query: { limit: GALLERY_ALL } });
+    const all = g.items || [];
+    if (!analysable() || !all.length) return { items: all, answered: false };
+    const ids = [...new Set(all.map((d) => d.image_id))].sort((a, b) => a - b);
+    const r = await answered({ agreement: 'all', split, image_ids: ids.join(','), limit: ids.length });
+    const byId = new Map((r.items || []).map((d) => [d.image_id, d]));
+    return {
+      items: all.filter((d) => byId.has(d.image_id)).map((d) => ({ ...byId.get(d.image_id), ...d })),
+      answered: true,
+    };
   }
 
   // The answers for a page that came without them (a concept's gallery): one read.
@@ -308,15 +314,16 @@ export function init(store, api, el) {
     empty.attr('hidden', true);
     main.attr('hidden', null);
     const sub = parseSubset(s.subset) || {};
-    caption.text(m === 'subset' ? (sub.teacher != null && sub.teacher === sub.student ? `Agreements: teacher and student say ${sub.teacher}`
-      : `Disagreements: teacher ${sub.teacher ?? 'any'}, student ${sub.student ?? 'any'}`)
-      : m === 'concept' ? `Images where “${s.concept}” is most present`
-        : `Images labelled ${s.class}${s.split ? ` (${s.split})` : ''}`);
+    const on = ` on the ${splitLabel(shownSplit(store)).toLowerCase()} split`;
+    caption.text(m === 'subset' ? (sub.teacher != null && sub.teacher === sub.student ? `Agreements${on}: teacher and student say ${sub.teacher}`
+      : `Disagreements${on}: teacher ${sub.teacher ?? 'any'}, student ${sub.student ?? 'any'}`)
+      : m === 'concept' ? `Images where “${s.concept}” is most present${analysable() ? on : ', on every split (the student is out of date)'}`
+        : `Images labelled ${s.class}${on}`);
     const c = shownConcept();
     statusEl.attr('data-kind', state === 'error' ? 'error' : null).text(
       state === 'loading' ? 'Loading images…'
         : state === 'error' ? `Could not load the images: ${error}`
-          : !items.length ? 'No images here.'
+          : !items.length ? (m === 'concept' ? `None of the images where “${s.concept}” is most present is on this split.` : 'No images here.')
             : info.student.stale ? 'The student is out of date (its concepts changed), so its answers are not shown; distil it again.'
               : c ? `Outlined: segments nearest to “${c}”.` : 'Hover a concept to outline its segments; pick an image for its top concepts.');
 

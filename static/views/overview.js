@@ -1,6 +1,8 @@
 // views/overview.js — the concept × class heat map of every weight of the shown
 // version (store 'version', else the head): rows are concepts, columns classes
-// (the chart: charts/heatmap.js).
+// (the chart: charts/heatmap.js). The cells are weights, defined beside the map
+// (the Concepts view ranks the same pairs by influence, which also depends on the
+// split; the weights do not).
 // Order (a simple seriation, so blocks show): classes as the dataset lists them;
 // each concept goes under the class of its largest |weight|, within it by that
 // |weight|, largest first; concepts with no weight at all come last.
@@ -36,6 +38,9 @@ export function init(store, api, el) {
   const emptyBox = root.append('div');
   const body = root.append('div').attr('class', 'overview').attr('hidden', true);
   const caption = body.append('p').attr('class', 'sv-note ov-caption');
+  body.append('p').attr('class', 'sv-note ov-defs')
+    .text('Cells are weights: what a concept’s presence adds to (orange) or takes from (blue) a class’s score, on every ' +
+      'split alike. Concepts ranks by influence: weight × mean presence on the selected split.');
   const legend = body.append('div').attr('class', 'ov-legend');
   const scroller = body.append('div').attr('class', 'ov-scroll');
   let version = null;
@@ -62,7 +67,7 @@ export function init(store, api, el) {
         .attr('x', (d) => [2, W / 2, W - 2][d]).attr('text-anchor', (d) => ['start', 'middle', 'end'][d]);
       return g;
     });
-    svg.selectAll('text').text((d) => [`${d3.format('.2f')(-max)} against`, '0', `+${d3.format('.2f')(max)} for`][d]);
+    svg.selectAll('text').text((d) => [`${d3.format('.2f')(-max)} lowers`, 'weight 0', `+${d3.format('.2f')(max)} raises`][d]);
   }
 
   function render() {

@@ -1,10 +1,12 @@
 // views/performance.js — how well the student follows the teacher, on the selected
 // split (store 'split'; null = test) and version (store 'version'; null = head):
 //   a summary line (fidelity, accuracies, disagreements),
-//   per-class bars of fidelity, student accuracy and teacher accuracy, the classes
-//   where the two disagree marked (charts/class-bars.js); a row selects its class,
+//   per-class bars of fidelity, student accuracy and teacher accuracy, each with its
+//   count of disagreements, the classes whose fidelity is well below the student's
+//   overall marked ⚠ (standout.js; charts/class-bars.js); a row selects its class,
 //   the student-vs-teacher confusion matrix (charts/confusion.js; rows: teacher,
-//   columns: student); a cell selects its subset "teacher=A,student=B" (formatSubset).
+//   columns: student), laid out to the panel's width (re-laid out when it changes);
+//   a cell selects its subset "teacher=A,student=B" (formatSubset).
 // Without a student it offers "Distil a student" (editor+, a student.distill job
 // followed with jobrun.js) when the project's teacher output and extraction are
 // ready, else says what is missing.
@@ -17,10 +19,11 @@ import { createJobRunner } from '../jobrun.js';
 import { classBars } from '../charts/class-bars.js';
 import { confusionMatrix } from '../charts/confusion.js';
 import { formatSubset, parseSubset } from '../shapes.js';
+import { shownSplit, splitLabel } from '../splits.js';
+import { standsOut, MIN_SHORTFALL } from '../standout.js';
 import { studentSource, fetchVersion, reloadStudent, shownVersion } from '../sources/student.js';
 
 const d3 = window.d3;
-const DEFAULT_SPLIT = 'test';
 const pct = (v) => (v === null || v === undefined ? '–' : d3.format('.1%')(v));
 const MEASURES = [
   { key: 'fidelity', label: 'Fidelity' },
@@ -44,6 +47,7 @@ export function init(store, api, el) {
     item.append('span').attr('class', 'perf-swatch');
     item.append('span').text(m.label);
   }
+  const flagNote = body.append('p').attr('class', 'sv-note perf-flag-note');
   const barsBox = body.append('div').attr('class', 'perf-bars-list').attr('role', 'group')
     .attr('aria-label', 'Per-class fidelity and accuracy');
   body.append('h3').attr('class', 'sv-h3').attr('id', 'perf-cm-title').text('Student vs teacher');
@@ -139,12 +143,13 @@ export function init(store, api, el) {
 
   function renderBody(snap) {
     const v = version.body;
-    const splitKey = store.get('split') ?? DEFAULT_SPLIT;
+    const splitKey = shownSplit(store);
     const m = v.measures?.splits?.[splitKey];
     const head = snap.student.head.number;
     const which = `version ${v.number}${v.number === head ? ' (head)' : ` of ${head}`}`;
     if (!m) {
       summary.text(`${snap.student.name || `Student ${snap.student.id}`}, ${which}: this dataset has no “${splitKey}” split. Pick another split above.`);
+      flagNote.text('');
       barsBox.selectAll('*').remove();
       cmBox.selectAll('*').remove();
       return;
@@ -155,18 +160,38 @@ export function init(store, api, el) {
       `fidelity ${pct(m.fidelity)}, student accuracy ${pct(m.student_accuracy)}, teacher accuracy ${pct(m.teacher_accuracy)}; ` +
       `${m.disagreements} disagreement${m.disagreements === 1 ? '' : 's'}.` + (snap.student.stale ? ' The inputs changed since it was fitted (stale).' : ''));
     const selClass = store.get('class');
-    const rows = classes.map((name, k) => ({
-      name,
-      ...m.classes[k],
-      disagree: d3.sum(conf[k]) - conf[k][k],
-      n: d3.sum(conf[k]),
-      selected: name === selClass,
-    }));
+    const rows = classes.map((name, k) => {
+      const row = { name, ...m.classes[k], disagree: d3.sum(conf[k]) - conf[k][k], n: d3.sum(conf[k]), selected: name === selClass };
+      return { ...row, flag: standsOut(row, m.fidelity) };
+    });
     barsBox.datum(rows).call(bars);
+    const flagged = rows.filter((r) => r.flag).length;
+    flagNote.text(`⚠ marks a class whose fidelity is well below the student’s ${pct(m.fidelity)} on this split ` +
+      `(more than ${Math.round(MIN_SHORTFALL * 100)} points and two standard errors): ` +
+      `${flagged ? `${flagged} class${flagged === 1 ? '' : 'es'} here` : 'none here'}.`);
+    drawMatrix();
+  }
 
-    // Confusion matrix as a table: every cell is a button choosing its subset.
-    cmBox.datum({ classes, counts: conf }).call(matrix.selected(parseSubset(store.get('subset')))
-      .caption(`Rows: the teacher's class; columns: the student's. ${m.n} images on the ${splitKey} split; off the diagonal they disagree. Choose a cell to see its images.`));
+  // Confusion matrix as a table: every cell is a button choosing its subset; laid
+  // out to the width the panel gives it now.
+  function drawMatrix() {
+    if (!version || body.attr('hidden') !== null) return;
+    const m = version.body.measures?.splits?.[shownSplit(store)];
+    if (!m) return;
+    const split = splitLabel(shownSplit(store)).toLowerCase();
+    drawnWidth = cmBox.node().clientWidth;
+    cmBox.datum({ classes: version.body.classes, counts: m.confusion })
+      .call(matrix.width(drawnWidth || null).selected(parseSubset(store.get('subset')))
+        .caption(`Rows: the teacher's class; columns: the student's. ${m.n} images on the ${split} split; off the diagonal they disagree. Choose a cell to see its images.`));
+  }
+  let drawnWidth = 0;
+  // The panel's width changes with the window: lay the matrix out again (not on
+  // every pixel: a few px either way keeps the columns).
+  if (typeof ResizeObserver === 'function') {
+    new ResizeObserver(() => {
+      const w = cmBox.node().clientWidth;
+      if (w && Math.abs(w - drawnWidth) > 4) drawMatrix();
+    }).observe(cmBox.node());
   }
 
   async function loadVersion() {

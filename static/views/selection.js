@@ -1,33 +1,35 @@
 // views/selection.js — the header's selection bar: one chip per selected key with a
-// button that clears it, and the split picker. It reads and writes only the store.
+// button that clears it, and the split picker. The picker offers the splits the
+// shown student's data has (its head's measures, store data 'student'; train, val,
+// test, shifted before there is one), the held-out test split by default; every
+// student view computes on the split picked here. It reads and writes only the store.
 // init(store, api, el) where el is the header's nav.selection.
 
 import { announce } from '../ui.js';
+import { DEFAULT_SPLIT, splitOptions, splitLabel } from '../splits.js';
 
 const d3 = window.d3;
 
-// Splits the measures can be computed on; null (the default) is the held-out test
-// split. The names follow the demo world (train / test / shifted test); a project's
-// own list will replace this once the datasets API describes its splits.
-export const SPLITS = [
-  { value: 'test', label: 'Held-out test (default)' },
-  { value: 'shifted', label: 'Shifted test' },
-  { value: 'train', label: 'Training' },
-];
-const DEFAULT_SPLIT = 'test';
 const CHIP_KEYS = ['project', 'class', 'concept', 'subset', 'version'];
 
 export function init(store, api, el) {
   const chips = d3.select(el).select('#selection-chips');
   const split = d3.select(el).select('#split-select');
 
-  split.selectAll('option').data(SPLITS).join('option')
-    .attr('value', (d) => d.value).text((d) => d.label);
+  let have = null; // the splits of the shown student's data, null before there is one
   split.on('change', (ev) => {
     const v = ev.target.value;
     store.select({ split: v === DEFAULT_SPLIT ? null : v }, { source: 'selection' });
-    announce(`Measures now on the ${SPLITS.find((s) => s.value === v)?.label || v} split.`);
+    announce(`Measures, rankings and images now on the ${splitLabel(v)} split.`);
   });
+
+  function renderSplits() {
+    const selected = store.get('split') ?? DEFAULT_SPLIT;
+    split.selectAll('option').data(splitOptions(have, selected), (d) => d.value).join('option')
+      .attr('value', (d) => d.value).text((d) => d.label)
+      .classed('unknown', (d) => d.missing);
+    split.property('value', selected);
+  }
 
   function render() {
     const s = store.state;
@@ -49,14 +51,18 @@ export function init(store, api, el) {
           .text('×')
           .on('click', (ev, dd) => store.select({ [dd.key]: null }, { source: 'selection' }));
       });
-    const known = SPLITS.some((o) => o.value === s.split);
-    // An unknown split from a link is still shown, not silently replaced.
-    split.selectAll('option.unknown').data(s.split && !known ? [s.split] : []).join('option')
-      .attr('class', 'unknown').attr('value', (d) => d).text((d) => d);
-    split.property('value', s.split ?? DEFAULT_SPLIT);
+    renderSplits();
   }
 
   store.on('select.selection', render);
+  store.on('data.selection', ({ key, value }) => {
+    if (key !== 'student') return;
+    const splits = value?.state === 'ready' ? Object.keys(value.student?.head?.measures?.splits || {}) : null;
+    const next = splits && splits.length ? splits : null;
+    if (String(next) === String(have)) return;
+    have = next;
+    renderSplits();
+  });
   render();
   return { render };
 }

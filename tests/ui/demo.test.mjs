@@ -184,7 +184,8 @@ test('demo world: sign in, distil, select, downtune, provenance, restore, add a 
   await shots(page, '03-class-selected');
 
   // 5. Downtune its most influential concept by ×10, with the keyboard.
-  const inf = (await call(server, 'GET', `/api/v1/students/${sid}/versions/1/classes/${encodeURIComponent(cls)}/influence`)).json;
+  // Ranked on the split the page shows (the held-out test split).
+  const inf = (await call(server, 'GET', `/api/v1/students/${sid}/versions/1/classes/${encodeURIComponent(cls)}/influence?split=test`)).json;
   const top = [...inf.items].sort((a, b) => b.influence - a.influence)[0];
   assert.equal(await concepts.locator('.inf-row').first().getAttribute('data-concept'), top.concept);
   await concepts.getByLabel('Factor').selectOption('10');
@@ -207,10 +208,11 @@ test('demo world: sign in, distil, select, downtune, provenance, restore, add a 
   await e2.waitFor();
   assert.match(await e2.locator('.prov-actions').textContent(), new RegExp(`downtune “${top.concept}” for ${cls} ×10 \\(from v1\\)`));
   assert.match(await e2.locator('.prov-who').textContent(), /^by admin, /);
-  const deltas = await e2.locator('.prov-deltas li').allTextContents();
+  // Fidelity's change on the test split, in its column (a rounded zero is "±0.0").
   const dFid = t2.fidelity - t1.fidelity;
-  const want = Math.abs(dFid) < 5e-5 ? '= fidelity ±0' : `${dFid > 0 ? '▲' : '▼'} fidelity ${dFid > 0 ? '+' : '−'}${Math.abs(dFid * 100).toFixed(1)} pp`;
-  assert.equal(deltas[0].replace('-', '−'), want, deltas.join(' | '));
+  const shown = Math.round(dFid * 1000) / 10;
+  const want = shown === 0 ? '±0.0' : `${shown > 0 ? '▲ +' : '▼ −'}${Math.abs(shown).toFixed(1)}`;
+  assert.equal(await e2.locator('table.prov-deltas tr[data-measure="fidelity"] td[data-split="test"]').textContent(), want);
   // The performance view shows version 2's measures, not version 1's.
   await summary.filter({ hasText: `version 2 (head), on the test split (${t2.n} images): fidelity ${pct(t2.fidelity)}` }).waitFor();
   const row = perf.locator(`button.perf-row[data-class="${cls}"]`);

@@ -1,15 +1,21 @@
 // modules.test.mjs — static/store.js and static/api.js in plain node, no browser:
 // the selection rules, the URL mirror and history, commands apart from data, error
 // bodies turned into ApiError, the 401 hook, followJob's long-poll loop and stop(),
-// and the idle-time prefetch (static/prefetch.js) with the read counting it defers
-// to (static/perf.js).
+// bytes up and files down, the idle-time prefetch (static/prefetch.js) with the read
+// counting it defers to (static/perf.js), and the page's pure helpers: the splits
+// offered (splits.js), deltas that never colour a rounded zero (deltas.js), the
+// classes that stand out (standout.js) and mask outlines (outline.js).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as d3 from 'd3';
 import { createStore, stateFromSearch, searchFromState } from '../../static/store.js';
-import { createApi, ApiError } from '../../static/api.js';
+import { createApi, ApiError, filenameOf } from '../../static/api.js';
 import { requestStarted, requestEnded, readsInFlight, track } from '../../static/perf.js';
 import { prefetchInIdle, holdPrefetch } from '../../static/prefetch.js';
+import { splitOptions, orderSplits, shownSplit } from '../../static/splits.js';
+import { formatDelta, formatValue } from '../../static/deltas.js';
+import { standsOut, standoutMargin, MIN_SHORTFALL } from '../../static/standout.js';
+import { maskPath } from '../../static/outline.js';
 
 // A window with just what the store touches: location, history, popstate.
 function fakeWindow(search = '') {
@@ -266,4 +272,94 @@ test('prefetch: a hold waits for the read in flight and pauses the rest until re
   release(); // a second call is harmless
   await until(() => log.length === 5);
   assert.deepEqual(log.slice(3), ['start b', 'end b']);
+});
+
+// ---- the pure helpers of issue 16's page: splits, deltas, standing out, outlines,
+// the confusion matrix's layout, downloads.
+
+test('splits: the picker offers the data\'s splits in reading order, val included, and keeps a missing one', () => {
+  assert.deepEqual(splitOptions(['test', 'val', 'train']).map((o) => o.value), ['train', 'val', 'test']);
+  assert.equal(splitOptions(['test', 'val']).find((o) => o.value === 'test').label, 'Held-out test (default)');
+  assert.equal(splitOptions(['val']).find((o) => o.value === 'val').label, 'Validation');
+  // No data yet: the four known splits.
+  assert.deepEqual(splitOptions(null).map((o) => o.value), ['train', 'val', 'test', 'shifted']);
+  // Other names follow the known ones, by name.
+  assert.deepEqual(orderSplits(['zeta', 'test', 'alpha', 'train']), ['train', 'test', 'alpha', 'zeta']);
+  // A split from a link that this data lacks stays, marked, instead of silently switching.
+  const opts = splitOptions(['train', 'test'], 'shifted');
+  assert.deepEqual(opts.at(-1), { value: 'shifted', label: 'Shifted test (not in this data)', missing: true });
+  assert.equal(splitOptions(['train', 'test'], 'test').some((o) => o.missing), false);
+  // The split the views use: the store's, else the held-out test split.
+  const store = createStore({ win: null, d3 });
+  assert.equal(shownSplit(store), 'test');
+  store.select({ split: 'val' });
+  assert.equal(shownSplit(store), 'val');
+});
+
+test('deltas: a change that rounds to zero is grey "±0", never a coloured arrow', () => {
+  // The issue's "▼ −0.0 pp": −0.04 pp rounds to 0.0.
+  assert.deepEqual(formatDelta(-0.0004), { text: '±0.0', dir: 'same', better: 'same' });
+  assert.deepEqual(formatDelta(0.00049), { text: '±0.0', dir: 'same', better: 'same' });
+  assert.deepEqual(formatDelta(-0.0005 + 1e-12), { text: '±0.0', dir: 'same', better: 'same' });
+  assert.deepEqual(formatDelta(-0.0006), { text: '▼ −0.1', dir: 'down', better: 'worse' });
+  assert.deepEqual(formatDelta(0.0123), { text: '▲ +1.2', dir: 'up', better: 'better' });
+  // Counts where down is better (disagreements).
+  assert.deepEqual(formatDelta(-3, { pp: false, up: false }), { text: '▼ −3', dir: 'down', better: 'better' });
+  assert.deepEqual(formatDelta(0.4, { pp: false, up: false }), { text: '±0', dir: 'same', better: 'same' });
+  assert.deepEqual(formatDelta(2, { pp: false, up: false }), { text: '▲ +2', dir: 'up', better: 'worse' });
+  // No value (a split with no labelled images): a dash, no colour.
+  assert.deepEqual(formatDelta(null), { text: '–', dir: 'none', better: 'none' });
+  assert.deepEqual(formatDelta(NaN), { text: '–', dir: 'none', better: 'none' });
+  assert.equal(formatValue(0.97912), '97.9%');
+  assert.equal(formatValue(12, { pp: false }), '12');
+  assert.equal(formatValue(undefined), '–');
+});
+
+test('standout: only classes well below the overall fidelity are flagged', () => {
+  // The issue: a 97.9% student, a class at 96% with 4 disagreements out of 100: not flagged.
+  assert.equal(standsOut({ fidelity: 0.96, n: 100, disagree: 4 }, 0.979), false);
+  // 10 points below on 100 images: flagged.
+  assert.equal(standsOut({ fidelity: 0.879, n: 100, disagree: 12 }, 0.979), true);
+  // No disagreement, or no measure: never.
+  assert.equal(standsOut({ fidelity: 0.5, n: 100, disagree: 0 }, 0.979), false);
+  assert.equal(standsOut({ fidelity: null, n: 0, disagree: 0 }, 0.979), false);
+  // Few images: one miss out of 4 (25 points below a 100%-ish student) is within noise
+  // of a 70% student, but not of a 99% one.
+  assert.equal(standsOut({ fidelity: 0.75, n: 4, disagree: 1 }, 0.7), false);
+  assert.ok(standoutMargin(0.7, 4) > 0.4);
+  assert.equal(standoutMargin(0.99, 1000), MIN_SHORTFALL);
+  assert.equal(standoutMargin(0.9, 0), Infinity);
+});
+
+test('outline: a mask\'s outline is the edges between set and unset cells', () => {
+  // One set cell of a 2x2 mask: its four edges.
+  assert.equal(maskPath({ h: 2, w: 2, bits: '1000' }), 'M0 0H0.5M0 0.5H0.5M0 0V0.5M0.5 0V0.5');
+  // Two cells side by side share no inner edge.
+  const p = maskPath({ h: 1, w: 2, bits: '11' });
+  assert.equal((p.match(/V/g) || []).length, 2);
+  assert.equal(maskPath({ h: 2, w: 2, bits: '0000' }), '');
+});
+
+test('api: postBytes sends the bytes with their type; download returns the file and its name', async () => {
+  const seen = [];
+  const api = createApi({
+    fetchFn: async (url, init) => {
+      seen.push({ url, init });
+      if (url.endsWith('.pt')) {
+        return new Response(new Uint8Array([1, 2, 3]), { status: 200, headers: { 'Content-Disposition': 'attachment; filename="student-3-v2.pt"' } });
+      }
+      if (url.endsWith('/gone')) return new Response(JSON.stringify({ error: { code: 'conflict', message: 'stale' } }), { status: 409 });
+      return new Response(JSON.stringify({ class: 'cat' }), { status: 200 });
+    },
+  });
+  const bytes = new Blob([new Uint8Array([0xff, 0xd8, 0xff])], { type: 'image/jpeg' });
+  assert.deepEqual(await api.postBytes('/p', bytes, 'image/jpeg'), { class: 'cat' });
+  assert.equal(seen[0].init.headers['Content-Type'], 'image/jpeg');
+  assert.equal(seen[0].init.body, bytes);
+  const { blob, filename } = await api.download('/x/export.pt');
+  assert.equal(filename, 'student-3-v2.pt');
+  assert.deepEqual([...new Uint8Array(await blob.arrayBuffer())], [1, 2, 3]);
+  await assert.rejects(api.download('/gone'), (e) => e instanceof ApiError && e.conflict && e.message === 'stale');
+  assert.equal(filenameOf(null), null);
+  assert.equal(filenameOf('attachment; filename=a.json'), 'a.json');
 });

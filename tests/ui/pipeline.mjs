@@ -34,11 +34,13 @@ export async function succeeded(server, id, ms) {
   return j;
 }
 
+// The default layout: train 3 (plain 2, striped 1), test 1.
+export const LAYOUT = { 'train/plain': ['red.jpg', 'green.jpg'], 'train/striped': ['stripes.jpg'], 'test/plain': ['blue.jpg'] };
+
 // Dataset `name`: <split>/<class>/*.jpg from the four fixture JPEGs (distinct bytes),
 // uploaded as a tar under `work`; returns the dataset as the API shows it after.
-export async function uploadDataset(server, work, name, ms) {
-  const tar = fixtureTar(join(work, 'tree'), join(work, 'images.tar'),
-    { 'train/plain': ['red.jpg', 'green.jpg'], 'train/striped': ['stripes.jpg'], 'test/plain': ['blue.jpg'] });
+export async function uploadDataset(server, work, name, ms, layout = LAYOUT) {
+  const tar = fixtureTar(join(work, 'tree'), join(work, 'images.tar'), layout);
   const ds = await must(server, 'POST', '/api/v1/datasets', { name }, 201);
   const up = await call(server, 'POST', `/api/v1/datasets/${ds.id}/upload`,
     { raw: tar, headers: { 'Content-Type': 'application/x-tar' } });
@@ -62,9 +64,9 @@ export async function registerClip(server, work) {
 }
 
 // All four parts a project is made of: { dataset, teacher, concept, corpus }, the
-// dataset and corpus named after the prefixes given.
-export async function buildParts(server, work, { dataset, corpus, words, ms }) {
-  const parts = { dataset: await uploadDataset(server, work, uniq(dataset), ms) };
+// dataset and corpus named after the prefixes given (layout: uploadDataset's).
+export async function buildParts(server, work, { dataset, corpus, words, ms, layout }) {
+  const parts = { dataset: await uploadDataset(server, work, uniq(dataset), ms, layout) };
   parts.teacher = await registerTeacher(server, work, parts.dataset);
   parts.concept = await registerClip(server, work);
   parts.corpus = await must(server, 'POST', '/api/v1/corpora', { name: uniq(corpus), words }, 201);

@@ -5,8 +5,9 @@
 // page: distil from the Student performance view (progress to 100%), per-class bars
 // and the confusion matrix (a cell selects its subset), the concept × class heat map
 // (C x d cells; a cell selects class and concept), a tune made through the API shows
-// up in Provenance with its deltas after the app's refresh (reloadStudent), restoring
-// version 1 makes a new head, the export link downloads the JSON, a 409 on restore
+// up in Provenance with its change on each split after the app's refresh
+// (reloadStudent), restoring version 1 makes a new head, the export button downloads
+// the JSON, a 409 on restore
 // (stale student) is explained with a "Reload the head" button; no console errors
 // or failed requests but that one.
 //
@@ -127,9 +128,11 @@ test('student views: distil, bars, confusion, heat map, provenance, restore, exp
   await v2.waitFor();
   assert.match(await v2.locator('.prov-actions').textContent(), new RegExp(`downtune “${v1.concepts[best.j]}” for ${v1.classes[best.k]} ×2`));
   assert.match(await v2.locator('.prov-who').textContent(), /by admin/);
-  const deltas = await v2.locator('.prov-deltas li').allTextContents();
-  assert.equal(deltas.length, 3, deltas.join(' | '));
-  for (const t of deltas) assert.match(t, /^[▲▼=] /);
+  // Its change in each of 3 measures on each split (train, test), side by side.
+  assert.deepEqual(await v2.locator('table.prov-deltas thead th').allTextContents(), ['change', 'train', 'test']);
+  const deltas = await v2.locator('table.prov-deltas td').allTextContents();
+  assert.equal(deltas.length, 3 * 2, deltas.join(' | '));
+  for (const t of deltas) assert.match(t, /^([▲▼] [+−]\d|±0)/);
   await perf.locator('.perf-summary', { hasText: 'version 2 (head)' }).waitFor();
   await ov.locator('.ov-caption', { hasText: 'Version 2 (head)' }).waitFor();
 
@@ -138,10 +141,11 @@ test('student views: distil, bars, confusion, heat map, provenance, restore, exp
   await page.waitForFunction(() => new URL(location.href).searchParams.get('version') === '1');
   await perf.locator('.perf-summary', { hasText: 'version 1 of 2' }).waitFor();
   await ov.locator('.ov-caption', { hasText: 'Version 1 of 2' }).waitFor();
-  assert.match(await prov.locator('.prov-export').getAttribute('href'), new RegExp(`/api/v1/students/${st.id}/versions/1/export$`));
 
-  // Export downloads the JSON.
-  const [download] = await Promise.all([page.waitForEvent('download'), prov.locator('.prov-export').click()]);
+  // Export downloads the shown version's JSON.
+  const [download] = await Promise.all([page.waitForEvent('download'),
+    prov.getByRole('button', { name: 'Export version 1 as JSON' }).click()]);
+  assert.equal(download.suggestedFilename(), `student-${st.id}-v1.json`);
   const saved = join(work, 'export.json');
   await download.saveAs(saved);
   const ex = JSON.parse(readFileSync(saved, 'utf8'));

@@ -6,7 +6,7 @@
 // downtune (running state, a new head, changed bars), a 409 from a head someone else
 // moved (explained, "Reload head" works), the instances with teacher/student answers
 // and contributions, outlines on hover, a typed concept (422 message for an unknown
-// one, then added, then distilled again). No console errors or failed requests but
+// one, then added, then distilled again). Everything on the default split (test). No console errors or failed requests but
 // the deliberate 409.
 //
 // Env: INFICOND_TEST_DATABASE_URL (required), INFICOND_BIN (default
@@ -16,6 +16,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as d3 from 'd3';
 import { startServer, call } from '../api/harness.mjs';
 import { noBrowser, launchBrowser, openPage as open, shot, signIn, pickProject } from './browser.mjs';
 import { SERVER_ENV, hasClip, uniq, must, succeeded, buildParts, runTeacherAndExtraction, createProject } from './pipeline.mjs';
@@ -54,6 +55,11 @@ after(async () => {
 const openPage = () => open(browser, { viewport: { width: 1440, height: 900 } });
 const head = async () => (await call(server, 'GET', `/api/v1/students/${world.student}`)).json.head.number;
 const values = (view) => view.locator('.inf-row .inf-value').allTextContents();
+// A version's ranking of class plain on the test split, as the page writes its values.
+const apiValues = async (v) => {
+  const inf = (await call(server, 'GET', `/api/v1/students/${world.student}/versions/${v}/classes/plain/influence?split=test`)).json;
+  return [...inf.items].sort((a, b) => b.influence - a.influence).map((d) => d3.format('+.3~g')(d.influence));
+};
 
 test('concepts: influence bars, keyboard downtune, 409 explained with reload, instances, a typed concept', { skip, timeout: 240000 }, async () => {
   const { page, close } = await openPage();
@@ -67,6 +73,7 @@ test('concepts: influence bars, keyboard downtune, 409 explained with reload, in
   await rows.first().waitFor();
   assert.equal(await rows.count(), WORDS.length);
   const before1 = await values(view);
+  assert.deepEqual(before1, await apiValues(1));
   // Searchable.
   await view.getByLabel('Search', { exact: true }).fill('re');
   await view.locator('#concepts-count', { hasText: /of 8 concepts match/ }).waitFor();
@@ -92,10 +99,12 @@ test('concepts: influence bars, keyboard downtune, 409 explained with reload, in
   assert.equal(await page.evaluate(() => window.__busy), true, 'the control never showed it was running');
   assert.equal(await head(), 2);
   await view.locator('.tuning-caption', { hasText: 'version 2 (head)' }).waitFor();
-  await page.waitForFunction((old) => {
+  // The bars are version 2's (on the test split: they differ from version 1's when
+  // the teacher puts a test image in plain).
+  await page.waitForFunction((want) => {
     const now = [...document.querySelectorAll('#view-concepts .inf-row .inf-value')].map((e) => e.textContent);
-    return now.length === old.length && now.join() !== old.join();
-  }, before1);
+    return now.join() === want.join();
+  }, await apiValues(2));
   await shot(page, '31-concepts-downtuned');
 
   // Someone else tunes head 2 first; the page's tune on 2 is a 409, explained.
@@ -116,12 +125,13 @@ test('concepts: influence bars, keyboard downtune, 409 explained with reload, in
   await view.locator('.tuning-status', { hasText: 'Version 4 is the new head' }).waitFor();
   assert.equal(await head(), 4);
 
-  // Instances: the class's thumbnails with answers; a click shows contributions.
+  // Instances: the class's thumbnails on the test split (blue.jpg) with answers; a
+  // click shows contributions.
   const inst = page.locator('#view-instances');
   const thumbs = inst.locator('li.thumb');
   await page.waitForFunction(() => {
     const t = [...document.querySelectorAll('#view-instances li.thumb')];
-    return t.length === 3 && t.every((li) => /T: \S+/.test(li.textContent) && /S: \S+/.test(li.textContent) &&
+    return t.length === 1 && t.every((li) => /T: \S+/.test(li.textContent) && /S: \S+/.test(li.textContent) &&
       li.querySelector('img').complete && li.querySelector('img').naturalWidth > 0);
   });
   assert.match(await thumbs.first().getByRole('button').getAttribute('aria-label'), /teacher says \w+, student says \w+/);

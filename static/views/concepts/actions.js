@@ -19,8 +19,9 @@ import { render } from './render.js';
 
 const ACTION_WORDS = { uptune: 'Uptuning', downtune: 'Downtuning', remove: 'Removing' };
 
-function say(view, text, kind = 'info') {
-  view.state.note = { text, kind };
+// A status line about head `head` (null: about the action in progress).
+function say(view, text, kind = 'info', head = null) {
+  view.state.note = { text, kind, head };
   render(view);
 }
 
@@ -48,7 +49,7 @@ export async function tune(view, action, concept) {
     const r = await api.post(`/api/v1/students/${sid}/versions`, { parent, actions,
       note: `${action} ${concept} for ${k}${action === 'remove' ? '' : ` ×${state.factor}`}` });
     state.busy = null;
-    state.note = { text: `Version ${r.number} is the new head: ${action === 'remove' ? 'removed' : `${action}d ×${state.factor}`} “${concept}” for ${k}.`, kind: 'ok' };
+    state.note = { text: `Version ${r.number} is the new head: ${action === 'remove' ? 'removed' : `${action}d ×${state.factor}`} “${concept}” for ${k}.`, kind: 'ok', head: r.number };
     announce(state.note.text);
     render(view);
     reloadStudent(store);
@@ -58,11 +59,11 @@ export async function tune(view, action, concept) {
       state.conflict = { head: e.body.head, parent };
       clearNote(state);
     } else if (e.conflict) {
-      say(view, `Not applied: ${e.message}`, 'error');
+      say(view, `Not applied: ${e.message}`, 'error', parent);
     } else if (e.status === 403) {
-      say(view, 'Your role cannot tune students; an editor or admin can.', 'error');
+      say(view, 'Your role cannot tune students; an editor or admin can.', 'error', parent);
     } else {
-      say(view, `Not applied: ${e.message}`, 'error');
+      say(view, `Not applied: ${e.message}`, 'error', parent);
     }
     render(view);
     if (state.conflict) view.ui.conflictBox.select('button').node().focus();
@@ -74,7 +75,7 @@ export function reloadHead(view) {
   if (!state.info?.student?.id) return;
   const head = state.conflict?.head;
   state.conflict = null;
-  state.note = { text: `Reloaded: version ${head ?? 'the newest'} is the head. Tune again if you still want your change.`, kind: 'ok' };
+  state.note = { text: `Reloaded: version ${head ?? 'the newest'} is the head. Tune again if you still want your change.`, kind: 'ok', head: head ?? null };
   render(view);
   announce(state.note.text);
   reloadStudent(store);

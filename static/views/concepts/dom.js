@@ -58,7 +58,10 @@ export function buildDom(view, el) {
   });
 
   const count = main.append('p').attr('class', 'tuning-count').attr('id', 'concepts-count');
-  const list = main.append('ul').attr('class', 'inf-list').attr('aria-label', 'Concepts by influence');
+  // What the bars are, beside them (the heat map shows weights for the same pairs).
+  const defs = main.append('p').attr('class', 'tuning-defs').attr('id', 'concepts-defs');
+  const list = main.append('ul').attr('class', 'inf-list').attr('aria-label', 'Concepts by influence')
+    .attr('aria-describedby', 'concepts-defs');
 
   const addForm = main.append('form').attr('class', 'add-concept').attr('novalidate', true)
     .on('submit', (ev) => { ev.preventDefault(); addWord(view); });
@@ -71,7 +74,7 @@ export function buildDom(view, el) {
 
   return {
     empty, main, caption, classSel, factorLabel, factorSel, status, conflictBox, conflictText,
-    staleBox, staleText, distil, count, list, addForm, addInput, addBtn, addMsg,
+    staleBox, staleText, distil, count, defs, list, addForm, addInput, addBtn, addMsg,
     chart: influenceChart(view),
   };
 }
@@ -86,12 +89,15 @@ function influenceChart(view) {
     .labelControl((sel) => sel.selectAll('button').data((d) => [d]).join('button')
       .attr('type', 'button').attr('class', 'concept-name')
       .attr('aria-pressed', (d) => String(store.get('concept') === d.concept))
-      .attr('aria-label', (d) => `${d.concept}: influence ${d.pending ? 'not computed yet' : fmt(d.influence)}. Show its images`)
+      .attr('aria-label', (d) => `${d.concept}: influence ${d.pending ? 'not computed yet'
+        : `${fmt(d.influence)} (weight ${fmt(d.weight)} × mean presence ${d3.format('.2f')(d.mean_presence)})`}. Show its images`)
       .text((d) => d.concept)
       .on('click', (ev, d) => store.select({ concept: store.get('concept') === d.concept ? null : d.concept }, { source: 'concepts' }))
       .on('mouseenter focus', (ev, d) => store.command('concept:hover', d.concept))
       .on('mouseleave blur', () => store.command('concept:hover', null)))
     .valueText((d) => (d.pending ? 'new' : fmt(d.influence)))
+    .valueTitle((d) => (d.pending ? 'Not weighed yet: distil again'
+      : `influence ${fmt(d.influence)} = weight ${fmt(d.weight)} × mean presence ${d3.format('.3f')(d.mean_presence)}`))
     .controls((sel) => {
       const acts = canTune(view) ? ['uptune', 'downtune', 'remove'] : [];
       const factor = state.factor;

@@ -1,11 +1,14 @@
 // views/concepts/influence.js — the selected class's concepts ranked by influence
-// (GET …/versions/{v}/classes/{k}/influence): read once per (student, version,
-// class, split) and kept (a version never changes), a prefetch in flight joined,
+// (GET …/versions/{v}/classes/{k}/influence?split=, the split the header shows:
+// influence = weight × mean presence over the images the teacher puts in the class
+// on that split): read once per (student, version, class, split) and kept (a
+// version never changes), a prefetch in flight joined,
 // and the other classes' rankings read in idle time (prefetch.js) so that picking
 // another class draws at once (bench/ui_perf.mjs "select").
 
 import { track } from '../../perf.js';
 import { prefetchInIdle } from '../../prefetch.js';
+import { shownSplit } from '../../splits.js';
 import { selectedClass, viewing } from './state.js';
 import { render } from './render.js';
 
@@ -21,7 +24,7 @@ export function loadInfluence(view) {
     state.influence = null; state.influenceState = 'idle'; render(view); return;
   }
   const v = viewing(view);
-  const split = store.get('split');
+  const split = shownSplit(store);
   const key = `${info.student.id}:${v}:${k}:${split}`;
   const kept = state.kept.get(key);
   if (kept) {
@@ -68,8 +71,8 @@ function prefetchOtherClasses(view) {
   const { store, state } = view;
   const sid = state.info.student.id;
   const v = viewing(view);
-  const split = store.get('split');
+  const split = shownSplit(store);
   const todo = (state.info.student.classes || []).filter((c) => !state.kept.has(`${sid}:${v}:${c}:${split}`));
   prefetchInIdle(todo.map((c) => () => readInfluence(view, sid, v, c, split, { background: true })),
-    () => state.info?.student?.id === sid && !state.info.student.stale && viewing(view) === v && store.get('split') === split);
+    () => state.info?.student?.id === sid && !state.info.student.stale && viewing(view) === v && shownSplit(store) === split);
 }

@@ -5,6 +5,7 @@
 
 import { canEdit, emptyState } from '../../ui.js';
 import { headOf } from '../../sources/student.js';
+import { shownSplit, splitLabel } from '../../splits.js';
 import { canTune, viewing } from './state.js';
 
 const d3 = window.d3;
@@ -20,8 +21,13 @@ export function render(view) {
   const h = headOf(info);
   const v = viewing(view);
   const { influence } = state;
+  const split = shownSplit(view.store);
   ui.caption.text(`${st.name || `Student ${st.id}`} · version ${v}${v === h ? ' (head)' : `, head is ${h}`}` +
-    (influence ? ` · ${influence.n_images} images the teacher puts in ${influence.class}` : ''));
+    (influence ? ` · ${influence.n_images} image${influence.n_images === 1 ? '' : 's'} the teacher puts in ${influence.class}` +
+      ` on the ${splitLabel(influence.split ?? split).toLowerCase()} split` : ''));
+  ui.defs.attr('hidden', influence ? null : true)
+    .text('Influence = weight × mean presence on those images: how far the concept moves the class’s score there. ' +
+      'The heat map shows the weight alone (the same on every split).');
 
   const classes = st.classes || [];
   ui.classSel.selectAll('option').data(['', ...classes], (d) => d).join('option')

@@ -21,7 +21,9 @@ export function createState(snap) {
     kept: new Map(),         // `${student}:${version}:${class}:${split}` -> ranking (a version never changes)
     reads: new Map(),        // the same keys -> the read in flight
     busy: null,              // {concept, action} while a tune runs
-    note: { text: '', kind: '' }, // the status line
+    note: { text: '', kind: '', head: null }, // the status line; head: the head it speaks of
+                             // (a later head clears it: "Version 2 is the new head" is
+                             // no longer true after a restore)
     conflict: null,          // {head, parent} after a 409: someone else tuned first
     query: '',               // the search box, lower case
     factor: FACTORS[1],      // what uptune multiplies (and downtune divides) a weight by
@@ -34,7 +36,7 @@ export function createState(snap) {
   };
 }
 
-export const clearNote = (state) => { state.note = { text: '', kind: '' }; };
+export const clearNote = (state) => { state.note = { text: '', kind: '', head: null }; };
 export const selectedClass = (view) => view.store.get('class');
 // The version shown: the store's version when the student has it, else the head.
 export const viewing = (view) => shownVersion(view.store, view.state.snap);
