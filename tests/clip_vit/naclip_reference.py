@@ -32,6 +32,10 @@ Usage:
   naclip_reference.py ARCHIVE --check-plain [--heads N]
       Prints {"min_cos", "max_rel"} between `plain` and the archive's encode_image
       on a random batch at the archive's own size.
+  naclip_reference.py --jobs JOBS.json
+      Many comparisons in one process (float64): JOBS.json is a list of {archive,
+      input, shape: [H, W], product, method, std, heads, check_plain}; prints a list
+      of the results above (with "plain_vs_archive" where check_plain is true).
 """
 import argparse
 import json
@@ -39,6 +43,7 @@ import math
 import os
 import sys
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -166,9 +171,27 @@ def check_plain(archive, heads):
     return {"min_cos": float(cos.min()), "max_rel": float((got - want).norm() / want.norm())}
 
 
+def compare(archive, inp, shape, product, method="naclip", std=5.0, heads=None, double=True, cache={}):
+    """Per-patch cosine between the product's (E, gh, gw) for one image and the reference's."""
+    dtype = torch.float64 if double else torch.float32
+    key = (archive, dtype)
+    if key not in cache:
+        cache[key] = {k: v.to(dtype) for k, v in visual_params(archive).items()}
+    H, W = shape
+    x = torch.from_numpy(np.fromfile(inp, dtype="<f4")).view(1, 3, H, W).to(dtype)
+    want = dense(cache[key], x, method, std, heads)[0]  # (E, gh, gw)
+    got = torch.from_numpy(np.fromfile(product, dtype="<f4")).to(dtype)
+    if got.numel() != want.numel():
+        return {"error": f"product has {got.numel()} values, reference {list(want.shape)}"}
+    got = got.view_as(want)
+    cos = F.cosine_similarity(got.flatten(1), want.flatten(1), dim=0)  # (gh*gw) per patch
+    return {"min_cos": float(cos.min()), "mean_cos": float(cos.mean()), "max_abs": float((got - want).abs().max()),
+            "patches": cos.numel(), "shape": list(want.shape)}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("archive")
+    ap.add_argument("archive", nargs="?")
     ap.add_argument("--input")
     ap.add_argument("--shape", help="H,W of the input")
     ap.add_argument("--method", default="naclip", choices=["naclip", "maskclip"])
@@ -177,28 +200,32 @@ def main():
     ap.add_argument("--double", action="store_true", help="compute in float64")
     ap.add_argument("--compare")
     ap.add_argument("--check-plain", action="store_true")
+    ap.add_argument("--jobs", help="a JSON list of {archive, input, shape: [H, W], product, method, std, heads}")
     args = ap.parse_args()
     torch.set_num_threads(1)
     with torch.no_grad():
+        if args.jobs:
+            with open(args.jobs) as f:
+                jobs = json.load(f)
+            out = []
+            for j in jobs:
+                r = compare(j["archive"], j["input"], j["shape"], j["product"], j.get("method", "naclip"),
+                            float(j.get("std", 5.0)), j.get("heads") or None)
+                if j.get("check_plain"):
+                    r["plain_vs_archive"] = check_plain(j["archive"], j.get("heads") or None)
+                out.append(r)
+            print(json.dumps(out))
+            return 0
+        if not args.archive:
+            ap.error("an archive is needed (or --jobs)")
         if args.check_plain:
             print(json.dumps(check_plain(args.archive, args.heads or None)))
             return 0
         if not (args.input and args.shape and args.compare):
             ap.error("--input, --shape and --compare are needed (or --check-plain)")
-        H, W = (int(s) for s in args.shape.split(","))
-        dtype = torch.float64 if args.double else torch.float32
-        p = {k: v.to(dtype) for k, v in visual_params(args.archive).items()}
-        x = torch.from_numpy(__import__("numpy").fromfile(args.input, dtype="<f4")).view(1, 3, H, W).to(dtype)
-        want = dense(p, x, args.method, args.std, args.heads or None)[0]  # (E, gh, gw)
-        got = torch.from_numpy(__import__("numpy").fromfile(args.compare, dtype="<f4")).to(dtype)
-        if got.numel() != want.numel():
-            print(json.dumps({"error": f"product has {got.numel()} values, reference {list(want.shape)}"}))
-            return 1
-        got = got.view_as(want)
-        cos = F.cosine_similarity(got.flatten(1), want.flatten(1), dim=0)  # (gh*gw) per patch
-        print(json.dumps({"min_cos": float(cos.min()), "mean_cos": float(cos.mean()),
-                          "max_abs": float((got - want).abs().max()), "patches": cos.numel(),
-                          "shape": list(want.shape)}))
+        shape = [int(v) for v in args.shape.split(",")]
+        print(json.dumps(compare(args.archive, args.input, shape, args.compare, args.method, args.std,
+                                 args.heads or None, args.double)))
     return 0
 
 
