@@ -78,7 +78,7 @@ if [ "${BENCH_CLIP:-1}" != 0 ] && [ -f "$vocab" ]; then
 JSON
   fi
   [ -d var/bench/photos ] || /usr/bin/python3 bench/make_photos.py var/bench/photos --n 16
-  build/inficond bench extract --model "$b16" --images var/bench/photos --n 16 --batch 8 --runs 3 --compare-global
+  build/inficond bench extract --model "$b16" --images var/bench/photos --n 16 --warmup 1 --runs 3 --compare-global
 fi
 
 echo "== load: read routes under wrk (50 connections, 30 s) while an extraction runs"

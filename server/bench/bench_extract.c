@@ -73,7 +73,7 @@ static void bench_extract_usage(FILE *out) {
             "                              [--words a,b,c | --corpus FILE] [--runs 3] [--warmup 2]\n"
             "                              [--vocab ../shared/clip/bpe_simple_vocab_16e6.txt.gz] [--side 64]\n"
             "                              [--python /usr/bin/python3] [--peer bench/extract_peer.py]\n"
-            "                              [--compare-global]\n\n"
+            "                              [--compare-global [--global-runs 1]]\n\n"
             "Concept extraction images/s (decode + preprocess/crops + encode + segments + presence),\n"
             "C (this binary, the concepts.extract job's path) vs Python (the peer, python3-torch), one\n"
             "thread each, same files (the first N .jpg under FOLDER, recursively, sorted) and batch\n"
@@ -83,7 +83,7 @@ static void bench_extract_usage(FILE *out) {
             "words tokenizer's list or a built-in list of 24. Medians of --runs alternating rounds.\n"
             "A dense CLIP folder (\"dense\": {\"from\": \"clip-vit\"}) is timed against the same dense\n"
             "forward in Python; --compare-global also times the same archive as a 14-crop global\n"
-            "model (C only). For a CLIP ViT the encoder's GFLOP/s is shown against OpenBLAS SGEMM's\n"
+            "model (C only, --global-runs rounds). For a CLIP ViT the encoder's GFLOP/s is shown against OpenBLAS SGEMM's\n"
             "peak measured in the same run. The image method's output sums (and a global model's\n"
             "presence sum) must agree with the peer's to 1e-4, else exit 1.\n"
             "Prints a table, then one JSON line last.\n",
@@ -469,7 +469,7 @@ static int clip_dim(const char *pt, err *e) {
 int bench_extract(int argc, char **argv) {
     const char *images = NULL, *model_arg = NULL, *python = "/usr/bin/python3", *peer = "bench/extract_peer.py";
     const char *words_arg = NULL, *corpus = NULL, *vocab = "../shared/clip/bpe_simple_vocab_16e6.txt.gz";
-    int batch = 0, n = 512, warmup = 2, runs = 3, side = 64, compare_global = 0;
+    int batch = 0, n = 512, warmup = 2, runs = 3, side = 64, compare_global = 0, global_runs = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -488,13 +488,14 @@ int bench_extract(int argc, char **argv) {
         else if (!strcmp(a, "--python") && v) python = v, i++;
         else if (!strcmp(a, "--peer") && v) peer = v, i++;
         else if (!strcmp(a, "--compare-global")) compare_global = 1;
+        else if (!strcmp(a, "--global-runs") && v) global_runs = atoi(v), i++;
         else {
             bench_extract_usage(stderr);
             return 2;
         }
     }
     if (!images || !model_arg || batch < 0 || batch > 1024 || n < 1 || warmup < 0 || runs < 1 ||
-        runs > BX_MAX_RUNS || side < 8 || side > 1024 || (words_arg && corpus)) {
+        runs > BX_MAX_RUNS || global_runs < 1 || global_runs > BX_MAX_RUNS || side < 8 || side > 1024 || (words_arg && corpus)) {
         bench_extract_usage(stderr);
         return 2;
     }
@@ -602,12 +603,12 @@ int bench_extract(int argc, char **argv) {
         if (mkdir(twin, 0755) || write_global_twin(twin, &mf, &e) || model_manifest_load(twin, &gmf, &e) ||
             !(gmodel = model_check_load(&gmf, &e)) || extraction_encoder_init(&genc, &gmf, gmodel, gmf.embedding_dim, &e))
             goto fail;
-        for (int r = 0; r < runs; r++) {
+        for (int r = 0; r < global_runs; r++) {
             bx_times gt;
             if (c_run(&genc, files.v, n, warmup, concepts, d, 0, &gt, &e)) goto fail;
             g_s[r] = gt.total, g_enc[r] = gt.encode;
-            fprintf(stderr, "bench extract: round %d of %d: the same archive on 14 crops, C %.4g images/s\n", r + 1, runs,
-                    n / g_s[r]);
+            fprintf(stderr, "bench extract: round %d of %d: the same archive on 14 crops, C %.4g images/s\n", r + 1,
+                    global_runs, n / g_s[r]);
         }
         compared = 1;
     }
@@ -620,11 +621,11 @@ int bench_extract(int argc, char **argv) {
     /* per CPU second: what the encoder gets done while it runs, whatever else the machine does */
     const double gflops_cpu = flops > 0 ? flops * n / bench_median(c_encoder_cpu, runs) * 1e-9 : 0;
     const double py_gflops_cpu = flops > 0 && py.encode_cpu > 0 ? flops * n / bench_median(py_enc_cpu, runs) * 1e-9 : 0;
-    const double g_ips = compared ? n / bench_median(g_s, runs) : 0;
+    const double g_ips = compared ? n / bench_median(g_s, global_runs) : 0;
     double g_flops = 0;
     if (compared && !shim_clip_vit_info_of(gmodel, mf.dense_heads, &vi, eb, sizeof eb))
         g_flops = SEGMENTS_GLOBAL_COUNT * shim_clip_vit_flops(&vi, mf.height, mf.width, "plain") * n /
-                  bench_median(g_enc, runs) * 1e-9;
+                  bench_median(g_enc, global_runs) * 1e-9;
 
     /* Both sides must have done the same work: the image method's outputs summed over
      * every image (crop, location) agree to BX_ENCODER_TOL of their absolute sum; a
