@@ -1,38 +1,49 @@
 #!/usr/bin/python3
 """extract_peer.py — the Python side of `inficond bench extract`.
 
-Runs the same TorchScript concept model over the same JPEG files with the same batch
-size, single-threaded (torch.set_num_threads(1)), and computes concept presence the
-way one would write it with torch ops:
+Runs the same concept model over the same JPEG files with the same batch size,
+single-threaded (torch.set_num_threads(1)), and computes concept presence the way one
+would write it with torch ops:
 
   dense model:  decode (PIL) -> resize to the model input (only when the size
-                differs; see resize_like_c) -> /255, normalise -> image method (B, D, h, w) ->
+                differs; resize_like_c) -> /255, normalise -> image method (B, D, h, w) ->
                 unit vector per location -> presence[i][j] = max(0, max over the h*w
                 locations of cos(location, concept_j)).
+                A dense CLIP folder ("dense": {"from": "clip-vit"}) runs the same dense
+                forward in Python instead of the image method: tests/clip_vit/
+                naclip_reference.py on the archive's visual.* parameters.
                 (The C side groups the locations into segments first and takes the
                 max over segments; that region merging has no torch counterpart, so
-                the values differ and the checksums are not comparable.)
+                the presence values differ: compare the encoder checksums.)
   global model: decode (PIL) -> the same 14 crops as server/segments.c (whole image,
                 2x2, 3x3; the same pixel boxes) each resized to the input (resize_like_c)
                 -> normalise -> image method on B*14 crops (B*14, D) -> unit rows ->
                 presence = max(0, max over the 14 crops of cos(crop, concept_j)).
+
+Both sides must do the same work, so the outputs are compared: "encoder_checksum" and
+"encoder_abs_checksum" are the sums of the image method's raw outputs and of their
+absolute values (float64 over every image, crop and location), "checksum" the sum of
+the presence matrix; `inficond bench extract` fails when they disagree with its own.
 
 The concept matrix is the text method on token ids the C side wrote (int64 raw,
 (d, context_length): tokenizing is C's job here), normalised once before timing.
 OpenAI-style archives (CUDA device constants, fp16 casts) are patched after load the
 way clip.load(jit=True, device="cpu") does.
 
-Resizing follows image_resize (server/jpeg_io.c) per axis: bilinear with pixel-centre
-alignment when it grows (the same pixels up to rounding), a box filter when it shrinks
-(PIL's BOX counts whole source pixels by their centres where C weighs the covered
-fraction: close, not identical), in 8 bits, at the same cost class as C's.
+Resizing is image_resize (server/dataset/jpeg_io.c) itself, in numpy: per axis the
+same taps (area weights when it shrinks, bilinear between pixel centres when it grows
+or keeps), a horizontal then a vertical pass of float32 products summed in the same
+order, rounded half to even to bytes: the same pixels bit for bit. (PIL's BOX and
+BILINEAR filters, used before, weigh and round differently, in fixed point: the
+inputs differed by a byte here and there and so did every checksum after them.)
 
 Usage: extract_peer.py MODEL_DIR FILE_LIST BATCH WARMUP_BATCHES TOKENS_FILE
 Prints one JSON line: {"images", "seconds", "cpu_seconds", "images_per_s", "checksum",
-"encode_seconds"}.
+"encoder_checksum", "encoder_abs_checksum", "encode_seconds", "encode_cpu_seconds"}.
 """
 import json
 import math
+import os
 import sys
 import time
 
@@ -111,16 +122,60 @@ def global_boxes(w, h):
     return out
 
 
-def resize_like_c(im, w, h):
-    """image_resize's filters: bilinear on an axis that grows or keeps its size, box on one that shrinks."""
-    sw, sh = im.size
+def axis_taps(src, dst):
+    """image_resize's taps for one axis: (first source index (dst), weights (dst, span) float32).
+    The same double arithmetic as axis_build, vectorised over the outputs."""
+    scale = src / dst
+    i = np.arange(dst, dtype=np.float64)
+    if dst < src:  # area: output pixel i covers [i*scale, (i+1)*scale)
+        span = math.ceil(scale) + 1
+        lo, hi = i * scale, (i + 1) * scale
+        first = np.floor(lo).astype(np.int64)
+        j = first[:, None] + np.arange(span)[None, :]
+        ov = np.minimum(hi[:, None], j + 1.0) - np.maximum(lo[:, None], j.astype(np.float64))
+        w = np.where((j < src) & (ov > 0), ov / scale, 0.0).astype(np.float32)
+        return first, w
+    # bilinear between the two nearest source centres, clamped at the edges
+    x = np.maximum((i + 0.5) * scale - 0.5, 0.0)
+    j0 = np.floor(x)
+    edge = j0 >= src - 1
+    f = x - j0
+    w = np.stack([np.where(edge, 1.0, 1.0 - f), np.where(edge, 0.0, f)], axis=1).astype(np.float32)
+    return np.where(edge, src - 1, j0).astype(np.int64), w
+
+
+def resize_like_c(a, w, h):
+    """image_resize on an (H, W, 3) uint8 array, bit for bit (see the header)."""
+    sh, sw = a.shape[:2]
     if (sw, sh) == (w, h):
-        return im
-    fx = Image.BOX if w < sw else Image.BILINEAR
-    fy = Image.BOX if h < sh else Image.BILINEAR
-    if fx == fy:
-        return im.resize((w, h), fx)
-    return im.resize((w, sh), fx).resize((w, h), fy)  # one axis at a time, as PIL does anyway
+        return a
+    fx, wx = axis_taps(sw, w)
+    fy, wy = axis_taps(sh, h)
+    src = a.astype(np.float32)
+    tmp = np.zeros((sh, w, 3), dtype=np.float32)  # the horizontal pass
+    for k in range(wx.shape[1]):
+        idx = fx + k
+        wk = np.where(idx < sw, wx[:, k], np.float32(0))  # a tap past the end adds +0, as C's skips it
+        tmp += wk[None, :, None] * src[:, np.minimum(idx, sw - 1), :]
+    out = np.zeros((h, w, 3), dtype=np.float32)
+    for k in range(wy.shape[1]):
+        idx = fy + k
+        wk = np.where(idx < sh, wy[:, k], np.float32(0))
+        out += wk[:, None, None] * tmp[np.minimum(idx, sh - 1), :, :]
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)  # rint: half to even, as lrintf
+
+
+def dense_clip_forward(model_dir, mf, model):
+    """The dense CLIP forward of tests/clip_vit/naclip_reference.py on the archive's parameters."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path.insert(0, os.path.join(here, "..", "tests", "clip_vit"))
+    import naclip_reference
+
+    dense = mf["dense"]
+    params = {k[len("visual."):]: v.detach().float().contiguous()
+              for k, v in model.named_parameters() if k.startswith("visual.")}
+    method, std, heads = dense.get("method", "naclip"), float(dense.get("gaussian_std", 5.0)), dense.get("heads")
+    return lambda x: naclip_reference.dense(params, x, method, std, heads)
 
 
 def main():
@@ -140,6 +195,8 @@ def main():
     if patch is True or (patch is None and needs_patch(model, mf["methods"]["image"])):
         model = patch_openai(model)
     encode_image = getattr(model, mf["methods"]["image"])
+    if mf.get("dense", {}).get("from") == "clip-vit":
+        encode_image = dense_clip_forward(model_dir, mf, model)
     encode_text = getattr(model, mf["methods"]["text"])
     with open(list_path) as f:
         files = [line.rstrip("\n") for line in f if line.strip()]
@@ -148,28 +205,28 @@ def main():
         concepts = torch.nn.functional.normalize(encode_text(tokens).float(), dim=1)  # (d, D)
 
     def decode(p):
-        im = Image.open(p).convert("RGB")
-        return im
+        return np.asarray(Image.open(p).convert("RGB"))  # (H, W, 3) uint8
 
     def run(paths):
-        if glob:
-            arrs = []
-            for p in paths:
-                im = decode(p)
-                for box in global_boxes(im.width, im.height):
-                    arrs.append(np.asarray(resize_like_c(im.crop(box), w, h)))
-        else:
-            arrs = []
-            for p in paths:
-                arrs.append(np.asarray(resize_like_c(decode(p), w, h)))
+        arrs = []
+        for p in paths:
+            a = decode(p)
+            if glob:
+                for x0, y0, x1, y1 in global_boxes(a.shape[1], a.shape[0]):
+                    arrs.append(resize_like_c(a[y0:y1, x0:x1], w, h))
+            else:
+                arrs.append(resize_like_c(a, w, h))
         x = torch.from_numpy(np.stack(arrs)).permute(0, 3, 1, 2).float().div_(255.0)  # (B or B*14, 3, h, w)
         if c == 1:
             x = x.mean(dim=1, keepdim=True)
         x = (x - mean) / std
         with torch.no_grad():
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             emb = encode_image(x).float()
             enc[0] += time.perf_counter() - t0
+            enc[1] += time.process_time() - c0
+            sums[0] += float(emb.double().sum())
+            sums[1] += float(emb.double().abs().sum())
             if glob:  # (B*14, D) -> (B, 14, D)
                 emb = torch.nn.functional.normalize(emb, dim=1).view(len(paths), 14, -1)
                 cos = torch.matmul(emb, concepts.t())  # (B, 14, d)
@@ -179,17 +236,19 @@ def main():
                 cos = torch.matmul(emb, concepts.t())  # (B, h*w, d)
             return cos.amax(dim=1).clamp_(min=0)  # (B, d)
 
-    enc = [0.0]
+    enc, sums = [0.0, 0.0], [0.0, 0.0]
     batches = [files[i:i + batch] for i in range(0, len(files), batch)]
     for b in batches[:warmup]:  # the profiling executor optimises on the first calls
         run(b)
-    enc[0] = 0.0
+    enc[0], enc[1], sums[0], sums[1] = 0.0, 0.0, 0.0, 0.0
     t0, c0 = time.perf_counter(), time.process_time()
     parts = [run(b) for b in batches]
     presence = torch.cat(parts)  # (N, d)
     dt, cpu = time.perf_counter() - t0, time.process_time() - c0
     print(json.dumps({"images": len(files), "seconds": dt, "cpu_seconds": cpu, "images_per_s": len(files) / dt,
-                      "checksum": float(presence.double().sum()), "encode_seconds": enc[0]}))
+                      "checksum": float(presence.double().sum()), "encoder_checksum": sums[0],
+                      "encoder_abs_checksum": sums[1], "encode_seconds": enc[0],
+                      "encode_cpu_seconds": enc[1]}))
 
 
 if __name__ == "__main__":

@@ -90,6 +90,30 @@ else
   skip extract-clip "no $clip or $vocab"
 fi
 
+# extract, dense CLIP: a ViT-B/16-shaped random-weight archive run by NACLIP's rule vs
+# the same dense forward in python3-torch, and vs the same archive on 14 crops
+# (BENCH_CLIP=0 skips)
+if [ "${BENCH_CLIP:-1}" != 0 ] && [ -f "$vocab" ]; then
+  b16=var/bench/clip-b16-dense
+  if [ ! -f "$b16/manifest.json" ]; then
+    mkdir -p "$b16"
+    /usr/bin/python3 tests/clip_vit/make_clip_vit.py "$b16/model.pt" --preset b16 >/dev/null
+    cp "$vocab" "$b16/"
+    cat >"$b16/manifest.json" <<'JSON'
+{"format": "inficond-model/1", "kind": "concept", "encoder": "dense", "file": "model.pt",
+ "input": {"channels": 3, "height": 224, "width": 224,
+           "mean": [0.48145466, 0.4578275, 0.40821073], "std": [0.26862954, 0.26130258, 0.27577711]},
+ "methods": {"image": "encode_image", "text": "encode_text"}, "embedding_dim": 512,
+ "tokenizer": {"type": "clip-bpe", "vocab": "bpe_simple_vocab_16e6.txt.gz", "context_length": 77},
+ "dense": {"from": "clip-vit", "method": "naclip", "gaussian_std": 5}}
+JSON
+  fi
+  [ -d var/bench/photos ] || /usr/bin/python3 bench/make_photos.py var/bench/photos --n 16
+  step extract-dense-clip build/inficond bench extract --model "$b16" --images var/bench/photos --n 16 --warmup 1 --runs 3 --compare-global
+else
+  skip extract-dense-clip "BENCH_CLIP=0 or no $vocab"
+fi
+
 # load: read routes under wrk (50 connections, 30 s) while an extraction runs
 step load_read env BASE=http://127.0.0.1:$port TOKEN=$token DEMO=$extract_demo bash bench/load_read.sh
 

@@ -12,6 +12,7 @@ packages=(
   clang libclang-rt-14-dev
   dataset-fashion-mnist
   chromium
+  python3-torch python3-numpy python3-pil  # tests/clip_vit's reference and archives, the bench peers
 )
 missing=()
 for p in "${packages[@]}"; do

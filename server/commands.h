@@ -16,6 +16,7 @@ int cmd_routes(int argc, char **argv);  /* cmd_routes.c */
 int cmd_tokenize(int argc, char **argv); /* cmd_tokenize.c */
 int cmd_bench(int argc, char **argv);    /* cmd_bench.c */
 int cmd_model(int argc, char **argv);    /* model_check.c */
+int cmd_encode(int argc, char **argv);   /* cmd_encode.c */
 int cmd_dataset(int argc, char **argv);  /* cmd_dataset.c */
 int cmd_demo(int argc, char **argv);     /* cmd_demo.c */
 int cmd_teacher_init(int argc, char **argv); /* cmd_teacher_init.c */

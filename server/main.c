@@ -15,6 +15,7 @@ const command commands[] = {
     {"tokenize", cmd_tokenize, "print the token ids of texts (CLIP BPE vocab or a word list)"},
     {"dataset", cmd_dataset, "dataset import: create a dataset and import idx files, a folder or a tar"},
     {"model", cmd_model, "model check DIR: validate a model folder and probe its methods"},
+    {"encode", cmd_encode, "one JPEG through a concept model's image path, written as float32"},
     {"teacher-init", cmd_teacher_init, "start a teacher model folder (random TorchScript CNN + manifest)"},
     {"demo", cmd_demo, "build the demo world (scenes, teacher, concept model) and report its quality"},
     {"gc", cmd_gc, "remove blobs, thumbnails and model folders no database row names"},

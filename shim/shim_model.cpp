@@ -9,7 +9,9 @@
 // (after checking element counts against shapes: from_blob checks nothing), runs
 // under NoGradGuard with the model's mutex held, and hands back float32 in a malloc'd
 // buffer. A shim_tensor input is a tensor C fills directly and is run without that
-// copy (a batch of crops is megabytes); memory a method keeps stays the model's. Not here: training, CUDA streams, half-precision inference.
+// copy (a batch of crops is megabytes); memory a method keeps stays the model's. A
+// model in dense mode (shim_dense_clip.h) runs its image method through that runner.
+// Not here: training, CUDA streams, half-precision inference.
 #include <sys/stat.h>
 
 #include <torch/script.h>
@@ -30,18 +32,12 @@
 
 #include "inficond_shim.h"
 #include "shim_internal.h"
+#include "shim_model_impl.h"
 
 using torch::jit::Block;
 using torch::jit::Graph;
 using torch::jit::Node;
 using torch::jit::Value;
-
-struct shim_model {
-    torch::jit::Module module;
-    c10::Device device{c10::kCPU};
-    bool patched = false;
-    std::mutex mu;  // held for a whole run: see the header's note on threads
-};
 
 // c10 ScalarType codes as they appear in TorchScript graphs.
 static constexpr int64_t DTYPE_HALF = 5;   // at::kHalf
@@ -271,6 +267,7 @@ extern "C" int shim_model_patched(const shim_model *m) { return m && m->patched 
 extern "C" int shim_model_has_method(const shim_model *m, const char *name) {
     if (!m || !name) return 0;
     try {
+        if (m->dense && m->dense_method == name) return 1;
         return m->module.find_method(name).has_value() ? 1 : 0;
     } catch (...) {
         return 0;
@@ -350,6 +347,19 @@ static at::Tensor first_tensor(const c10::IValue &v) {
 // Find the method, run it on args under the model's lock without autograd, copy the
 // result out. Throws with the reason.
 static void run_method(shim_model *m, const char *method, std::vector<c10::IValue> args, shim_output *out) {
+    if (m->dense && m->dense_method == method) {  // dense mode stands in for the image method
+        if (args.size() != 1 || !args[0].isTensor())
+            throw std::invalid_argument("dense mode takes one image tensor, got " + std::to_string(args.size()) +
+                                        " inputs");
+        at::Tensor res;
+        {
+            std::lock_guard<std::mutex> lock(m->mu);
+            c10::InferenceMode guard;
+            res = shim_dense_clip_forward(*m->dense, args[0].toTensor()).to(c10::kCPU).contiguous();
+        }
+        shim_output_from_tensor(res, out);
+        return;
+    }
     c10::optional<torch::jit::Method> meth = m->module.find_method(method);
     if (!meth)
         throw std::invalid_argument("the model has no such method (it has: " + method_names(m->module) + ")");

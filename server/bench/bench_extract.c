@@ -15,10 +15,20 @@
  * same warm-up batches; C and Python alternate for --runs rounds and the medians
  * count: of wall time (throughput), of the per-round ratios, and of process CPU time
  * (steadier when the machine is shared). Prints a table, then one JSON line last.
+ *
+ * Fair peers: both sides must compute the same thing, so after each timed C run the
+ * image method runs once more alone on the same preprocessed inputs (its own time:
+ * the encoder's GFLOP/s for a CLIP ViT, against OpenBLAS SGEMM's peak measured in the
+ * same run; and the sums of its raw outputs) and the run fails (exit 1) when those
+ * sums, or a global model's presence sum, differ from the peer's beyond
+ * BX_ENCODER_TOL / BX_PRESENCE_TOL. A dense CLIP folder's peer runs the same dense
+ * forward in Python (tests/clip_vit/naclip_reference.py); --compare-global times the
+ * same archive as a global model on 14 crops, C only, in the same run.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cblas.h>
 #include <jansson.h>
 
 #include "bench/bench_util.h"
@@ -36,12 +47,18 @@
 #include "file_read.h"
 #include "dataset/jpeg_io.h"
 #include "models/model_check.h"
+#include "shim_dense_clip.h"
 #include "extraction/presence.h"
 #include "teacher/teacher.h"
 #include "concepts/tokenizer_clip.h"
 #include "concepts/tokenizer_words.h"
 
 #define BX_MAX_RUNS 15
+/* Checksum agreement between C and the peer (see the end of bench_extract). The image
+ * method's outputs are float32 from the same pixels (the peer resizes bit for bit as
+ * C does) through different but equivalent op orders: ~1e-7 relative apart. */
+#define BX_ENCODER_TOL 1e-4
+#define BX_PRESENCE_TOL 1e-4
 
 /* CPU seconds of this process: both sides run one thread, so on a machine shared with
  * other work this is the steadier measure of the work done (reported beside wall time). */
@@ -56,7 +73,8 @@ static void bench_extract_usage(FILE *out) {
             "Usage: inficond bench extract --model DIR|FILE.pt --images FOLDER [--n 512] [--batch B]\n"
             "                              [--words a,b,c | --corpus FILE] [--runs 3] [--warmup 2]\n"
             "                              [--vocab ../shared/clip/bpe_simple_vocab_16e6.txt.gz] [--side 64]\n"
-            "                              [--python /usr/bin/python3] [--peer bench/extract_peer.py]\n\n"
+            "                              [--python /usr/bin/python3] [--peer bench/extract_peer.py]\n"
+            "                              [--compare-global [--global-runs 1]]\n\n"
             "Concept extraction images/s (decode + preprocess/crops + encode + segments + presence),\n"
             "C (this binary, the concepts.extract job's path) vs Python (the peer, python3-torch), one\n"
             "thread each, same files (the first N .jpg under FOLDER, recursively, sorted) and batch\n"
@@ -64,6 +82,11 @@ static void bench_extract_usage(FILE *out) {
             "archive, run as a global model (14 crops per image) with the clip-bpe --vocab and a\n"
             "--side x --side input. Concepts: --words, --corpus (one per line), else every word of a\n"
             "words tokenizer's list or a built-in list of 24. Medians of --runs alternating rounds.\n"
+            "A dense CLIP folder (\"dense\": {\"from\": \"clip-vit\"}) is timed against the same dense\n"
+            "forward in Python; --compare-global also times the same archive as a 14-crop global\n"
+            "model (C only, --global-runs rounds). For a CLIP ViT the encoder's GFLOP/s is shown against OpenBLAS SGEMM's\n"
+            "peak measured in the same run. The image method's output sums (and a global model's\n"
+            "presence sum) must agree with the peer's to 1e-4, else exit 1.\n"
             "Prints a table, then one JSON line last.\n",
             EXTRACTION_BATCH_DENSE, EXTRACTION_BATCH_GLOBAL);
 }
@@ -198,8 +221,11 @@ static float *embed(const model_manifest *mf, shim_model *model, const int64_t *
 
 typedef struct bx_times {
     double total, cpu, decode, encode, presence, prep;
+    double encoder;          /* the image method alone (timed apart), seconds      */
+    double encoder_cpu;      /* the same, process CPU seconds                      */
     size_t segments;
-    double checksum;
+    double checksum;         /* sum of the presence matrix                         */
+    double enc_sum, enc_abs; /* sums of the image method's raw outputs, and of |x| */
 } bx_times;
 
 /* Decode files[0..count) into imgs; a file that fails gets pixels NULL (as the job). */
@@ -215,7 +241,7 @@ static void decode_batch(char **files, int count, image_rgb *imgs) {
 }
 
 static int c_run(extraction_encoder *enc, char **files, int n, int warmup, const float *concepts, int d,
-                 bx_times *t, err *e) {
+                 int encoder_pass, bx_times *t, err *e) {
     const int batch = enc->batch;
     image_rgb *imgs = calloc((size_t)batch, sizeof *imgs);
     float *X = malloc((size_t)n * d * sizeof *X); // (n, d)
@@ -258,21 +284,46 @@ static int c_run(extraction_encoder *enc, char **files, int n, int warmup, const
     t->cpu = bx_cpu() - c0;
     t->segments = st.s_total;
     for (size_t i = 0; i < (size_t)n * d; i++) t->checksum += X[i];
-    t->prep = 0;
-    for (int at = 0; at < n && t->prep >= 0; at += batch) { /* preprocessing alone, outside the timed run */
-        int b = n - at < batch ? n - at : batch;
+    /* Outside the timed run: preprocessing alone, then the image method alone on what it
+     * made (the encoder's own time, for its GFLOP/s) and the sums of its raw outputs
+     * (the checksum the Python peer must match; extraction_encode keeps them to itself). */
+    const model_manifest *mf = enc->mf;
+    const int global = mf->encoder == MODEL_ENCODER_GLOBAL;
+    for (int at = 0; at < n && encoder_pass; at += batch) {
+        int b = n - at < batch ? n - at : batch, valid = 0;
         decode_batch(files + at, b, imgs);
         double t5 = bench_now();
-        for (int i = 0; i < b; i++)
-            if (imgs[i].pixels && (enc->mf->encoder == MODEL_ENCODER_GLOBAL
-                                       ? segments_global_batch(&imgs[i], enc->mf->width, enc->mf->height, enc->mf->mean,
-                                                               enc->mf->std, enc->x, enc->per, e)
-                                       : teacher_preprocess(enc->mf, &imgs[i], enc->x, enc->scratch, e)))
-                t->prep = -1;
-        if (t->prep >= 0) t->prep += bench_now() - t5;
+        int bad = 0;
+        for (int i = 0; i < b && !bad; i++) {
+            if (!imgs[i].pixels) continue;
+            float *slot = enc->x + (size_t)valid++ * enc->per;
+            bad = global ? segments_global_batch(&imgs[i], mf->width, mf->height, mf->mean, mf->std, slot, enc->per, e)
+                         : teacher_preprocess(mf, &imgs[i], slot, enc->scratch, e);
+        }
+        double t6 = bench_now(), c6 = bx_cpu();
+        t->prep += t6 - t5;
         for (int i = 0; i < b; i++) image_free(&imgs[i]);
+        if (bad) goto done;
+        if (!valid) continue;
+        const int64_t shape[4] = {global ? (int64_t)valid * SEGMENTS_GLOBAL_COUNT : valid, mf->channels, mf->height,
+                                  mf->width};
+        shim_output out = {0};
+        char eb[320];
+        bad = shim_model_run_tensor(enc->model, mf->method_image, enc->xt, 4, shape, &out, eb, sizeof eb);
+        t->encoder += bench_now() - t6;
+        t->encoder_cpu += bx_cpu() - c6;
+        enc->x = shim_tensor_data(enc->xt);
+        if (bad) {
+            err_set(e, ERR_TORCH, "image method '%s': %s", mf->method_image, eb);
+            goto done;
+        }
+        for (size_t i = 0; i < out.count; i++) t->enc_sum += out.data[i], t->enc_abs += fabs(out.data[i]);
+        shim_free_output(&out);
+        if (!enc->x) {
+            err_set(e, ERR_INTERNAL, "out of memory (input buffer)");
+            goto done;
+        }
     }
-    if (t->prep < 0) goto done;
     rc = 0;
 done:
     presence_free(&p);
@@ -284,8 +335,12 @@ done:
 
 /* ---- the Python side ---------------------------------------------------------- */
 
+typedef struct bx_py {
+    double seconds, cpu, encode, encode_cpu, checksum, enc_sum, enc_abs;
+} bx_py;
+
 static int py_run(const char *python, const char *peer, const char *model_dir, const char *list, int batch,
-                  int warmup, const char *tokens, double *seconds, double *cpu_s, double *checksum, double *encode_s) {
+                  int warmup, const char *tokens, bx_py *r) {
     char cmd[5 * PATH_MAX];
     snprintf(cmd, sizeof cmd, "OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 '%s' '%s' '%s' '%s' %d %d '%s'", python, peer,
              model_dir, list, batch, warmup, tokens);
@@ -297,17 +352,79 @@ static int py_run(const char *python, const char *peer, const char *model_dir, c
     json_t *j = json_loads(last, 0, NULL);
     double s = st == 0 && j ? json_number_value(json_object_get(j, "seconds")) : -1;
     if (j) {
-        *checksum = json_number_value(json_object_get(j, "checksum"));
-        *encode_s = json_number_value(json_object_get(j, "encode_seconds"));
-        *cpu_s = json_number_value(json_object_get(j, "cpu_seconds"));
+        r->checksum = json_number_value(json_object_get(j, "checksum"));
+        r->encode = json_number_value(json_object_get(j, "encode_seconds"));
+        r->encode_cpu = json_number_value(json_object_get(j, "encode_cpu_seconds"));
+        r->cpu = json_number_value(json_object_get(j, "cpu_seconds"));
+        r->enc_sum = json_number_value(json_object_get(j, "encoder_checksum"));
+        r->enc_abs = json_number_value(json_object_get(j, "encoder_abs_checksum"));
     }
     json_decref(j);
     if (s <= 0) {
         fprintf(stderr, "bench extract: the Python peer failed (exit %d): %s\n", st, last);
         return -1;
     }
-    *seconds = s;
+    r->seconds = s;
     return 0;
+}
+
+/* A hard link (the archive may be hundreds of MB), else a copy. */
+static int link_or_copy(const char *from, const char *to) { return link(from, to) == 0 ? 0 : copy_file(from, to); }
+
+/* The same archive as a global (14-crop) model in dir: the dense folder's manifest
+ * with "encoder": "global" and no "dense", and its model and tokenizer files. */
+static int write_global_twin(const char *dir, const model_manifest *mf, err *e) {
+    char p[PATH_MAX + 64];
+    snprintf(p, sizeof p, "%s/manifest.json", mf->dir);
+    json_error_t je;
+    json_t *root = json_load_file(p, 0, &je);
+    if (!root) return err_set(e, ERR_IO, "cannot read %s: %s", p, je.text);
+    json_object_set_new(root, "encoder", json_string("global"));
+    json_object_del(root, "dense");
+    snprintf(p, sizeof p, "%s/manifest.json", dir);
+    int rc = json_dump_file(root, p, JSON_INDENT(1)) ? err_set(e, ERR_IO, "cannot write %s", p) : 0;
+    json_decref(root);
+    const char *names[2] = {mf->file, mf->tokenizer_file}, *paths[2] = {mf->file_path, mf->tokenizer_path};
+    for (int i = 0; i < 2 && !rc; i++) {
+        if (strchr(names[i], '/')) return err_set(e, ERR_BAD_REQUEST, "--compare-global: '%s' is not in the folder's top", names[i]);
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        if (link_or_copy(paths[i], p)) rc = err_set(e, ERR_IO, "cannot copy %s", paths[i]);
+    }
+    return rc;
+}
+
+/* Remove dir's files (a flat folder this benchmark made) and dir. */
+static void remove_flat(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    for (struct dirent *de; (de = readdir(d));) {
+        if (de->d_name[0] == '.') continue;
+        char p[PATH_MAX + 300];
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        unlink(p);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+/* OpenBLAS SGEMM's best single-thread rate here, GFLOP/s: the best of 3 square 2048^3
+ * products (the peak a ViT's GEMMs are held against). */
+static double sgemm_peak(void) {
+    const int n = 2048;
+    float *a = malloc((size_t)n * n * sizeof *a), *b = malloc((size_t)n * n * sizeof *b),
+          *c = malloc((size_t)n * n * sizeof *c);
+    double best = 0;
+    if (a && b && c) {
+        for (size_t i = 0; i < (size_t)n * n; i++) a[i] = (float)(i % 7) * 0.1f, b[i] = (float)(i % 5) * 0.1f;
+        for (int r = 0; r < 3; r++) {
+            double t0 = bench_now();
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+            double g = 2.0 * n * n * n / (bench_now() - t0) * 1e-9;
+            best = g > best ? g : best;
+        }
+    }
+    free(a), free(b), free(c);
+    return best;
 }
 
 /* The manifest of a CLIP archive run as a global concept model, in dir. */
@@ -353,7 +470,7 @@ static int clip_dim(const char *pt, err *e) {
 int bench_extract(int argc, char **argv) {
     const char *images = NULL, *model_arg = NULL, *python = "/usr/bin/python3", *peer = "bench/extract_peer.py";
     const char *words_arg = NULL, *corpus = NULL, *vocab = "../shared/clip/bpe_simple_vocab_16e6.txt.gz";
-    int batch = 0, n = 512, warmup = 2, runs = 3, side = 64;
+    int batch = 0, n = 512, warmup = 2, runs = 3, side = 64, compare_global = 0, global_runs = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -371,13 +488,15 @@ int bench_extract(int argc, char **argv) {
         else if (!strcmp(a, "--vocab") && v) vocab = v, i++;
         else if (!strcmp(a, "--python") && v) python = v, i++;
         else if (!strcmp(a, "--peer") && v) peer = v, i++;
+        else if (!strcmp(a, "--compare-global")) compare_global = 1;
+        else if (!strcmp(a, "--global-runs") && v) global_runs = atoi(v), i++;
         else {
             bench_extract_usage(stderr);
             return 2;
         }
     }
     if (!images || !model_arg || batch < 0 || batch > 1024 || n < 1 || warmup < 0 || runs < 1 ||
-        runs > BX_MAX_RUNS || side < 8 || side > 1024 || (words_arg && corpus)) {
+        runs > BX_MAX_RUNS || global_runs < 1 || global_runs > BX_MAX_RUNS || side < 8 || side > 1024 || (words_arg && corpus)) {
         bench_extract_usage(stderr);
         return 2;
     }
@@ -386,9 +505,10 @@ int bench_extract(int argc, char **argv) {
     int rc = 1;
     bx_list files = {0}, words = {0};
     char tmpdir[] = "/tmp/inficond-bench-extract.XXXXXX", model_buf[PATH_MAX], list[PATH_MAX], tokens[PATH_MAX];
-    model_manifest mf = {0};
-    shim_model *model = NULL;
-    extraction_encoder enc = {0};
+    model_manifest mf = {0}, gmf = {0};
+    shim_model *model = NULL, *gmodel = NULL;
+    extraction_encoder enc = {0}, genc = {0};
+    char twin[PATH_MAX] = "";
     int64_t *ids = NULL;
     float *concepts = NULL;
     int made_model = 0;
@@ -448,52 +568,126 @@ int bench_extract(int argc, char **argv) {
     batch = enc.batch;
     const int global = mf.encoder == MODEL_ENCODER_GLOBAL;
 
+    /* The encoder's arithmetic, when it is a CLIP ViT (dense mode, or an archive run on
+     * crops): FLOPs per image, for its GFLOP/s against SGEMM's peak. */
+    shim_clip_vit_info vi;
+    char eb[320];
+    double flops = 0;
+    if (shim_model_dense_clip_info(model, &vi)) flops = shim_clip_vit_flops(&vi, mf.height, mf.width, mf.dense_method);
+    else if (global && !shim_clip_vit_info_of(model, 0, &vi, eb, sizeof eb))
+        flops = SEGMENTS_GLOBAL_COUNT * shim_clip_vit_flops(&vi, mf.height, mf.width, "plain");
+    double peak = sgemm_peak();
+
     double c_s[BX_MAX_RUNS], py_s[BX_MAX_RUNS], c_dec[BX_MAX_RUNS], c_enc[BX_MAX_RUNS], c_pres[BX_MAX_RUNS],
-        py_enc[BX_MAX_RUNS], c_prep[BX_MAX_RUNS], c_cpu[BX_MAX_RUNS], py_cpu[BX_MAX_RUNS], round_ratio[BX_MAX_RUNS];
-    double c_sum = 0, py_sum = 0;
+        py_enc[BX_MAX_RUNS], c_prep[BX_MAX_RUNS], c_cpu[BX_MAX_RUNS], py_cpu[BX_MAX_RUNS], round_ratio[BX_MAX_RUNS],
+        c_encoder[BX_MAX_RUNS], c_encoder_cpu[BX_MAX_RUNS], py_enc_cpu[BX_MAX_RUNS];
+    bx_times t = {0};
+    bx_py py = {0};
     size_t segs = 0;
     for (int r = 0; r < runs; r++) {
-        bx_times t;
-        if (c_run(&enc, files.v, n, warmup, concepts, d, &t, &e)) goto fail;
+        if (c_run(&enc, files.v, n, warmup, concepts, d, 1, &t, &e)) goto fail;
         c_s[r] = t.total, c_cpu[r] = t.cpu, c_dec[r] = t.decode, c_enc[r] = t.encode, c_pres[r] = t.presence, c_prep[r] = t.prep;
-        c_sum = t.checksum, segs = t.segments;
-        if (py_run(python, peer, model_dir, list, batch, warmup, tokens, &py_s[r], &py_cpu[r], &py_sum, &py_enc[r])) goto out;
+        c_encoder[r] = t.encoder, c_encoder_cpu[r] = t.encoder_cpu, segs = t.segments;
+        if (py_run(python, peer, model_dir, list, batch, warmup, tokens, &py)) goto out;
+        py_s[r] = py.seconds, py_cpu[r] = py.cpu, py_enc[r] = py.encode, py_enc_cpu[r] = py.encode_cpu;
         round_ratio[r] = py_s[r] / c_s[r];
-        fprintf(stderr, "bench extract: round %d of %d: C %.1f, Python %.1f images/s (%.2fx); CPU time %.1f, %.1f\n",
+        fprintf(stderr, "bench extract: round %d of %d: C %.4g, Python %.4g images/s (%.3gx); CPU time %.4g, %.4g\n",
                 r + 1, runs, n / c_s[r], n / py_s[r], round_ratio[r], n / c_cpu[r], py_cpu[r] > 0 ? n / py_cpu[r] : 0.0);
     }
+    peak = fmax(peak, sgemm_peak());
+
+    /* The same archive on 14 crops per image (C only), in the same run. */
+    double g_s[BX_MAX_RUNS], g_enc[BX_MAX_RUNS];
+    int compared = 0;
+    if (compare_global) {
+        snprintf(twin, sizeof twin, "%s/global", tmpdir);
+        if (mkdir(twin, 0755) || write_global_twin(twin, &mf, &e) || model_manifest_load(twin, &gmf, &e) ||
+            !(gmodel = model_check_load(&gmf, &e)) || extraction_encoder_init(&genc, &gmf, gmodel, gmf.embedding_dim, &e))
+            goto fail;
+        for (int r = 0; r < global_runs; r++) {
+            bx_times gt;
+            if (c_run(&genc, files.v, n, warmup, concepts, d, 0, &gt, &e)) goto fail;
+            g_s[r] = gt.total, g_enc[r] = gt.encode;
+            fprintf(stderr, "bench extract: round %d of %d: the same archive on 14 crops, C %.4g images/s\n", r + 1,
+                    global_runs, n / g_s[r]);
+        }
+        compared = 1;
+    }
+
     const double c_ips = n / bench_median(c_s, runs), py_ips = n / bench_median(py_s, runs);
     const double c_cpu_ips = n / bench_median(c_cpu, runs), py_cpu_m = bench_median(py_cpu, runs);
     const double py_cpu_ips = py_cpu_m > 0 ? n / py_cpu_m : 0.0, rr = bench_median(round_ratio, runs);
-    printf("extract %s: %s encoder, %dx%dx%d input, D %d, %d concepts, batch %d%s, %d images, 1 thread, torch %s\n",
-           model_dir == model_buf ? model_arg : model_dir, model_encoder_name(mf.encoder), mf.channels, mf.height,
-           mf.width, mf.embedding_dim, d, batch, global ? " (x14 crops)" : "", n, shim_torch_version());
-    printf("  %-44s %10s %12s\n", "path (median of runs)", "images/s", "ms/image");
-    printf("  %-44s %10.1f %12.3f\n", global ? "C (jpeg_io, 14 crops, shim, presence)" : "C (jpeg_io, shim, segments, presence)",
+    const double enc_s = bench_median(c_encoder, runs), gflops = flops > 0 ? flops * n / enc_s * 1e-9 : 0;
+    const double py_gflops = flops > 0 ? flops * n / bench_median(py_enc, runs) * 1e-9 : 0;
+    /* per CPU second: what the encoder gets done while it runs, whatever else the machine does */
+    const double gflops_cpu = flops > 0 ? flops * n / bench_median(c_encoder_cpu, runs) * 1e-9 : 0;
+    const double py_gflops_cpu = flops > 0 && py.encode_cpu > 0 ? flops * n / bench_median(py_enc_cpu, runs) * 1e-9 : 0;
+    const double g_ips = compared ? n / bench_median(g_s, global_runs) : 0;
+    double g_flops = 0;
+    if (compared && !shim_clip_vit_info_of(gmodel, mf.dense_heads, &vi, eb, sizeof eb))
+        g_flops = SEGMENTS_GLOBAL_COUNT * shim_clip_vit_flops(&vi, mf.height, mf.width, "plain") * n /
+                  bench_median(g_enc, global_runs) * 1e-9;
+
+    /* Both sides must have done the same work: the image method's outputs summed over
+     * every image (crop, location) agree to BX_ENCODER_TOL of their absolute sum; a
+     * global model's presence sums (max over the same crops) to BX_PRESENCE_TOL. */
+    const double enc_gap = fmax(fabs(t.enc_abs - py.enc_abs), fabs(t.enc_sum - py.enc_sum)) / fmax(t.enc_abs, 1e-30);
+    const double pres_gap = fabs(t.checksum - py.checksum) / fmax(fabs(t.checksum), 1.0);
+    const int same = enc_gap <= BX_ENCODER_TOL && (!global || pres_gap <= BX_PRESENCE_TOL);
+
+    printf("extract %s: %s encoder%s, %dx%dx%d input, D %d, %d concepts, batch %d%s, %d images, 1 thread, torch %s\n",
+           model_dir == model_buf ? model_arg : model_dir, model_encoder_name(mf.encoder),
+           mf.dense_from == MODEL_DENSE_CLIP_VIT ? (strcmp(mf.dense_method, "naclip") ? " (CLIP ViT, MaskCLIP)" : " (CLIP ViT, NACLIP)") : "",
+           mf.channels, mf.height, mf.width, mf.embedding_dim, d, batch, global ? " (x14 crops)" : "", n, shim_torch_version());
+    printf("  %-46s %10s %12s\n", "path (median of runs)", "images/s", "ms/image");
+    printf("  %-46s %10.4g %12.4g\n", global ? "C (jpeg_io, 14 crops, shim, presence)" : "C (jpeg_io, shim, segments, presence)",
            c_ips, 1e3 / c_ips);
-    printf("  %-44s %10s %12.3f\n", "  of which read + JPEG decode", "", 1e3 * bench_median(c_dec, runs) / n);
-    printf("  %-44s %10s %12.3f\n",
+    printf("  %-46s %10s %12.4g\n", "  of which read + JPEG decode", "", 1e3 * bench_median(c_dec, runs) / n);
+    printf("  %-46s %10s %12.4g\n",
            global ? "  of which crops + normalise + encode" : "  of which preprocess + encode + segments_dense", "",
            1e3 * bench_median(c_enc, runs) / n);
-    printf("  %-44s %10s %12.3f\n", "  of which presence_run (SGEMM, galleries)", "", 1e3 * bench_median(c_pres, runs) / n);
-    printf("  %-44s %10s %12.3f\n", global ? "    (crops + normalise alone, timed apart)" : "    (preprocess alone, timed apart)", "",
+    printf("  %-46s %10s %12.4g\n", "  of which presence_run (SGEMM, galleries)", "", 1e3 * bench_median(c_pres, runs) / n);
+    printf("  %-46s %10s %12.4g\n", global ? "    (crops + normalise alone, timed apart)" : "    (preprocess alone, timed apart)", "",
            1e3 * bench_median(c_prep, runs) / n);
-    printf("  %-44s %10.1f %12.3f\n", global ? "Python (PIL, 14 crops, torch, max cos)" : "Python (PIL, torch, max cos/location)",
+    printf("  %-46s %10s %12.4g\n", "    (the image method alone, timed apart)", "", 1e3 * enc_s / n);
+    printf("  %-46s %10.4g %12.4g\n", global ? "Python (PIL, 14 crops, torch, max cos)" : "Python (PIL, torch, max cos/location)",
            py_ips, 1e3 / py_ips);
-    printf("  %-44s %10s %12.3f\n", "  of which the image method", "", 1e3 * bench_median(py_enc, runs) / n);
-    printf("  %-44s %10.1f %12.3f\n", "C, per CPU second (process CPU time)", c_cpu_ips, 1e3 / c_cpu_ips);
-    printf("  %-44s %10.1f %12.3f\n", "Python, per CPU second", py_cpu_ips, py_cpu_ips > 0 ? 1e3 / py_cpu_ips : 0.0);
-    printf("  ratio C/Python %.2fx (median of rounds %.2fx, CPU time %.2fx); %zu segments (%.2f per image);\n"
-           "  presence checksums C %.4f, Python %.4f%s\n",
-           c_ips / py_ips, rr, py_cpu_ips > 0 ? c_cpu_ips / py_cpu_ips : 0.0, segs, (double)segs / n, c_sum, py_sum,
-           global ? "" : "\n  (dense: C takes the max over segments, Python over locations: not comparable)");
-    printf("{\"bench\":\"extract\",\"encoder\":\"%s\",\"c_images_per_s\":%.1f,\"python_images_per_s\":%.1f,"
-           "\"ratio\":%.3f,\"round_ratio_median\":%.3f,\"c_cpu_images_per_s\":%.1f,\"python_cpu_images_per_s\":%.1f,"
-           "\"cpu_ratio\":%.3f,\"batch\":%d,\"n\":%d,\"concepts\":%d,\"runs\":%d,\"segments_per_image\":%.3f,"
-           "\"c_checksum\":%.4f,\"python_checksum\":%.4f}\n",
-           model_encoder_name(mf.encoder), c_ips, py_ips, c_ips / py_ips, rr, c_cpu_ips, py_cpu_ips,
-           py_cpu_ips > 0 ? c_cpu_ips / py_cpu_ips : 0.0, batch, n, d, runs, (double)segs / n, c_sum, py_sum);
-    rc = 0;
+    printf("  %-46s %10s %12.4g\n", "  of which the image method", "", 1e3 * bench_median(py_enc, runs) / n);
+    printf("  %-46s %10.4g %12.4g\n", "C, per CPU second (process CPU time)", c_cpu_ips, 1e3 / c_cpu_ips);
+    printf("  %-46s %10.4g %12.4g\n", "Python, per CPU second", py_cpu_ips, py_cpu_ips > 0 ? 1e3 / py_cpu_ips : 0.0);
+    if (compared)
+        printf("  %-46s %10.4g %12.4g\n", "C, the same archive on 14 crops (global)", g_ips, 1e3 / g_ips);
+    printf("  ratio C/Python %.3gx (median of rounds %.3gx, CPU time %.3gx); %zu segments (%.2f per image)\n",
+           c_ips / py_ips, rr, py_cpu_ips > 0 ? c_cpu_ips / py_cpu_ips : 0.0, segs, (double)segs / n);
+    if (compared) printf("  dense vs the same archive on 14 crops: %.3gx images/s\n", c_ips / g_ips);
+    if (flops > 0) {
+        printf("  encoder %.4g GFLOP/image: C %.4g GFLOP/s, Python %.4g GFLOP/s; SGEMM peak %.4g GFLOP/s (C at %.0f%%)\n"
+               "  per CPU second: C %.4g GFLOP/s (%.0f%% of peak), Python %.4g GFLOP/s\n",
+               flops * 1e-9, gflops, py_gflops, peak, 100 * gflops / peak, gflops_cpu, 100 * gflops_cpu / peak,
+               py_gflops_cpu);
+        if (g_flops > 0) printf("  the 14-crop path's encoder (with its crops): %.4g GFLOP/s (%.0f%% of peak)\n", g_flops, 100 * g_flops / peak);
+    }
+    printf("  encoder checksums C %.9g (|x| %.9g), Python %.9g (|x| %.9g): relative gap %.2g (tolerance %.0e)\n",
+           t.enc_sum, t.enc_abs, py.enc_sum, py.enc_abs, enc_gap, BX_ENCODER_TOL);
+    printf("  presence checksums C %.6f, Python %.6f%s\n", t.checksum, py.checksum,
+           global ? "" : " (dense: C takes the max over segments, Python over locations: not compared)");
+    if (global) printf("  presence gap %.2g (tolerance %.0e)\n", pres_gap, BX_PRESENCE_TOL);
+    if (!same) fprintf(stderr, "bench extract: checksum mismatch: C and Python did not compute the same thing\n");
+    printf("{\"bench\":\"extract\",\"encoder\":\"%s\",\"dense_from\":\"%s\",\"c_images_per_s\":%.4g,"
+           "\"python_images_per_s\":%.4g,\"ratio\":%.4g,\"round_ratio_median\":%.4g,\"c_cpu_images_per_s\":%.4g,"
+           "\"python_cpu_images_per_s\":%.4g,\"cpu_ratio\":%.4g,\"batch\":%d,\"n\":%d,\"concepts\":%d,\"runs\":%d,"
+           "\"segments_per_image\":%.3f,\"encoder_gflop_per_image\":%.4g,\"c_encoder_gflops\":%.4g,"
+           "\"python_encoder_gflops\":%.4g,\"c_encoder_gflops_cpu\":%.4g,\"python_encoder_gflops_cpu\":%.4g,"
+           "\"sgemm_peak_gflops\":%.4g,\"fraction_of_peak\":%.3f,"
+           "\"global_images_per_s\":%.4g,\"dense_vs_global\":%.4g,\"global_encoder_gflops\":%.4g,"
+           "\"c_checksum\":%.6f,\"python_checksum\":%.6f,\"c_encoder_checksum\":%.9g,\"python_encoder_checksum\":%.9g,"
+           "\"encoder_checksum_gap\":%.3g,\"checksums_agree\":%s}\n",
+           model_encoder_name(mf.encoder), mf.dense_from == MODEL_DENSE_CLIP_VIT ? "clip-vit" : "native", c_ips, py_ips,
+           c_ips / py_ips, rr, c_cpu_ips, py_cpu_ips, py_cpu_ips > 0 ? c_cpu_ips / py_cpu_ips : 0.0, batch, n, d, runs,
+           (double)segs / n, flops * 1e-9, gflops, py_gflops, gflops_cpu, py_gflops_cpu, peak, peak > 0 ? gflops / peak : 0.0, g_ips,
+           compared ? c_ips / g_ips : 0.0, g_flops, t.checksum, py.checksum, t.enc_abs, py.enc_abs, enc_gap,
+           same ? "true" : "false");
+    rc = same ? 0 : 1;
     goto out;
 fail:
     fprintf(stderr, "bench extract: %s\n", e.msg);
@@ -501,6 +695,10 @@ out:
     extraction_encoder_free(&enc);
     shim_model_free(model);
     model_manifest_free(&mf);
+    extraction_encoder_free(&genc);
+    shim_model_free(gmodel);
+    model_manifest_free(&gmf);
+    if (twin[0]) remove_flat(twin);
     free(concepts);
     free(ids);
     for (int i = 0; i < files.len; i++) free(files.v[i]);

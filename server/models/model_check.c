@@ -17,6 +17,7 @@
 
 #include "concepts/tokenizer_clip.h"
 #include "config.h"
+#include "shim_dense_clip.h"
 
 static double now_ms(void) {
     struct timespec ts;
@@ -39,11 +40,62 @@ static const char *shape_str(int ndim, const int64_t *shape, char *buf, size_t l
     return buf;
 }
 
+/* Dense mode for a CLIP ViT archive ("dense": {"from": "clip-vit"}): the shim reads
+ * the tower (a ResNet or a missing parameter fails here) and the input must tile into
+ * whole patches. */
+static int dense_clip_on(const model_manifest *mf, shim_model *m, err *e) {
+    char eb[320];
+    if (shim_model_dense_clip(m, mf->method_image, mf->dense_method, mf->dense_gaussian_std, mf->dense_heads, eb,
+                              sizeof eb))
+        return err_set(e, ERR_UNPROCESSABLE, "manifest.dense: %s", eb);
+    shim_clip_vit_info vi;
+    shim_model_dense_clip_info(m, &vi);
+    const int p = vi.patch, off = mf->height % p ? mf->height : mf->width % p ? mf->width : 0;
+    if (!off) return 0;
+    const int lo = off / p * p < p ? p : off / p * p;
+    return err_set(e, ERR_UNPROCESSABLE,
+                   "manifest.input.%s: %d is not a multiple of the ViT's patch size %d; sizes that work are "
+                   "multiples of %d, e.g. %d or %d (the archive's own is %d)",
+                   mf->height % p ? "height" : "width", off, p, p, lo, lo + p, vi.grid * p);
+}
+
 shim_model *model_check_load(const model_manifest *mf, err *e) {
     char eb[320];
     shim_model *m = shim_model_load(mf->file_path, mf->patch_openai_jit, eb, sizeof eb);
-    if (!m) err_set(e, ERR_TORCH, "manifest.file: %s: %s", mf->file, eb);
+    if (!m) {
+        err_set(e, ERR_TORCH, "manifest.file: %s: %s", mf->file, eb);
+        return NULL;
+    }
+    if (mf->dense_from == MODEL_DENSE_CLIP_VIT && dense_clip_on(mf, m, e)) {
+        shim_model_free(m);
+        return NULL;
+    }
     return m;
+}
+
+/* A dense CLIP's reading of the archive against the archive's own image method (the
+ * head count is not stored in an archive: a wrong one is caught here, with the fix). */
+static int dense_clip_verify(const model_manifest *mf, shim_model *model, json_t *methods_out, err *e) {
+    shim_clip_vit_info vi;
+    if (!shim_model_dense_clip_info(model, &vi)) return 0;
+    double rel = 0;
+    int heads = 0;
+    char eb[320];
+    if (shim_model_dense_clip_check(model, &rel, &heads, eb, sizeof eb))
+        return err_set(e, ERR_TORCH, "manifest.methods.image: %s", eb);
+    if (heads)
+        return err_set(e, ERR_UNPROCESSABLE,
+                       "manifest.dense.heads: the archive's '%s' agrees with %d attention heads, not %d: "
+                       "set \"heads\": %d",
+                       mf->method_image, heads, vi.heads, heads);
+    if (!(rel <= 1e-3))
+        return err_set(e, ERR_UNPROCESSABLE,
+                       "manifest.dense: the archive's '%s' differs from OpenAI's ViT arithmetic read from its "
+                       "parameters (relative gap %.3g at any head count): not a CLIP ViT this mode can run",
+                       mf->method_image, rel);
+    json_t *image = methods_out ? json_object_get(methods_out, "image") : NULL;
+    if (image) json_object_set_new(image, "archive_gap", json_real(rel));
+    return 0;
 }
 
 /* One method, one probe: check it exists, run it, check finiteness. `field` is the
@@ -146,6 +198,7 @@ int model_check_probe(const model_manifest *mf, shim_model *model, json_t *metho
     if (expect_shape(&out, want_ndim, want_img, "methods.image", mf->method_image, e)) goto done;
     add_method(methods_out, "image", mf->method_image, &img_in, &out, ms);
     shim_free_output(&out);
+    if (dense_clip_verify(mf, model, methods_out, e)) goto done;
 
     /* The text side. */
     {
@@ -211,6 +264,23 @@ static json_t *summary_json(const model_manifest *mf, shim_model *model, json_t 
         json_object_set_new(tk, "file", json_string(mf->tokenizer_file));
         json_object_set_new(tk, "context_length", json_integer(mf->context_length));
         json_object_set_new(s, "tokenizer", tk);
+        shim_clip_vit_info vi;
+        if (shim_model_dense_clip_info(model, &vi)) {
+            json_t *d = json_object();
+            json_object_set_new(d, "from", json_string("clip-vit"));
+            json_object_set_new(d, "method", json_string(mf->dense_method));
+            if (!strcmp(mf->dense_method, "naclip"))
+                json_object_set_new(d, "gaussian_std", json_real(mf->dense_gaussian_std));
+            json_object_set_new(d, "patch", json_integer(vi.patch));
+            json_object_set_new(d, "layers", json_integer(vi.layers));
+            json_object_set_new(d, "heads", json_integer(vi.heads));
+            json_object_set_new(d, "archive_input", json_integer(vi.grid * vi.patch));
+            json_t *grid = json_array();
+            json_array_append_new(grid, json_integer(mf->height / vi.patch));
+            json_array_append_new(grid, json_integer(mf->width / vi.patch));
+            json_object_set_new(d, "grid", grid);
+            json_object_set_new(s, "dense", d);
+        }
     }
     json_object_set_new(s, "probe_batch", json_integer(MODEL_PROBE_BATCH));
     json_object_set(s, "methods", methods);

@@ -8,6 +8,12 @@
  *   concept  image(zeros (2, C, H, W))            -> global (2, D) | dense (2, D, h, w)
  *            text(tokens (2, context_length))     -> (2, D)
  * and finite values. Errors name the manifest field they concern.
+ *
+ * A dense CLIP ("dense": {"from": "clip-vit"}) is put in dense mode at load (a ResNet
+ * archive, a missing parameter or an input that is not whole patches is a 422 there);
+ * the probe then also checks the runner's reading of the archive against the
+ * archive's own image method (shim_model_dense_clip_check; a wrong head count is
+ * named with the one that fits), recorded as methods.image.archive_gap.
  */
 #ifndef INFICOND_MODEL_CHECK_H
 #define INFICOND_MODEL_CHECK_H
@@ -20,8 +26,9 @@
 
 #define MODEL_PROBE_BATCH 2
 
-/* Load the model file a manifest names (patch_openai_jit as given, else detect).
- * Returns a new handle (shim_model_free) or NULL with e set (ERR_TORCH). */
+/* Load the model file a manifest names (patch_openai_jit as given, else detect), in
+ * dense mode when the manifest says so. Returns a new handle (shim_model_free) or NULL
+ * with e set (ERR_TORCH; ERR_UNPROCESSABLE for what dense mode refuses). */
 shim_model *model_check_load(const model_manifest *mf, err *e);
 
 /* Run the probe batch through every method of `model` against `mf`. On success

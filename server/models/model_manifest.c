@@ -265,10 +265,43 @@ static int parse_tokenizer(json_t *root, model_manifest *m, err *e) {
                    &m->context_length, e);
 }
 
+/* "dense": a CLIP ViT archive the shim runs densely. Needs the RGB input CLIP has. */
+static int parse_dense(json_t *root, model_manifest *m, err *e) {
+    static const char *const keys[] = {"from", "method", "gaussian_std", "heads", NULL};
+    json_t *d = json_object_get(root, "dense");
+    if (!d) return 0;
+    if (m->encoder != MODEL_ENCODER_DENSE) return bad(e, "dense", "only a dense encoder has it (\"encoder\": \"dense\")");
+    if (!json_is_object(d)) return bad(e, "dense", "expected an object");
+    if (only_keys(d, "dense.", keys, e)) return -1;
+    const char *from = req_string(d, "from", "dense.from", e);
+    if (!from) return -1;
+    if (strcmp(from, "clip-vit")) return bad(e, "dense.from", "unknown '%s' (expected \"clip-vit\")", from);
+    m->dense_from = MODEL_DENSE_CLIP_VIT;
+    const char *method = "naclip";
+    if (json_object_get(d, "method") && !(method = req_string(d, "method", "dense.method", e))) return -1;
+    if (strcmp(method, "naclip") && strcmp(method, "maskclip"))
+        return bad(e, "dense.method", "unknown method '%s' (expected \"naclip\" or \"maskclip\")", method);
+    snprintf(m->dense_method, sizeof m->dense_method, "%s", method);
+    m->dense_gaussian_std = MODEL_DENSE_DEFAULT_STD;
+    json_t *std = json_object_get(d, "gaussian_std");
+    if (std) {
+        if (strcmp(method, "naclip")) return bad(e, "dense.gaussian_std", "only the naclip method has a Gaussian prior");
+        if (!json_is_number(std)) return bad(e, "dense.gaussian_std", "expected a number (patches)");
+        double v = json_number_value(std);
+        if (!(v > 0) || !isfinite(v)) return bad(e, "dense.gaussian_std", "must be > 0 (patches), got %g", v);
+        m->dense_gaussian_std = v;
+    }
+    if (json_object_get(d, "heads") &&
+        req_int(d, "heads", "dense.heads", 1, MODEL_DENSE_MAX_HEADS, &m->dense_heads, e))
+        return -1;
+    if (m->channels != 3) return bad(e, "input.channels", "%d, but a CLIP ViT run densely takes 3 (RGB)", m->channels);
+    return 0;
+}
+
 static int parse_root(json_t *root, model_manifest *m, err *e) {
     static const char *const keys[] = {"format", "kind", "encoder", "file", "input", "methods",
                                        "classes", "embedding_dim", "tokenizer", "patch_openai_jit",
-                                       "name", "description", "license", "source", NULL};
+                                       "dense", "name", "description", "license", "source", NULL};
     if (!json_is_object(root)) return err_set(e, ERR_UNPROCESSABLE, "manifest: expected a JSON object");
     if (only_keys(root, "", keys, e)) return -1;
 
@@ -315,7 +348,7 @@ static int parse_root(json_t *root, model_manifest *m, err *e) {
     if (!patch) m->patch_openai_jit = -1;
     else if (json_is_boolean(patch)) m->patch_openai_jit = json_is_true(patch) ? 1 : 0;
     else return bad(e, "patch_openai_jit", "expected true or false");
-    return 0;
+    return parse_dense(root, m, e);
 }
 
 /* ---- public --------------------------------------------------------------- */

@@ -26,6 +26,12 @@
 typedef enum { MODEL_KIND_TEACHER = 1, MODEL_KIND_CONCEPT = 2 } model_kind;
 typedef enum { MODEL_ENCODER_NONE = 0, MODEL_ENCODER_DENSE, MODEL_ENCODER_GLOBAL } model_encoder;
 typedef enum { MODEL_TOKENIZER_NONE = 0, MODEL_TOKENIZER_CLIP_BPE, MODEL_TOKENIZER_WORDS } model_tokenizer;
+/* Who makes a dense encoder dense: the image method itself, or the shim running a
+ * CLIP ViT archive by NACLIP's / MaskCLIP's last-block rule (shim_dense_clip.h). */
+typedef enum { MODEL_DENSE_NATIVE = 0, MODEL_DENSE_CLIP_VIT } model_dense_from;
+
+#define MODEL_DENSE_DEFAULT_STD 5.0 /* NACLIP's Gaussian prior, in patches */
+#define MODEL_DENSE_MAX_HEADS 4096
 
 /* Everything the manifest says. All strings are owned (model_manifest_free). Paths
  * ending in _path are the folder joined with the manifest's relative name. */
@@ -49,6 +55,11 @@ typedef struct model_manifest {
     char *tokenizer_path;      /* dir/tokenizer_file                                */
     int context_length;        /* concept: tokens per text                          */
     int patch_openai_jit;      /* -1 not given (detect), 0 or 1                     */
+    /* "dense": {"from": "clip-vit", "method", "gaussian_std", "heads"} (dense only) */
+    model_dense_from dense_from;
+    char dense_method[16];     /* "naclip" (default) or "maskclip"                  */
+    double dense_gaussian_std; /* naclip's prior width in patches, > 0 (default 5)  */
+    int dense_heads;           /* attention heads; 0: width / 64 (OpenAI's rule)    */
 } model_manifest;
 
 /* Read and validate DIR/manifest.json into *m (zeroed first). On failure *m holds

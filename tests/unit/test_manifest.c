@@ -474,6 +474,159 @@ static void test_check_dense_words_folder(void **state) {
     tmpdir_remove(dir);
 }
 
+/* ---- dense CLIP ("dense": {"from": "clip-vit"}) ----------------------------- */
+
+/* The concept manifest made dense by the shim: the fixture is a ViT (64x64, patch 16). */
+static json_t *dense_clip_manifest(void) {
+    json_t *j = concept_manifest();
+    set_path(j, "encoder", json_string("dense"));
+    set_path(j, "dense", json_pack("{s:s}", "from", "clip-vit"));
+    return j;
+}
+
+static void test_dense_clip_manifest(void **state) {
+    (void)state;
+    char dir[64];
+    make_plain_folder(dir);
+    json_t *j = dense_clip_manifest();
+    write_json(dir, j);
+    json_decref(j);
+    model_manifest m;
+    err e = {0};
+    if (model_manifest_load(dir, &m, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(m.dense_from, MODEL_DENSE_CLIP_VIT);
+    assert_string_equal(m.dense_method, "naclip"); /* the defaults */
+    assert_float_equal(m.dense_gaussian_std, 5.0, 0);
+    assert_int_equal(m.dense_heads, 0);
+    model_manifest_free(&m);
+
+    j = dense_clip_manifest();
+    set_path(j, "dense", json_pack("{s:s, s:s, s:i}", "from", "clip-vit", "method", "maskclip", "heads", 12));
+    write_json(dir, j);
+    json_decref(j);
+    if (model_manifest_load(dir, &m, &e)) fail_msg("%s", e.msg);
+    assert_string_equal(m.dense_method, "maskclip");
+    assert_int_equal(m.dense_heads, 12);
+    model_manifest_free(&m);
+
+    /* a dense model without "dense" is dense by itself */
+    j = dense_clip_manifest();
+    set_path(j, "dense", NULL);
+    write_json(dir, j);
+    json_decref(j);
+    if (model_manifest_load(dir, &m, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(m.dense_from, MODEL_DENSE_NATIVE);
+    model_manifest_free(&m);
+
+    static const bad_case cases[] = {
+        {0, "dense.from", "\"clip-resnet\"", "manifest.dense.from: unknown 'clip-resnet' (expected \"clip-vit\")"},
+        {0, "dense.from", NULL, "manifest.dense.from: missing"},
+        {0, "dense.method", "\"sclip\"", "manifest.dense.method: unknown method 'sclip'"},
+        {0, "dense.gaussian_std", "0", "manifest.dense.gaussian_std: must be > 0"},
+        {0, "dense.gaussian_std", "-2.5", "manifest.dense.gaussian_std: must be > 0"},
+        {0, "dense.gaussian_std", "\"5\"", "manifest.dense.gaussian_std: expected a number"},
+        {0, "dense.heads", "0", "manifest.dense.heads: expected an integer 1..4096"},
+        {0, "dense.sigma", "5", "manifest.dense.sigma: unknown field"},
+        {0, "dense", "\"clip-vit\"", "manifest.dense: expected an object"},
+        {0, "encoder", "\"global\"", "manifest.dense: only a dense encoder has it"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        j = dense_clip_manifest();
+        json_error_t je;
+        set_path(j, cases[i].path, cases[i].value ? json_loads(cases[i].value, JSON_DECODE_ANY, &je) : NULL);
+        write_json(dir, j);
+        json_decref(j);
+        err_clear(&e);
+        if (model_manifest_load(dir, &m, &e) == 0) fail_msg("case %zu (%s) was accepted", i, cases[i].path);
+        assert_int_equal(e.code, ERR_UNPROCESSABLE);
+        if (!strstr(e.msg, cases[i].expect)) fail_msg("case %zu: expected \"%s\" in \"%s\"", i, cases[i].expect, e.msg);
+    }
+    /* gaussian_std belongs to naclip; a one-channel input cannot feed a CLIP */
+    j = dense_clip_manifest();
+    set_path(j, "dense", json_pack("{s:s, s:s, s:f}", "from", "clip-vit", "method", "maskclip", "gaussian_std", 3.0));
+    write_json(dir, j);
+    json_decref(j);
+    err_clear(&e);
+    assert_int_equal(model_manifest_load(dir, &m, &e), -1);
+    assert_contains(e.msg, "manifest.dense.gaussian_std: only the naclip method");
+    j = dense_clip_manifest();
+    set_path(j, "input", json_pack("{s:i, s:i, s:i, s:[f], s:[f]}", "channels", 1, "height", 64, "width", 64, "mean",
+                                   0.5, "std", 0.5));
+    write_json(dir, j);
+    json_decref(j);
+    err_clear(&e);
+    assert_int_equal(model_manifest_load(dir, &m, &e), -1);
+    assert_contains(e.msg, "manifest.input.channels: 1, but a CLIP ViT run densely takes 3");
+    tmpdir_remove(dir);
+}
+
+/* The OpenAI-style fixture (CUDA/fp16 baked in) in dense mode: checked, the grid from
+ * the manifest's input (positions interpolated away from 64x64), and the refusals. */
+static void test_check_dense_clip(void **state) {
+    (void)state;
+    char dir[64];
+    make_clip_folder(dir, dense_clip_manifest());
+    json_t *summary = NULL;
+    err e = {0};
+    if (model_check_dir(dir, &summary, &e)) fail_msg("%s", e.msg);
+    char *text = json_dumps(summary, JSON_COMPACT);
+    printf("# %s\n", text);
+    free(text);
+    json_t *img = json_object_get(json_object_get(summary, "methods"), "image");
+    json_t *shape = json_object_get(img, "output"); /* (2, 64, 4, 4) */
+    assert_int_equal(json_array_size(shape), 4);
+    assert_int_equal(json_integer_value(json_array_get(shape, 1)), 64);
+    assert_int_equal(json_integer_value(json_array_get(shape, 2)), 4);
+    assert_true(json_real_value(json_object_get(img, "archive_gap")) < 1e-4);
+    json_t *dense = json_object_get(summary, "dense");
+    assert_int_equal(json_integer_value(json_object_get(dense, "patch")), 16);
+    assert_int_equal(json_integer_value(json_object_get(dense, "heads")), 1);
+    assert_true(json_is_true(json_object_get(summary, "patched_openai_jit")));
+    json_decref(summary);
+
+    /* 96x128: a 6x8 grid */
+    json_t *j = dense_clip_manifest();
+    set_path(j, "input.height", json_integer(96));
+    set_path(j, "input.width", json_integer(128));
+    write_json(dir, j);
+    json_decref(j);
+    if (model_check_dir(dir, &summary, &e)) fail_msg("%s", e.msg);
+    shape = json_object_get(json_object_get(json_object_get(summary, "methods"), "image"), "output");
+    assert_int_equal(json_integer_value(json_array_get(shape, 2)), 6);
+    assert_int_equal(json_integer_value(json_array_get(shape, 3)), 8);
+    json_decref(summary);
+
+    static const check_case cases[] = {
+        {"input.height", "72", ERR_UNPROCESSABLE,
+         "manifest.input.height: 72 is not a multiple of the ViT's patch size 16; sizes that work are multiples of 16, "
+         "e.g. 64 or 80 (the archive's own is 64)"},
+        {"input.width", "8", ERR_UNPROCESSABLE, "manifest.input.width: 8 is not a multiple of the ViT's patch size 16"},
+        {"dense.heads", "2", ERR_UNPROCESSABLE,
+         "manifest.dense.heads: the archive's 'encode_image' agrees with 1 attention heads, not 2: set \"heads\": 1"},
+        {"dense.heads", "3", ERR_UNPROCESSABLE, "manifest.dense: width 64 is not divisible by 3 heads"},
+        {"dense.method", "\"maskclip\"", ERR_OK, NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const check_case *c = &cases[i];
+        j = dense_clip_manifest();
+        json_error_t je;
+        set_path(j, c->path, json_loads(c->value, JSON_DECODE_ANY, &je));
+        write_json(dir, j);
+        json_decref(j);
+        err_clear(&e);
+        int rc = model_check_dir(dir, NULL, &e);
+        printf("# %s: %s\n", c->path, rc ? e.msg : "ok");
+        if (!c->expect) {
+            if (rc) fail_msg("case %zu (%s): %s", i, c->path, e.msg);
+            continue;
+        }
+        if (rc == 0) fail_msg("case %zu (%s) passed", i, c->path);
+        if (e.code != c->code) fail_msg("case %zu: code %d, want %d: %s", i, e.code, c->code, e.msg);
+        if (!strstr(e.msg, c->expect)) fail_msg("case %zu: expected \"%s\" in \"%s\"", i, c->expect, e.msg);
+    }
+    tmpdir_remove(dir);
+}
+
 static void test_cmd_usage(void **state) {
     (void)state;
     char *help[] = {"model", "--help", NULL};
@@ -504,6 +657,8 @@ int main(void) {
         cmocka_unit_test(test_check_clip_mismatches),
         cmocka_unit_test(test_check_teacher_folder),
         cmocka_unit_test(test_check_dense_words_folder),
+        cmocka_unit_test(test_dense_clip_manifest),
+        cmocka_unit_test(test_check_dense_clip),
         cmocka_unit_test(test_cmd_usage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,8 +5,9 @@
  * Checks the known answer after patching, detection, the refusal to run unpatched on
  * the CPU, input size checks, error messages (unknown method, corrupt file, archives
  * from a newer PyTorch: tests/fixtures/models/newer_*.pt), the teacher CNN made with
- * Module::define, that two threads on one model agree with a serial run, and
- * shim_tensor inputs (run without a copy).
+ * Module::define, that two threads on one model agree with a serial run,
+ * shim_tensor inputs (run without a copy), and dense mode for the fixture (a ViT:
+ * shim_dense_clip.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +23,7 @@
 #include <unistd.h>
 
 #include "inficond_shim.h"
+#include "shim_dense_clip.h"
 #include "tmpdir.h"
 
 #define CLIP_FIXTURE "../shared/fixtures/clip_tiny_openai_style.pt"
@@ -440,6 +442,100 @@ static void test_tensor_input(void **state) {
     shim_model_free(m);
 }
 
+/* Dense mode on the fixture (an OpenAI-layout ViT: 64x64, patch 16, width 64, 2 blocks):
+ * the tower's shape, FLOP counts, (N, E, h, w) from shim_model_run and a shim_tensor
+ * alike, another input size, and the refusals (not a ViT, bad arguments, not whole
+ * patches). The numbers themselves are checked against tests/clip_vit's reference by
+ * tests/api/dense_clip.test.mjs. */
+static void test_dense_clip(void **state) {
+    (void)state;
+    shim_model *m = load_clip(1);
+    shim_clip_vit_info vi;
+    if (shim_clip_vit_info_of(m, 0, &vi, errbuf, sizeof errbuf)) fail_msg("%s", errbuf);
+    assert_int_equal(vi.patch, 16);
+    assert_int_equal(vi.width, 64);
+    assert_int_equal(vi.layers, 2);
+    assert_int_equal(vi.mlp, 256);
+    assert_int_equal(vi.heads, 1);
+    assert_int_equal(vi.embed, CLIP_DIM);
+    assert_int_equal(vi.grid, 4);
+    const double plain = shim_clip_vit_flops(&vi, 64, 64, "plain"), nac = shim_clip_vit_flops(&vi, 64, 64, "naclip"),
+                 mask = shim_clip_vit_flops(&vi, 64, 64, "maskclip");
+    printf("# FLOPs at 64x64: plain %.0f, naclip %.0f, maskclip %.0f\n", plain, nac, mask);
+    assert_true(plain > 0 && nac > 0 && mask > 0 && mask < nac && nac < plain); /* the last block loses its MLP */
+    assert_true(shim_clip_vit_flops(&vi, 128, 128, "naclip") > 4 * nac); /* attention grows faster than the grid */
+    assert_true(shim_clip_vit_flops(&vi, 64, 64, "sclip") < 0);
+    assert_int_equal(shim_model_dense_clip_info(m, NULL), 0);
+
+    assert_int_equal(shim_model_dense_clip(m, "encode_image", "sclip", 5, 0, errbuf, sizeof errbuf), -1);
+    assert_contains(errbuf, "unknown method 'sclip'");
+    assert_int_equal(shim_model_dense_clip(m, "encode_image", "naclip", 0, 0, errbuf, sizeof errbuf), -1);
+    assert_contains(errbuf, "gaussian_std");
+    assert_int_equal(shim_model_dense_clip(m, "encode_image", "naclip", 5, 3, errbuf, sizeof errbuf), -1);
+    assert_contains(errbuf, "width 64 is not divisible by 3 heads");
+    if (shim_model_dense_clip(m, "encode_image", "naclip", 5, 0, errbuf, sizeof errbuf)) fail_msg("%s", errbuf);
+    assert_int_equal(shim_model_dense_clip_info(m, &vi), 1);
+    assert_int_equal(shim_model_has_method(m, "encode_image"), 1);
+
+    const size_t per = 3 * CLIP_SIDE * CLIP_SIDE;
+    shim_tensor *t = shim_tensor_new(2 * per, errbuf, sizeof errbuf);
+    if (!t) fail_msg("%s", errbuf);
+    float *x = shim_tensor_data(t);
+    for (size_t i = 0; i < 2 * per; i++) x[i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1.0f;
+    shim_input in = {.dtype = SHIM_FLOAT32, .ndim = 4, .shape = {2, 3, CLIP_SIDE, CLIP_SIDE}, .data = x, .count = 2 * per};
+    shim_output want, got;
+    if (shim_model_run(m, "encode_image", &in, 1, &want, errbuf, sizeof errbuf)) fail_msg("%s", errbuf);
+    assert_int_equal(want.ndim, 4);
+    assert_int_equal(want.shape[0], 2);
+    assert_int_equal(want.shape[1], CLIP_DIM);
+    assert_int_equal(want.shape[2], 4);
+    assert_int_equal(want.shape[3], 4);
+    int varied = 0; /* the patches differ from one another */
+    for (int d = 0; d < CLIP_DIM; d++) varied |= fabsf(want.data[d * 16] - want.data[d * 16 + 5]) > 1e-4f;
+    assert_true(varied);
+    const int64_t shape[4] = {2, 3, CLIP_SIDE, CLIP_SIDE};
+    if (shim_model_run_tensor(m, "encode_image", t, 4, shape, &got, errbuf, sizeof errbuf)) fail_msg("%s", errbuf);
+    assert_memory_equal(got.data, want.data, want.count * sizeof(float));
+    shim_free_output(&got);
+    /* one image at a time gives the same grid as in a batch of two */
+    const int64_t one[4] = {1, 3, CLIP_SIDE, CLIP_SIDE};
+    if (shim_model_run_tensor(m, "encode_image", t, 4, one, &got, errbuf, sizeof errbuf)) fail_msg("%s", errbuf);
+    for (size_t i = 0; i < got.count; i++) assert_true(fabsf(got.data[i] - want.data[i]) < 1e-4f);
+    shim_free_output(&got);
+
+    /* 32 x 48: a 2 x 3 grid from interpolated positions; 40 x 48 is not whole patches */
+    const int64_t small[4] = {1, 3, 32, 48}, odd[4] = {1, 3, 40, 48};
+    if (shim_model_run_tensor(m, "encode_image", t, 4, small, &got, errbuf, sizeof errbuf)) fail_msg("%s", errbuf);
+    assert_int_equal(got.shape[2], 2);
+    assert_int_equal(got.shape[3], 3);
+    shim_free_output(&got);
+    assert_int_equal(shim_model_run_tensor(m, "encode_image", t, 4, odd, &got, errbuf, sizeof errbuf), -1);
+    assert_contains(errbuf, "image 40x48 is not a multiple of the patch size 16");
+
+    double rel = 1;
+    int heads = -1;
+    if (shim_model_dense_clip_check(m, &rel, &heads, errbuf, sizeof errbuf)) fail_msg("%s", errbuf);
+    printf("# dense CLIP reading vs the archive's encode_image: relative gap %.2e\n", rel);
+    assert_true(rel < 1e-5);
+    assert_int_equal(heads, 0);
+    shim_free_output(&want);
+    shim_tensor_free(t);
+    shim_model_free(m);
+
+    /* a model with no ViT: the teacher CNN */
+    char dir[64], path[128];
+    assert_non_null(tmpdir_make(dir));
+    snprintf(path, sizeof path, "%s/cnn.pt", dir);
+    if (shim_create_teacher_cnn(path, 3, 16, 16, 2, 1, errbuf, sizeof errbuf)) fail_msg("%s", errbuf);
+    m = shim_model_load(path, 0, errbuf, sizeof errbuf);
+    assert_non_null(m);
+    assert_int_equal(shim_model_dense_clip(m, "forward", "naclip", 5, 0, errbuf, sizeof errbuf), -1);
+    assert_contains(errbuf, "dense mode needs a ViT image encoder");
+    assert_int_equal(shim_model_dense_clip_info(m, NULL), 0);
+    shim_model_free(m);
+    tmpdir_remove(dir);
+}
+
 int main(void) {
     setenv("OMP_NUM_THREADS", "1", 0);
     setenv("OPENBLAS_NUM_THREADS", "1", 0);
@@ -457,6 +553,7 @@ int main(void) {
         cmocka_unit_test(test_two_threads_agree),
         cmocka_unit_test(test_misc_api),
         cmocka_unit_test(test_tensor_input),
+        cmocka_unit_test(test_dense_clip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
