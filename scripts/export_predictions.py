@@ -177,7 +177,7 @@ def main():
     else:
         width = len(next(iter(rows.values())))
         with open(args.out, "w", newline="", encoding="utf-8") as f:
-            w = csv.writer(f)
+            w = csv.writer(f, lineterminator="\n")
             w.writerow(["key", *(classes or [f"class{j}" for j in range(width)])])
             for sha, row in rows.items():
                 w.writerow([sha, *(repr(x) for x in row)])
