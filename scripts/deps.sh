@@ -11,6 +11,7 @@ packages=(
   postgresql acl curl jq wrk openssl
   clang libclang-rt-14-dev
   dataset-fashion-mnist
+  python3-torch python3-torchvision python3-pil
   chromium
   python3-torch python3-numpy python3-pil  # tests/clip_vit's reference and archives, the bench peers
 )
