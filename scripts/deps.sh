@@ -12,6 +12,7 @@ packages=(
   clang libclang-rt-14-dev
   dataset-fashion-mnist
   chromium
+  python3-torch python3-pil   # /usr/bin/python3's, for tests/api/teacher_forward.py
 )
 missing=()
 for p in "${packages[@]}"; do
