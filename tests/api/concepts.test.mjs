@@ -13,7 +13,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, call, waitJob, errorCode, uniq } from './harness.mjs';
-import { clipFolder, denseFolder, fixtureDataset } from './fixtures.mjs';
+import { NO_CLIP, clipFolder, denseFolder, fixtureDataset } from './fixtures.mjs';
 
 const BIN = process.env.INFICOND_BIN || 'build/asan/inficond';
 
@@ -102,7 +102,7 @@ test('corpora: create, list, edit, import with a report, and their errors', asyn
   assert.equal(empty.status, 422);
 });
 
-test('OpenAI-style CLIP fixture: extraction, presence, crops, galleries, add/remove a word', async () => {
+test('OpenAI-style CLIP fixture: extraction, presence, crops, galleries, add/remove a word', { skip: NO_CLIP }, async () => {
   const model = await register(uniq('clip'), clipFolder(join(work, uniq('clip'))));
   const ds = await smallDataset();
   assert.equal(ds.images.length, 4);

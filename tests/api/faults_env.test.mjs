@@ -11,14 +11,14 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startServer, call, waitJob, errorCode, ADMIN_TOKEN } from './harness.mjs';
+import { FMNIST_TEST, NO_FMNIST } from './fixtures.mjs';
 
 const IMAGES = resolve('tests/fixtures/images');
-const FMNIST = '/usr/share/datasets/fashion-mnist';
 const sha256 = (b) => createHash('sha256').update(b).digest('hex');
 const cleanups = [];
 after(async () => { for (const f of cleanups.reverse()) await f(); });
@@ -87,8 +87,7 @@ test('PostgreSQL stops while the server runs: 503 + Retry-After, no crash, recov
   assert.doesNotMatch(server.log, /AddressSanitizer|runtime error/);
 });
 
-test('the data folder fills up during an import: the job fails with the reason, nothing earlier damaged', async () => {
-  assert.ok(existsSync(join(FMNIST, 't10k-images-idx3-ubyte.gz')), `${FMNIST} is absent (install dataset-fashion-mnist)`);
+test('the data folder fills up during an import: the job fails with the reason, nothing earlier damaged', { skip: NO_FMNIST }, async () => {
   const work = mkdtempSync(join(tmpdir(), 'inficond-full-'));
   const dataDir = join(work, 'data');
   mkdirSync(dataDir);
@@ -122,7 +121,7 @@ test('the data folder fills up during an import: the job fails with the reason, 
 
   const big = await call(server, 'POST', '/api/v1/datasets', { body: { name: `big${process.pid}` } });
   const r = await call(server, 'POST', `/api/v1/datasets/${big.json.id}/imports`, {
-    body: { source: 'idx', images: join(FMNIST, 't10k-images-idx3-ubyte.gz'), labels: join(FMNIST, 't10k-labels-idx1-ubyte.gz') },
+    body: { source: 'idx', images: FMNIST_TEST.images, labels: FMNIST_TEST.labels },
   });
   assert.equal(r.status, 202, r.text);
   const job = await waitJob(server, r.json.id, undefined, 180000);

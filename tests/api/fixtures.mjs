@@ -25,6 +25,12 @@ export function needShared(...paths) {
 }
 // The skip reason of the tests that use the OpenAI-style CLIP fixture (clipFolder).
 export const NO_CLIP = needShared(CLIP, VOCAB);
+// Debian's Fashion-MNIST (package dataset-fashion-mnist): the tests that import its
+// test split skip without it, with this reason.
+export const FMNIST = '/usr/share/datasets/fashion-mnist';
+export const FMNIST_TEST = { images: join(FMNIST, 't10k-images-idx3-ubyte.gz'), labels: join(FMNIST, 't10k-labels-idx1-ubyte.gz') };
+export const NO_FMNIST = [FMNIST_TEST.images, FMNIST_TEST.labels].every(existsSync) ? false
+  : `needs ${FMNIST_TEST.images} and its labels (apt-get install dataset-fashion-mnist; scripts/deps.sh does)`;
 export const DENSE = resolve('tests/fixtures/models/tiny_dense.pt');
 export const IMAGES = resolve('tests/fixtures/images');
 
