@@ -7,12 +7,11 @@
 // caption holds the word.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServer, call, waitJob, errorCode, uniq } from './harness.mjs';
+import { startServer, call, waitJob, errorCode, uniq, run } from './harness.mjs';
 import { NO_CLIP, clipFolder, denseFolder, fixtureDataset } from './fixtures.mjs';
 
 const BIN = process.env.INFICOND_BIN || 'build/asan/inficond';
@@ -272,13 +271,11 @@ test('demo world: galleries of caption words hold scenes whose caption has the w
   let dir = process.env.INFICOND_DEMO_DIR;
   if (!dir || !existsSync(join(dir, 'scenes', 'scenes.jsonl'))) {
     dir = join(work, 'demo');
-    execFileSync(BIN, ['demo', '--scale', 'small', '--out', dir], {
-      env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=0', OMP_NUM_THREADS: '1' }, stdio: 'ignore', timeout: 600000,
+    // Minutes of training: awaited, so the server's client keeps working meanwhile.
+    await run(BIN, ['demo', '--scale', 'small', '--out', dir], {
+      env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=0', OMP_NUM_THREADS: '1' }, timeout: 600000,
     });
   }
-  // The synchronous build blocked the event loop for minutes: the client's idle
-  // keep-alive socket may have been closed by the server meanwhile; let it notice.
-  await fetch(`${server.url}/api/v1/health`).catch(() => {});
   const model = await register(uniq('demo-concepts'), join(dir, 'concepts'));
   const ds = await call(server, 'POST', '/api/v1/datasets', { body: { name: uniq('demo') } });
   const imp = await call(server, 'POST', `/api/v1/datasets/${ds.json.id}/imports`, { body: { source: 'folder', path: join(dir, 'scenes') } });

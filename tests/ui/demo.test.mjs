@@ -16,11 +16,10 @@
 // build/inficond when there is one, else INFICOND_BIN).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, cpSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServer, call, waitJob } from '../api/harness.mjs';
+import { startServer, call, waitJob, run } from '../api/harness.mjs';
 import { freshDatabase } from '../api/pgtools.mjs';
 import { ART, noBrowser, launchBrowser, openPage as open, shot, signIn } from './browser.mjs';
 
@@ -37,13 +36,14 @@ let dataDir;
 let db; // a database of its own: the first start must find no demo project (other suites make one)
 const demo = {};
 
-// The world is what takes long to make (training through libtorch); build it once.
-function worldCache() {
+// The world is what takes long to make (training through libtorch); build it once
+// (awaited: minutes).
+async function worldCache() {
   if (existsSync(join(WORLD, 'report.json'))) return;
   const tmp = `${WORLD}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
-  execFileSync(WORLD_BIN, ['demo', '--scale', 'small', '--out', tmp],
-    { stdio: 'ignore', env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=0', OMP_NUM_THREADS: '1' } });
+  await run(WORLD_BIN, ['demo', '--scale', 'small', '--out', tmp],
+    { env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=0', OMP_NUM_THREADS: '1' } });
   if (!existsSync(join(WORLD, 'report.json'))) {
     rmSync(WORLD, { recursive: true, force: true });
     renameSync(tmp, WORLD);
@@ -52,7 +52,7 @@ function worldCache() {
 
 before(async () => {
   if (skip) return;
-  worldCache();
+  await worldCache();
   dataDir = mkdtempSync(join(tmpdir(), 'inficond-uidemo-'));
   cpSync(WORLD, join(dataDir, 'demo-small-1'), { recursive: true });
   db = freshDatabase('_uidemo');

@@ -7,9 +7,8 @@
 //
 // Env: INFICOND_BIN (default build/asan/inficond) for teacher-init.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { call, waitJob, uniq } from '../api/harness.mjs';
+import { call, waitJob, uniq, run } from '../api/harness.mjs';
 import { NO_CLIP, clipFolder, fixtureTar } from '../api/fixtures.mjs';
 
 // NO_CLIP: false, or the skip reason naming the missing ../shared file.
@@ -49,7 +48,7 @@ export async function uploadDataset(server, work, name, ms) {
 // Teacher: a random CNN over the dataset's classes, registered by path.
 export async function registerTeacher(server, work, dataset) {
   const tdir = join(work, 'teacher');
-  execFileSync(BIN, ['teacher-init', tdir, '--classes', dataset.classes.join(','), '--size', '64'],
+  await run(BIN, ['teacher-init', tdir, '--classes', dataset.classes.join(','), '--size', '64'],
     { env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=0' } });
   return must(server, 'POST', '/api/v1/models', { name: uniq('teacher'), path: tdir }, 201);
 }
