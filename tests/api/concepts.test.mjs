@@ -255,6 +255,7 @@ test('dense model with a words tokenizer: unknown words named, label-map masks',
   }
   const gal = await call(server, 'GET', `/api/v1/extractions/${x.id}/concepts/blue/gallery`);
   assert.equal(gal.status, 200, gal.text);
+  assert.ok(gal.json.items.length > 0, 'a gallery with images to check');
   for (const it of gal.json.items) assert.equal(it.mask.h, 4);
 
   // Adding an unknown word to a corpus extracted with this model: 422 naming it.

@@ -185,6 +185,7 @@ test('images: paging, split and label filters, originals and thumbnails with ETa
   assert.ok(items.every((i, k) => k === 0 || i.id > items[k - 1].id), 'ordered by id');
   const dogs = await call(server, 'GET', `/api/v1/datasets/${ds.id}/images?label=1&split=shifted`);
   assert.equal(dogs.json.total, 2);
+  assert.equal(dogs.json.items.length, 2);
   assert.ok(dogs.json.items.every((i) => i.class === 'dog' && i.label === 1 && i.split === 'shifted'));
   assert.equal((await call(server, 'GET', `/api/v1/datasets/${ds.id}/images?split=train`)).json.total, 0);
   assert.equal((await call(server, 'GET', `/api/v1/datasets/${ds.id}/images?split=Bad!`)).status, 400);

@@ -376,6 +376,7 @@ test('predictions files: every image covered, right width; logits become probabi
   assert.equal(ok.json.model_id, null);
   assert.equal(ok.json.logit_rows, N_IMAGES);
   const page = await call(server, 'GET', `/api/v1/teacher-outputs/${ok.json.id}/probabilities?limit=1000`);
+  assert.equal(page.json.items.length, N_IMAGES);
   const sorted = [...items].sort((a, b) => a.id - b.id);
   const idx = new Map(items.map((im, i) => [im.id, i]));
   for (const [k, row] of page.json.items.entries()) {
