@@ -103,7 +103,8 @@ test('projects panel: explains projects, offers datasets without the API, and a 
   await close();
 });
 
-test('configuration: dataset classes, split sizes, thumbnails; teacher outputs run to 100% with accuracy', { skip, timeout: 120000 }, async () => {
+// The project it opens is made with the CLIP fixture as its concept model.
+test('configuration: dataset classes, split sizes, thumbnails; teacher outputs run to 100% with accuracy', { skip: skip || NO_CLIP, timeout: 120000 }, async () => {
   const { page, close } = await openPage();
   await signIn(page, server);
   await pickProject(page);
