@@ -88,7 +88,8 @@ export async function startServer({ env = {}, command = 'serve', port, dataDir }
 // client keep running meanwhile (an execFileSync of minutes froze the event loop and
 // the next request failed with "fetch failed"). Rejects when it exits non-zero, is
 // killed, or runs past `timeout` ms, with the command line, how it ended and the last
-// 8 KB of its stderr in the message. stdout is kept whole (up to 64 MiB).
+// 8 KB of its stderr in the message (a progress line rewritten with \r as its last
+// state). stdout is kept whole (up to 64 MiB).
 export function run(cmd, args = [], { env, cwd, timeout = 0, input } = {}) {
   return new Promise((resolve, reject) => {
     const proc = spawn(cmd, args, { env, cwd, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
@@ -111,7 +112,9 @@ export function run(cmd, args = [], { env, cwd, timeout = 0, input } = {}) {
       const stdout = Buffer.concat(out).toString('utf8');
       if (code === 0) return resolve({ stdout, stderr: err });
       const how = timedOut ? `ran past ${timeout} ms` : signal ? `was killed by ${signal}` : `exited ${code}`;
-      const e = new Error(`${line} ${how}${err ? `; its stderr ends:\n${err}` : ''}`);
+      // Progress lines rewritten in place with \r show as their last state.
+      const tail = err.split('\n').map((l) => l.slice(l.lastIndexOf('\r', l.length - 2) + 1)).join('\n').trim();
+      const e = new Error(`${line} ${how}${tail ? `; its stderr ends:\n${tail}` : ''}`);
       Object.assign(e, { code, signal, stdout, stderr: err });
       reject(e);
     });
