@@ -11,9 +11,9 @@ packages=(
   postgresql acl curl jq wrk openssl
   clang libclang-rt-14-dev
   dataset-fashion-mnist
-  python3-torch python3-torchvision python3-pil
+  python3-torchvision  # the export scripts' tests (tests/api/model_scripts.test.mjs)
   chromium
-  python3-torch python3-numpy python3-pil  # tests/clip_vit's reference and archives, the bench peers
+  python3-torch python3-numpy python3-pil  # /usr/bin/python3's: tests/clip_vit, tests/api/teacher_forward.py, the bench peers
 )
 missing=()
 for p in "${packages[@]}"; do

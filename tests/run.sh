@@ -7,7 +7,16 @@
 #   4. fuzzing:    tests/fuzz/smoke.sh: every libFuzzer target replays its regressions
 #                  and seeds, then fuzzes TEST_FUZZ_SECONDS (default 10); `make fuzz`
 #                  is the long run
-# and ends with one line: "N passed, N failed".
+# and ends with one line: "N passed, N failed, N skipped".
+#
+# A test that cannot run here (no chromium, no Fashion-MNIST, no ../shared beside the
+# clone) is skipped and says what it needs; the skips are counted and listed. Under
+# CI=true nothing may be skipped: every skip is listed with its reason and counted as
+# failed as well, and the run fails.
+#
+# TEST_ONLY (default: everything) narrows the run, e.g. to check this script: words
+# out of unit, api, ui, fuzz (that part whole) or paths of test files (tests/api/x.test.mjs,
+# build/asan/tests/test_x: those alone within their part). Parts not named do not run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,44 +30,81 @@ mkdir -p "$artifacts"
 
 passed=0
 failed=0
+skipped=0
 failures=()
+skips=() # "where: what — why", one per skipped test
 
-echo "== unit tests (ASan/UBSan)"
-for t in build/asan/tests/test_*; do
+only=" ${TEST_ONLY:-} "
+# The files of `part` to run: all of them, those TEST_ONLY names, or none.
+pick() {
+  local part=$1 f
+  shift
+  if [ -z "${TEST_ONLY:-}" ] || [[ $only == *" $part "* ]]; then
+    [ $# -eq 0 ] || printf '%s\n' "$@"
+    return
+  fi
+  for f in "$@"; do [[ $only == *" $f "* ]] && printf '%s\n' "$f"; done
+}
+wanted() { [ -z "${TEST_ONLY:-}" ] || [[ $only == *" $1 "* ]] || [[ $only == *" $2"* ]]; }
+
+shopt -s nullglob
+mapfile -t units < <(pick unit build/asan/tests/test_*)
+if [ ${#units[@]} -gt 0 ]; then
+  echo "== unit tests (ASan/UBSan)"
+fi
+for t in "${units[@]}"; do
   [ -x "$t" ] || continue
   name=$(basename "$t")
   out=$("$t" 2>&1)
   rc=$?
   p=$(grep -Eo '\[  PASSED  \] [0-9]+' <<<"$out" | grep -Eo '[0-9]+$' | tail -n1)
   f=$(grep -Eo '\[  FAILED  \] [0-9]+' <<<"$out" | grep -Eo '[0-9]+$' | tail -n1)
-  p=${p:-0}; f=${f:-0}
+  s=$(grep -Eo '\[  SKIPPED \] [0-9]+ test' <<<"$out" | grep -Eo '[0-9]+' | tail -n1)
+  p=${p:-0}; f=${f:-0}; s=${s:-0}
   if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi   # crashed or sanitizer report
-  passed=$((passed + p)); failed=$((failed + f))
+  passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+  if [ "$s" -gt 0 ]; then
+    # cmocka lists the skipped tests after its summary; the tests print "# SKIP <why>".
+    why=$(grep -E '^# SKIP ' <<<"$out" | sed 's/^# SKIP //' | sort -u | paste -sd ';' -)
+    while IFS= read -r n; do
+      skips+=("unit $name: $n — ${why:-no reason given}")
+    done < <(sed -n '/\[  SKIPPED \] [0-9]* test(s), listed below:/,$p' <<<"$out" |
+             sed -n 's/^\[  SKIPPED \] \([^ ]*\)$/\1/p')
+  fi
+  sk=""; [ "$s" -eq 0 ] || sk=", $s skipped"
   if [ $rc -ne 0 ]; then
     failures+=("$name")
     echo "$out" | tail -n 40
-    echo "-- $name: FAILED ($p passed, $f failed)"
+    echo "-- $name: FAILED ($p passed, $f failed$sk)"
   else
-    echo "-- $name: $p passed"
+    echo "-- $name: $p passed$sk"
   fi
 done
 
+mapfile -t api < <(pick api tests/api/*.test.mjs)
+mapfile -t ui < <(pick ui tests/ui/*.test.mjs)
+
 # A database for the API and UI tests: a fresh one each run.
 pg_started=0
-if [ -n "${TEST_DATABASE_URL:-}" ]; then
-  export INFICOND_TEST_DATABASE_URL=$TEST_DATABASE_URL
-else
-  export INFICOND_DATA_DIR=${INFICOND_DATA_DIR:-./var}
-  INFICOND_PG_FSYNC=off bash scripts/pg.sh start || exit 1
-  pg_started=1
-  bash scripts/pg.sh dropdb inficond_test >/dev/null 2>&1
-  INFICOND_TEST_DATABASE_URL=$(bash scripts/pg.sh url inficond_test) || exit 1
-  export INFICOND_TEST_DATABASE_URL
-  export INFICOND_TEST_PRIVATE_PG=1 # pg_private.test.mjs checks this cluster admits no one else
-fi
 cleanup() { [ $pg_started -eq 1 ] && bash scripts/pg.sh stop; }
 trap cleanup EXIT
+if [ $((${#api[@]} + ${#ui[@]})) -gt 0 ]; then
+  if [ -n "${TEST_DATABASE_URL:-}" ]; then
+    export INFICOND_TEST_DATABASE_URL=$TEST_DATABASE_URL
+  else
+    export INFICOND_DATA_DIR=${INFICOND_DATA_DIR:-./var}
+    INFICOND_PG_FSYNC=off bash scripts/pg.sh start || exit 1
+    pg_started=1
+    bash scripts/pg.sh dropdb inficond_test >/dev/null 2>&1
+    INFICOND_TEST_DATABASE_URL=$(bash scripts/pg.sh url inficond_test) || exit 1
+    export INFICOND_TEST_DATABASE_URL
+    export INFICOND_TEST_PRIVATE_PG=1 # pg_private.test.mjs checks this cluster admits no one else
+  fi
+fi
 
+# The closing numbers of node's TAP output: "# pass N", "# fail N", "# cancelled N",
+# "# skipped N", "# todo N" (todo tests do not count as run); each skipped or todo test
+# is an "ok N - name # SKIP why" (or "# TODO why") line, nested ones indented.
 run_node_suite() {
   local label=$1; shift
   local files=("$@")
@@ -68,42 +114,63 @@ run_node_suite() {
   node --test --test-concurrency=1 --test-reporter=spec --test-reporter-destination=stdout \
        --test-reporter=tap --test-reporter-destination="$tap" "${files[@]}"
   local rc=$?
-  local p f
+  local p f c s d n
   p=$(grep -E '^# pass ' "$tap" | tail -n1 | awk '{print $3}')
   f=$(grep -E '^# fail ' "$tap" | tail -n1 | awk '{print $3}')
-  p=${p:-0}; f=${f:-0}
+  c=$(grep -E '^# cancelled ' "$tap" | tail -n1 | awk '{print $3}')
+  s=$(grep -E '^# skipped ' "$tap" | tail -n1 | awk '{print $3}')
+  d=$(grep -E '^# todo ' "$tap" | tail -n1 | awk '{print $3}')
+  p=${p:-0}; f=$(( ${f:-0} + ${c:-0} )); s=$(( ${s:-0} + ${d:-0} ))
   if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
-  passed=$((passed + p)); failed=$((failed + f))
+  passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
   [ $rc -eq 0 ] || failures+=("$label")
+  while IFS= read -r n; do skips+=("$label: $n"); done < <(
+    sed -nE -e 's/^ *(not )?ok [0-9]+ - (.*) # SKIP ?(.*)$/\2 — \3/p' \
+            -e 's/^ *(not )?ok [0-9]+ - (.*) # TODO ?(.*)$/\2 — todo: \3/p' "$tap")
+  [ "$s" -eq 0 ] || echo "-- $label: $s skipped"
 }
 
-shopt -s nullglob
 export INFICOND_BIN=${INFICOND_BIN:-build/asan/inficond}
 # Every success answer the API suites get is checked against docs/openapi.yaml; each
 # suite notes the operations it covered here, and one line names those none did.
 export INFICOND_OPENAPI_COVERAGE="$artifacts/openapi-coverage"
 rm -rf "$INFICOND_OPENAPI_COVERAGE"
-run_node_suite api tests/api/*.test.mjs
-node tests/api/openapi_coverage.mjs "$INFICOND_OPENAPI_COVERAGE"
+run_node_suite api "${api[@]}"
+[ ${#api[@]} -eq 0 ] || node tests/api/openapi_coverage.mjs "$INFICOND_OPENAPI_COVERAGE"
 unset INFICOND_OPENAPI_COVERAGE
-run_node_suite ui tests/ui/*.test.mjs
+run_node_suite ui "${ui[@]}"
 
 # Fuzzing, bounded: each target counts as one test (tests/fuzz/smoke.sh).
-echo "== fuzz (replay, then ${TEST_FUZZ_SECONDS:-10} s per target)"
-if command -v clang >/dev/null; then
-  fuzz_out=$(bash tests/fuzz/smoke.sh "$artifacts/fuzz.log")
-  rc=$?
-  echo "$fuzz_out" | grep -v ' passed, '
-  p=$(tail -n1 <<<"$fuzz_out" | awk '{print $1}'); f=$(tail -n1 <<<"$fuzz_out" | awk '{print $3}')
-  p=${p:-0}; f=${f:-0}
-  if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
-  passed=$((passed + p)); failed=$((failed + f))
-  [ $rc -eq 0 ] || failures+=("fuzz")
-else
-  echo "-- fuzz: clang missing (scripts/deps.sh installs it)"; failed=$((failed + 1)); failures+=("fuzz")
+if wanted fuzz tests/fuzz/; then
+  echo "== fuzz (replay, then ${TEST_FUZZ_SECONDS:-10} s per target)"
+  if command -v clang >/dev/null; then
+    fuzz_out=$(bash tests/fuzz/smoke.sh "$artifacts/fuzz.log")
+    rc=$?
+    echo "$fuzz_out" | grep -v ' passed, '
+    last=$(tail -n1 <<<"$fuzz_out")
+    p=$(awk '{print $1}' <<<"$last"); f=$(awk '{print $3}' <<<"$last"); s=$(awk '{print $5}' <<<"$last")
+    p=${p:-0}; f=${f:-0}; s=${s:-0}
+    if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+    passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+    [ $rc -eq 0 ] || failures+=("fuzz")
+    while IFS= read -r n; do skips+=("fuzz $n"); done < <(sed -n 's/^-- fuzz \(.*\): SKIPPED (\(.*\))$/\1 — \2/p' <<<"$fuzz_out")
+  else
+    echo "-- fuzz: clang missing (scripts/deps.sh installs it)"; failed=$((failed + 1)); failures+=("fuzz")
+  fi
 fi
 
 echo
+if [ ${#skips[@]} -gt 0 ]; then
+  echo "skipped tests and why:"
+  printf '  %s\n' "${skips[@]}"
+fi
+# The listed reasons should account for every skip; a count without its line is a bug here.
+[ "$skipped" -eq ${#skips[@]} ] || echo "($skipped skipped by the counts, ${#skips[@]} listed above)"
+if [ "${CI:-}" = true ] && [ "$skipped" -gt 0 ]; then
+  echo "CI=true: every test must run here; the $skipped skipped count as failed"
+  failed=$((failed + skipped))
+  failures+=("skips under CI")
+fi
 [ ${#failures[@]} -eq 0 ] || echo "failed suites: ${failures[*]}"
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -7,14 +7,13 @@
 // thumbnails, hold every blob its rows name, and keep tuning from the restored head.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServer, call, databaseUrl, ADMIN_TOKEN } from './harness.mjs';
+import { startServer, call, databaseUrl, ADMIN_TOKEN, run } from './harness.mjs';
 import { buildWorld, CLASSES, WORDS } from './world.mjs';
-import { pgRun as run, psql, siblingUrl, adminUrl } from './pgtools.mjs';
+import { pgBin, psql, siblingUrl, adminUrl } from './pgtools.mjs';
 
 let work, src, world, restoreUrl, restored;
 
@@ -130,11 +129,11 @@ test('pg_dump + data folder restore into a fresh database and folder: the same w
 
   // 1. The database, while the server runs (pg_dump reads one consistent snapshot).
   const dump = join(work, 'inficond.dump');
-  run('pg_dump', ['--format=custom', `--file=${dump}`, databaseUrl()]);
+  await run(pgBin('pg_dump'), ['--format=custom', `--file=${dump}`, databaseUrl()]);
   // 2. Then the data folder's blobs and models: blobs are immutable and written before
   // the row naming them commits, so every blob the dump names is already on disk.
   const tarball = join(work, 'inficond-data.tar');
-  execFileSync('tar', ['-C', src.dataDir, '-cf', tarball, 'blobs', 'models']);
+  await run('tar', ['-C', src.dataDir, '-cf', tarball, 'blobs', 'models']);
   assert.ok(statSync(dump).size > 0 && statSync(tarball).size > 0);
 
   // The original is stopped: the copy must stand on its own.
@@ -144,9 +143,9 @@ test('pg_dump + data folder restore into a fresh database and folder: the same w
   // 3. Restore into a fresh database and a fresh data folder.
   psql(adminUrl(databaseUrl()), `DROP DATABASE IF EXISTS "${restoreUrl.name}" WITH (FORCE)`);
   psql(adminUrl(databaseUrl()), `CREATE DATABASE "${restoreUrl.name}"`);
-  run('pg_restore', ['--no-owner', '--exit-on-error', `--dbname=${restoreUrl.url}`, dump]);
+  await run(pgBin('pg_restore'), ['--no-owner', '--exit-on-error', `--dbname=${restoreUrl.url}`, dump]);
   const data = restored = mkdtempSync(join(tmpdir(), 'inficond-restored-'));
-  execFileSync('tar', ['-C', data, '-xf', tarball]);
+  await run('tar', ['-C', data, '-xf', tarball]);
 
   const missing = namedBlobs(restoreUrl.url).filter((h) => !existsSync(join(data, 'blobs', h.slice(0, 2), h.slice(2))));
   assert.deepEqual(missing, [], 'every blob the restored rows name is in the restored folder');

@@ -10,10 +10,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFil
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { startServer, call, waitJob, errorCode, uniq, createUser } from './harness.mjs';
-import { makeTar as makeTarIn } from './fixtures.mjs';
+import { FMNIST_TEST, NO_FMNIST, makeTar as makeTarIn } from './fixtures.mjs';
 
 const FIXTURES = resolve('tests/fixtures/images');
-const FMNIST = '/usr/share/datasets/fashion-mnist';
 let server;
 let work;
 
@@ -186,6 +185,7 @@ test('images: paging, split and label filters, originals and thumbnails with ETa
   assert.ok(items.every((i, k) => k === 0 || i.id > items[k - 1].id), 'ordered by id');
   const dogs = await call(server, 'GET', `/api/v1/datasets/${ds.id}/images?label=1&split=shifted`);
   assert.equal(dogs.json.total, 2);
+  assert.equal(dogs.json.items.length, 2);
   assert.ok(dogs.json.items.every((i) => i.class === 'dog' && i.label === 1 && i.split === 'shifted'));
   assert.equal((await call(server, 'GET', `/api/v1/datasets/${ds.id}/images?split=train`)).json.total, 0);
   assert.equal((await call(server, 'GET', `/api/v1/datasets/${ds.id}/images?split=Bad!`)).status, 400);
@@ -278,14 +278,10 @@ test('imports from server paths: admin only, fields checked, folder with a split
   assert.deepEqual(await splitOf(ds2.id), first);
 });
 
-test('Fashion-MNIST test split through the API: progress moves, 1000 per class', async (t) => {
-  if (!existsSync(join(FMNIST, 't10k-images-idx3-ubyte.gz'))) {
-    t.skip(`${FMNIST} is absent (install dataset-fashion-mnist)`);
-    return;
-  }
+test('Fashion-MNIST test split through the API: progress moves, 1000 per class', { skip: NO_FMNIST }, async () => {
   const ds = await makeDataset(uniq('fmnist'));
   const r = await call(server, 'POST', `/api/v1/datasets/${ds.id}/imports`, {
-    body: { source: 'idx', images: join(FMNIST, 't10k-images-idx3-ubyte.gz'), labels: join(FMNIST, 't10k-labels-idx1-ubyte.gz') },
+    body: { source: 'idx', images: FMNIST_TEST.images, labels: FMNIST_TEST.labels },
   });
   assert.equal(r.status, 202, r.text);
   // While the job is queued or running, the dataset cannot be deleted.

@@ -19,10 +19,9 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startServer, call, waitJob, errorCode, uniq, ADMIN_TOKEN } from './harness.mjs';
 import { sql } from './pgtools.mjs';
-import { IMAGES, denseFolder, fixtureDataset } from './fixtures.mjs';
+import { FMNIST_TEST, IMAGES, NO_FMNIST, denseFolder, fixtureDataset } from './fixtures.mjs';
 import * as synthetic from './synthetic.mjs';
 
-const FMNIST = '/usr/share/datasets/fashion-mnist';
 // Fast heartbeats so a restarted server notices the killed one's job quickly.
 const ENV = { INFICOND_HEARTBEAT_MS: '200', INFICOND_STALE_AFTER_MS: '1500', INFICOND_JOB_MAX_ATTEMPTS: '3', OMP_NUM_THREADS: '1' };
 
@@ -190,12 +189,11 @@ test('before the faults: a small dataset, an extraction and a tuned student', as
   assert.ok(verifyAllBlobs() > 0);
 });
 
-test('kill -9 during a dataset import: re-run to success, every row names a verified blob', async (t) => {
-  if (!existsSync(join(FMNIST, 't10k-images-idx3-ubyte.gz'))) assert.fail(`${FMNIST} is absent (install dataset-fashion-mnist)`);
+test('kill -9 during a dataset import: re-run to success, every row names a verified blob', { skip: NO_FMNIST }, async () => {
   const ds = await call(server, 'POST', '/api/v1/datasets', { body: { name: uniq('fmnist') } });
   assert.equal(ds.status, 201, ds.text);
   const r = await call(server, 'POST', `/api/v1/datasets/${ds.json.id}/imports`, {
-    body: { source: 'idx', images: join(FMNIST, 't10k-images-idx3-ubyte.gz'), labels: join(FMNIST, 't10k-labels-idx1-ubyte.gz') },
+    body: { source: 'idx', images: FMNIST_TEST.images, labels: FMNIST_TEST.labels },
   });
   assert.equal(r.status, 202, r.text);
   await killDuring(r.json.id, 0.2);
@@ -209,7 +207,7 @@ test('kill -9 during a dataset import: re-run to success, every row names a veri
   checkNoHalfWritten();
 });
 
-test('kill -9 during a concept extraction: re-run (resuming its stored chunks) to a ready, verified matrix', async () => {
+test('kill -9 during a concept extraction: re-run (resuming its stored chunks) to a ready, verified matrix', { skip: NO_FMNIST }, async () => {
   assert.ok(earlier.fmnist, 'needs the import test');
   const x = await extract(earlier.fmnist, earlier.model, earlier.corpus);
   const job = await killDuring(x.id, 0.3);
@@ -253,7 +251,7 @@ test('after the kills: earlier versions byte-identical, every blob verifies', as
   verifyAllBlobs();
 });
 
-test('an extraction whose worker dies on its last attempt ends failed with the reason, not running', async () => {
+test('an extraction whose worker dies on its last attempt ends failed with the reason, not running', { skip: NO_FMNIST }, async () => {
   assert.ok(earlier.fmnist, 'needs the import test');
   // One attempt per job from now on, so the reaper fails the job instead of re-queueing it.
   const oneTry = { ...ENV, INFICOND_JOB_MAX_ATTEMPTS: '1' };

@@ -11,14 +11,14 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startServer, call, waitJob, errorCode, ADMIN_TOKEN } from './harness.mjs';
+import { startServer, call, waitJob, errorCode, ADMIN_TOKEN, run } from './harness.mjs';
+import { FMNIST_TEST, NO_FMNIST } from './fixtures.mjs';
 
 const IMAGES = resolve('tests/fixtures/images');
-const FMNIST = '/usr/share/datasets/fashion-mnist';
 const sha256 = (b) => createHash('sha256').update(b).digest('hex');
 const cleanups = [];
 after(async () => { for (const f of cleanups.reverse()) await f(); });
@@ -35,13 +35,14 @@ test('PostgreSQL stops while the server runs: 503 + Retry-After, no crash, recov
   // Our own cluster: pg.sh keeps it under <root>/pg; a distinct port keeps its socket apart.
   const root = mkdtempSync(join(tmpdir(), 'inficond-pgdown-'));
   const env = { ...process.env, INFICOND_DATA_DIR: root, INFICOND_PG_PORT: String(20000 + (process.pid % 5000)) };
-  const pg = (...args) => execFileSync('bash', ['scripts/pg.sh', ...args], { env, encoding: 'utf8' }).trim().split('\n').pop();
-  pg('start');
+  // initdb and pg_ctl take seconds: awaited, so the test's own server and client keep going.
+  const pg = async (...args) => (await run('bash', ['scripts/pg.sh', ...args], { env })).stdout.trim().split('\n').pop();
+  await pg('start');
   cleanups.push(async () => {
-    try { pg('stop'); } catch { /* already stopped */ }
+    try { await pg('stop'); } catch { /* already stopped */ }
     rmSync(root, { recursive: true, force: true });
   });
-  const url = pg('url', 'inficond_pgdown');
+  const url = await pg('url', 'inficond_pgdown');
   const server = await startServer({
     env: { DATABASE_URL: url, INFICOND_HEARTBEAT_MS: '200', INFICOND_STALE_AFTER_MS: '1500' },
   });
@@ -50,7 +51,7 @@ test('PostgreSQL stops while the server runs: 503 + Retry-After, no crash, recov
   assert.equal(ds.status, 201, ds.text);
   assert.equal((await call(server, 'GET', '/api/v1/datasets')).json.items.length, 1, 'the server uses our own cluster');
 
-  pg('stop');
+  await pg('stop');
   // Credentials are cached for 5 s: wait past that, so authentication meets the outage too.
   await sleep(5500);
   for (const [method, path, body] of [
@@ -70,7 +71,7 @@ test('PostgreSQL stops while the server runs: 503 + Retry-After, no crash, recov
   assert.equal(server.proc.exitCode, null, `the server exited:\n${server.log.slice(-3000)}`);
   assert.equal(server.proc.signalCode, null);
 
-  pg('start');
+  await pg('start');
   let r;
   for (let i = 0; i < 100; i++) {
     r = await call(server, 'GET', `/api/v1/datasets/${ds.json.id}`);
@@ -87,8 +88,7 @@ test('PostgreSQL stops while the server runs: 503 + Retry-After, no crash, recov
   assert.doesNotMatch(server.log, /AddressSanitizer|runtime error/);
 });
 
-test('the data folder fills up during an import: the job fails with the reason, nothing earlier damaged', async () => {
-  assert.ok(existsSync(join(FMNIST, 't10k-images-idx3-ubyte.gz')), `${FMNIST} is absent (install dataset-fashion-mnist)`);
+test('the data folder fills up during an import: the job fails with the reason, nothing earlier damaged', { skip: NO_FMNIST }, async () => {
   const work = mkdtempSync(join(tmpdir(), 'inficond-full-'));
   const dataDir = join(work, 'data');
   mkdirSync(dataDir);
@@ -122,7 +122,7 @@ test('the data folder fills up during an import: the job fails with the reason, 
 
   const big = await call(server, 'POST', '/api/v1/datasets', { body: { name: `big${process.pid}` } });
   const r = await call(server, 'POST', `/api/v1/datasets/${big.json.id}/imports`, {
-    body: { source: 'idx', images: join(FMNIST, 't10k-images-idx3-ubyte.gz'), labels: join(FMNIST, 't10k-labels-idx1-ubyte.gz') },
+    body: { source: 'idx', images: FMNIST_TEST.images, labels: FMNIST_TEST.labels },
   });
   assert.equal(r.status, 202, r.text);
   const job = await waitJob(server, r.json.id, undefined, 180000);

@@ -2,14 +2,35 @@
 // folders (the tiny dense model with a `words` tokenizer, the OpenAI-style CLIP with
 // clip-bpe), tars of the fixture JPEGs (or of members named exactly as given), and a
 // dataset of the fixture JPEGs uploaded through the API.
+//
+// The CLIP fixture and OpenAI's vocab are not in the repository: they sit in
+// ../shared, beside the clone (CI has it). A test that needs them takes
+// `{ skip: needShared(CLIP, VOCAB) }`: without them it is reported as skipped with the
+// missing path, which tests/run.sh counts (and under CI=true, fails on).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { call, waitJob } from './harness.mjs';
 
-export const CLIP = resolve('../shared/fixtures/clip_tiny_openai_style.pt');
-export const VOCAB = resolve('../shared/clip/bpe_simple_vocab_16e6.txt.gz');
+export const SHARED = resolve('../shared');
+export const CLIP = join(SHARED, 'fixtures/clip_tiny_openai_style.pt');
+export const VOCAB = join(SHARED, 'clip/bpe_simple_vocab_16e6.txt.gz');
+
+// false when every path given exists; else a skip reason naming the missing ones.
+export function needShared(...paths) {
+  const missing = paths.filter((p) => !existsSync(p));
+  if (!missing.length) return false;
+  return `needs ${missing.join(' and ')} (the shared fixtures beside the clone, absent here)`;
+}
+// The skip reason of the tests that use the OpenAI-style CLIP fixture (clipFolder).
+export const NO_CLIP = needShared(CLIP, VOCAB);
+// Debian's Fashion-MNIST (package dataset-fashion-mnist): the tests that import its
+// test split skip without it, with this reason.
+export const FMNIST = '/usr/share/datasets/fashion-mnist';
+export const FMNIST_TEST = { images: join(FMNIST, 't10k-images-idx3-ubyte.gz'), labels: join(FMNIST, 't10k-labels-idx1-ubyte.gz') };
+export const NO_FMNIST = [FMNIST_TEST.images, FMNIST_TEST.labels].every(existsSync) ? false
+  : `needs ${FMNIST_TEST.images} and its labels (apt-get install dataset-fashion-mnist; scripts/deps.sh does)`;
 export const DENSE = resolve('tests/fixtures/models/tiny_dense.pt');
 export const IMAGES = resolve('tests/fixtures/images');
 
@@ -29,8 +50,9 @@ export function denseFolder(dir) {
 }
 
 // The OpenAI-style CLIP fixture as a model folder; manifestPatch replaces top-level
-// manifest fields (for the tests of bad manifests).
+// manifest fields (for the tests of bad manifests). Only in tests that skip on NO_CLIP.
 export function clipFolder(dir, manifestPatch = {}) {
+  if (NO_CLIP) throw new Error(`clipFolder in a test that does not skip without it: ${NO_CLIP}`);
   mkdirSync(dir, { recursive: true });
   copyFileSync(CLIP, join(dir, 'model.pt'));
   copyFileSync(VOCAB, join(dir, 'bpe_simple_vocab_16e6.txt.gz'));

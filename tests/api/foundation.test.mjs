@@ -2,12 +2,11 @@
 // against docs/openapi.yaml, on a real server and PostgreSQL.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { readFileSync, mkdtempSync, writeFileSync, symlinkSync } from 'node:fs';
+import { readFileSync, mkdirSync, mkdtempSync, writeFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
-import { startServer, call, errorCode, ADMIN_TOKEN } from './harness.mjs';
+import { startServer, call, errorCode, ADMIN_TOKEN, run } from './harness.mjs';
 
 let server;
 let staticDir;
@@ -16,7 +15,8 @@ before(async () => {
   // A static folder of our own, with a secret beside it and a symlink pointing out.
   const base = mkdtempSync(join(tmpdir(), 'inficond-static-'));
   staticDir = join(base, 'static');
-  execFileSync('mkdir', ['-p', join(staticDir, 'views'), join(staticDir, 'vendor')]);
+  mkdirSync(join(staticDir, 'views'), { recursive: true });
+  mkdirSync(join(staticDir, 'vendor'), { recursive: true });
   writeFileSync(join(staticDir, 'index.html'), '<!doctype html><title>inficond</title>');
   writeFileSync(join(staticDir, 'vendor', 'd3.min.js'), '// serve refuses to start without the vendor files');
   writeFileSync(join(staticDir, 'views', 'a.js'), 'export const a = 1;');
@@ -26,6 +26,13 @@ before(async () => {
   server = await startServer({ env: { INFICOND_STATIC_DIR: staticDir, INFICOND_MAX_BODY_MB: '1' } });
 });
 after(async () => { await server?.stop(); });
+
+// `inficond routes`: the route table as JSON (awaited: the ASan binary starts slowly).
+async function routeTable() {
+  const { stdout } = await run(process.env.INFICOND_BIN || 'build/asan/inficond', ['routes'],
+    { env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=0' } });
+  return JSON.parse(stdout);
+}
 
 async function makeUser(role) {
   const name = `${role}_${Math.random().toString(36).slice(2, 10)}`;
@@ -109,8 +116,7 @@ test('missing, malformed and revoked credentials get 401; weak roles get 403', a
 });
 
 test('every route in the table refuses the unauthenticated and the too weak', async () => {
-  const routes = JSON.parse(execFileSync(process.env.INFICOND_BIN || 'build/asan/inficond', ['routes'],
-    { env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=0' } }).toString());
+  const routes = await routeTable();
   assert.ok(routes.length >= 10);
   const viewer = await makeUser('viewer');
   const editor = await makeUser('editor');
@@ -130,9 +136,8 @@ test('every route in the table refuses the unauthenticated and the too weak', as
   }
 });
 
-test('docs/openapi.yaml describes exactly the routes in the table, with their roles', () => {
-  const routes = JSON.parse(execFileSync(process.env.INFICOND_BIN || 'build/asan/inficond', ['routes'],
-    { env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=0' } }).toString());
+test('docs/openapi.yaml describes exactly the routes in the table, with their roles', async () => {
+  const routes = await routeTable();
   const yaml = readFileSync('docs/openapi.yaml', 'utf8');
   // A small reader for our own file's layout: "  /path:" then "    method:" then "      x-min-role: r".
   const documented = new Map();

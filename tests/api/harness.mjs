@@ -1,5 +1,6 @@
 // harness.mjs — start a real inficond (the ASan build) against the test
-// PostgreSQL, call it, stop it. Each server gets its own port and data folder.
+// PostgreSQL, call it, stop it. Each server gets its own port and data folder. Also
+// `run`, for the other child processes a test waits on.
 //
 // Env from tests/run.sh: INFICOND_TEST_DATABASE_URL (a fresh database),
 // INFICOND_BIN (default build/asan/inficond).
@@ -81,6 +82,44 @@ export async function startServer({ env = {}, command = 'serve', port, dataDir }
     throw new Error(`server did not become healthy in 60 s:\n${log}`);
   }
   return server;
+}
+
+// run(cmd, args, {env, cwd, timeout, input}) -> Promise<{stdout, stderr}>: a child
+// process awaited, never waited for synchronously: a test's own servers and its fetch
+// client keep running meanwhile (an execFileSync of minutes froze the event loop and
+// the next request failed with "fetch failed"). Rejects when it exits non-zero, is
+// killed, or runs past `timeout` ms, with the command line, how it ended and the last
+// 8 KB of its stderr in the message (a progress line rewritten with \r as its last
+// state). stdout is kept whole (up to 64 MiB).
+export function run(cmd, args = [], { env, cwd, timeout = 0, input } = {}) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(cmd, args, { env, cwd, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const out = [];
+    let outLen = 0;
+    let err = '';
+    let timer = null;
+    let timedOut = false;
+    proc.stdout.on('data', (d) => {
+      outLen += d.length;
+      if (outLen <= 64 << 20) out.push(d);
+    });
+    proc.stderr.on('data', (d) => { err = (err + d).slice(-8192); });
+    if (input !== undefined) proc.stdin.end(input);
+    if (timeout > 0) timer = setTimeout(() => { timedOut = true; proc.kill('SIGKILL'); }, timeout);
+    const line = [cmd, ...args].join(' ');
+    proc.on('error', (e) => { clearTimeout(timer); reject(new Error(`${line}: ${e.message}`)); });
+    proc.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const stdout = Buffer.concat(out).toString('utf8');
+      if (code === 0) return resolve({ stdout, stderr: err });
+      const how = timedOut ? `ran past ${timeout} ms` : signal ? `was killed by ${signal}` : `exited ${code}`;
+      // Progress lines rewritten in place with \r show as their last state.
+      const tail = err.split('\n').map((l) => l.slice(l.lastIndexOf('\r', l.length - 2) + 1)).join('\n').trim();
+      const e = new Error(`${line} ${how}${tail ? `; its stderr ends:\n${tail}` : ''}`);
+      Object.assign(e, { code, signal, stdout, stderr: err });
+      reject(e);
+    });
+  });
 }
 
 // call(server, method, path, {token, body, headers, raw}) -> {status, headers, json, text}

@@ -6,15 +6,19 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, copyFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { databaseUrl } from './harness.mjs';
+import { databaseUrl, run } from './harness.mjs';
 
 const bin = process.env.INFICOND_BIN || 'build/asan/inficond';
 
-function migrate(dir) {
-  return spawnSync(bin, ['migrate'], {
-    env: { ...process.env, DATABASE_URL: databaseUrl(), INFICOND_MIGRATIONS_DIR: dir, ASAN_OPTIONS: 'detect_leaks=0' },
-    encoding: 'utf8',
-  });
+// {status, stdout, stderr} of `inficond migrate` (awaited: the ASan binary takes seconds).
+async function migrate(dir) {
+  const env = { ...process.env, DATABASE_URL: databaseUrl(), INFICOND_MIGRATIONS_DIR: dir, ASAN_OPTIONS: 'detect_leaks=0' };
+  try {
+    return { status: 0, ...(await run(bin, ['migrate'], { env })) };
+  } catch (e) {
+    if (typeof e.code !== 'number') throw e; // not started, or killed
+    return { status: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
 }
 
 function psql(sql) {
@@ -24,20 +28,20 @@ function psql(sql) {
   return r.stdout.trim();
 }
 
-test('migrate twice changes nothing; a bad file is rolled back and named with its line', () => {
+test('migrate twice changes nothing; a bad file is rolled back and named with its line', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'inficond-migrations-'));
   for (const f of readdirSync('migrations')) copyFileSync(join('migrations', f), join(dir, f));
-  const first = migrate(dir);
+  const first = await migrate(dir);
   assert.equal(first.status, 0, first.stderr);
   const applied = psql('SELECT count(*) FROM schema_migrations');
-  const again = migrate(dir);
+  const again = await migrate(dir);
   assert.equal(again.status, 0, again.stderr);
   assert.match(again.stdout, /migrations applied: 0/);
   assert.equal(psql('SELECT count(*) FROM schema_migrations'), applied);
 
   writeFileSync(join(dir, '999_broken.sql'),
     '-- a migration that fails halfway\nCREATE TABLE migrate_probe (id int);\n\nINSERT INTO migrate_probe VALUES (1);\nSELECT * FROM no_such_table;\n');
-  const bad = migrate(dir);
+  const bad = await migrate(dir);
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /999_broken\.sql/);
   assert.match(bad.stderr, /line 5/);

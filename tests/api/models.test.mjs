@@ -2,19 +2,28 @@
 // the OpenAI-style CLIP fixture by path and a C++-built teacher by .tar upload, the
 // field-named 422s (wrong manifest, missing method, wrong shape, corrupt .pt), 409
 // and 403; a teacher.outputs job over a small idx dataset, its probabilities as
-// paged JSON and as the raw float32 matrix; predictions files (CSV / JSON).
+// paged JSON and as the raw float32 matrix; the stored probabilities against an
+// independent forward pass in python3-torch (tests/api/teacher_forward.py);
+// predictions files (CSV / JSON).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startServer, call, waitJob, errorCode, createUser } from './harness.mjs';
-import { clipFolder } from './fixtures.mjs';
+import { join, resolve } from 'node:path';
+import { ADMIN_TOKEN, startServer, call, waitJob, errorCode, createUser, run } from './harness.mjs';
+import { NO_CLIP, clipFolder, denseFolder } from './fixtures.mjs';
 
 const BIN = process.env.INFICOND_BIN || 'build/asan/inficond';
 const CLASSES = ['shirt', 'shoe', 'bag'];
 const N_IMAGES = 36;
+// Debian's python3 with python3-torch and python3-pil (`python3` on PATH may be
+// another interpreter without them).
+const PY = '/usr/bin/python3';
+const FORWARD = resolve('tests/api/teacher_forward.py');
+const NO_TORCH = await run(PY, ['-c', 'import torch, PIL']).then(() => false,
+  (e) => `needs ${PY} with torch and PIL (apt-get install python3-torch python3-pil; scripts/deps.sh does): ${e.message.slice(-200)}`);
 
 let server, work, teacherDir, datasetId, teacherId, outputId;
 
@@ -22,8 +31,9 @@ function binEnv() {
   return { ...process.env, ASAN_OPTIONS: 'detect_leaks=0', OMP_NUM_THREADS: '1' };
 }
 
-function teacherInit(dir, classes, extra = []) {
-  execFileSync(BIN, ['teacher-init', dir, '--classes', classes.join(','), ...extra], { env: binEnv() });
+// libtorch under ASan takes seconds to start: awaited, not waited for synchronously.
+async function teacherInit(dir, classes, extra = []) {
+  await run(BIN, ['teacher-init', dir, '--classes', classes.join(','), ...extra], { env: binEnv() });
 }
 
 function editManifest(dir, edit) {
@@ -75,7 +85,7 @@ after(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-test('the OpenAI-style CLIP fixture registers by path, copied into the data folder', async () => {
+test('the OpenAI-style CLIP fixture registers by path, copied into the data folder', { skip: NO_CLIP }, async () => {
   const dir = clipFolder(join(work, 'clip'));
   const r = await call(server, 'POST', '/api/v1/models', { body: { name: 'clip-tiny', path: dir } });
   assert.equal(r.status, 201, r.text);
@@ -95,11 +105,16 @@ test('the OpenAI-style CLIP fixture registers by path, copied into the data fold
   const dup = await call(server, 'POST', '/api/v1/models', { body: { name: 'clip-tiny', path: clipFolder(join(work, 'clip2')) } });
   assert.equal(dup.status, 409, dup.text);
   assert.equal(errorCode(dup), 'conflict');
+  // The CLIP image encoder under a manifest that says dense: 422 naming the field.
+  const bad = await call(server, 'POST', '/api/v1/models', { body: { name: 'clip-as-dense', path: clipFolder(join(work, 'bad-encoder'), { encoder: 'dense' }) } });
+  assert.equal(bad.status, 422, bad.text);
+  assert.equal(errorCode(bad), 'unprocessable');
+  assert.match(bad.json.error.message, /manifest\.encoder/);
 });
 
 test('a C++-built teacher registers from a .tar upload', async () => {
   teacherDir = join(work, 'teacher');
-  teacherInit(teacherDir, CLASSES, ['--size', '28', '--channels', '1', '--mean', '0.3', '--std', '0.3']);
+  await teacherInit(teacherDir, CLASSES, ['--size', '28', '--channels', '1', '--mean', '0.3', '--std', '0.3']);
   const r = await upload('/api/v1/models/upload?name=cnn-teacher', tarOf(teacherDir));
   assert.equal(r.status, 201, r.text);
   assert.equal(r.json.kind, 'teacher');
@@ -117,25 +132,22 @@ test('bad model folders get a 422 that names the problem', async () => {
   const cases = [];
   // Wrong manifest: no kind.
   const a = join(work, 'bad-kind');
-  teacherInit(a, CLASSES);
+  await teacherInit(a, CLASSES);
   editManifest(a, (m) => { delete m.kind; });
   cases.push([a, /manifest\.kind/]);
   // A method the model does not have.
   const b = join(work, 'bad-method');
-  teacherInit(b, CLASSES);
+  await teacherInit(b, CLASSES);
   editManifest(b, (m) => { m.methods.forward = 'predict'; });
   cases.push([b, /methods\.forward.*'predict'/]);
   // Wrong output shape: the manifest promises 5 classes, the model gives 3.
   const c = join(work, 'bad-shape');
-  teacherInit(c, CLASSES);
+  await teacherInit(c, CLASSES);
   editManifest(c, (m) => { m.classes = ['a', 'b', 'c', 'd', 'e']; });
   cases.push([c, /manifest\.classes.*\(2, 3\)/]);
-  // Wrong input size for the CLIP image encoder's wrong method kind: encoder says dense.
-  const d = clipFolder(join(work, 'bad-encoder'), { encoder: 'dense' });
-  cases.push([d, /manifest\.encoder/]);
   // A corrupt model.pt.
   const f = join(work, 'bad-pt');
-  teacherInit(f, CLASSES);
+  await teacherInit(f, CLASSES);
   writeFileSync(join(f, 'model.pt'), Buffer.from('this is not a zip archive at all'));
   cases.push([f, /not a TorchScript archive/]);
   let i = 0;
@@ -184,12 +196,15 @@ test('teacher outputs: a job runs the teacher over a dataset and stores (N, C) p
   const ij = await waitJob(server, imp.json.id);
   assert.equal(ij.state, 'succeeded', JSON.stringify(ij));
 
-  // A class count that does not match is refused before any work.
-  const clip = (await call(server, 'GET', '/api/v1/models?kind=concept')).json.items[0];
-  const bad = await call(server, 'POST', `/api/v1/datasets/${datasetId}/teacher-outputs`, { body: { model_id: clip.id } });
-  assert.equal(bad.status, 422);
+  // A concept model is no teacher; a class count that does not match is refused
+  // before any work.
+  const dense = await call(server, 'POST', '/api/v1/models', { body: { name: 'dense-concepts', path: denseFolder(join(work, 'dense')) } });
+  assert.equal(dense.status, 201, dense.text);
+  const bad = await call(server, 'POST', `/api/v1/datasets/${datasetId}/teacher-outputs`, { body: { model_id: dense.json.id } });
+  assert.equal(bad.status, 422, bad.text);
+  assert.match(bad.json.error.message, /model_id.*not a teacher/);
   const wrong = join(work, 'four');
-  teacherInit(wrong, ['a', 'b', 'c', 'd'], ['--size', '28', '--channels', '1']);
+  await teacherInit(wrong, ['a', 'b', 'c', 'd'], ['--size', '28', '--channels', '1']);
   const w = await call(server, 'POST', '/api/v1/models', { body: { name: 'four-classes', path: wrong } });
   assert.equal(w.status, 201, w.text);
   const mism = await call(server, 'POST', `/api/v1/datasets/${datasetId}/teacher-outputs`, { body: { model_id: w.json.id } });
@@ -237,7 +252,7 @@ test('teacher outputs: a job runs the teacher over a dataset and stores (N, C) p
   assert.equal(none.json.total, 0);
 
   const raw = await fetch(`${server.url}/api/v1/teacher-outputs/${outputId}/probabilities?format=f32`,
-    { headers: { Authorization: `Bearer ${(await import('./harness.mjs')).ADMIN_TOKEN}` } });
+    { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } });
   assert.equal(raw.status, 200);
   assert.equal(raw.headers.get('content-type'), 'application/octet-stream');
   assert.equal(raw.headers.get('x-shape'), `${N_IMAGES},3`);
@@ -248,6 +263,88 @@ test('teacher outputs: a job runs the teacher over a dataset and stores (N, C) p
   const all = await call(server, 'GET', `/api/v1/teacher-outputs/${outputId}/probabilities?limit=1000`);
   for (let i = 0; i < N_IMAGES; i++)
     for (let j = 0; j < 3; j++) assert.ok(Math.abs(f[i * 3 + j] - all.json.items[i].probs[j]) < 1e-6);
+});
+
+// The stored probabilities against an independent forward pass: python3-torch runs
+// the same TorchScript file on the same JPEG bytes, preprocessed as teacher_forward.py
+// restates it (decode with libjpeg-turbo, no resize: the images have the input size,
+// x/255, (x - mean)/std, grey = mean of R, G, B; softmax). The server runs the model
+// optimised for inference (frozen, oneDNN convolutions), Python runs it plain: they
+// agree up to float rounding, not bit for bit. Tolerance: 1e-4 absolute on every
+// probability, while the rows differ between images by over 100 times that, so a
+// preprocessing slip (a wrong mean, a channel swap, a resize) would show.
+const FORWARD_TOLERANCE = 1e-4;
+test('teacher outputs equal python3-torch\'s forward of the same TorchScript file', { skip: NO_TORCH, timeout: 300000 }, async (t) => {
+  const SIZE = 32, N = 6, DS_CLASSES = ['cat', 'dog', 'fox'];
+  const dir = join(work, 'forward');
+  await run(PY, [FORWARD, 'images', join(dir, 'gen'), String(SIZE), String(N), '7']);
+  // <class>/img-K.jpg: one dataset with the three classes, uploaded as a tar.
+  const files = readdirSync(join(dir, 'gen')).sort();
+  assert.equal(files.length, N);
+  const bySha = new Map();
+  files.forEach((f, k) => {
+    const cls = DS_CLASSES[k % 3];
+    mkdirSync(join(dir, 'tree', cls), { recursive: true });
+    renameSync(join(dir, 'gen', f), join(dir, 'tree', cls, f));
+    bySha.set(createHash('sha256').update(readFileSync(join(dir, 'tree', cls, f))).digest('hex'), join(dir, 'tree', cls, f));
+  });
+  await run('tar', ['-cf', join(dir, 'images.tar'), '-C', join(dir, 'tree'), ...DS_CLASSES]);
+  const ds = await call(server, 'POST', '/api/v1/datasets', { body: { name: 'forward-check' } });
+  assert.equal(ds.status, 201, ds.text);
+  const up = await call(server, 'POST', `/api/v1/datasets/${ds.json.id}/upload`,
+    { raw: readFileSync(join(dir, 'images.tar')), headers: { 'Content-Type': 'application/x-tar' } });
+  assert.equal(up.status, 202, up.text);
+  assert.equal((await waitJob(server, up.json.id)).state, 'succeeded');
+
+  // An RGB and a grey teacher, their classes a permutation of the dataset's (mapped by name).
+  const teachers = [
+    ['rgb', ['--channels', '3', '--mean', '0.45', '--std', '0.22']],
+    ['grey', ['--channels', '1', '--mean', '0.3', '--std', '0.3', '--seed', '5']],
+  ];
+  for (const [name, extra] of teachers) {
+    const tdir = join(dir, name);
+    await teacherInit(tdir, ['fox', 'cat', 'dog'], ['--size', String(SIZE), ...extra]);
+    const m = await call(server, 'POST', '/api/v1/models', { body: { name: `forward-${name}`, path: tdir } });
+    assert.equal(m.status, 201, m.text);
+    const start = await call(server, 'POST', `/api/v1/datasets/${ds.json.id}/teacher-outputs`, { body: { model_id: m.json.id } });
+    assert.equal(start.status, 202, start.text);
+    const job = await waitJob(server, start.json.id, undefined, 120000);
+    assert.equal(job.state, 'succeeded', JSON.stringify(job));
+    assert.equal(job.result.class_mapping, 'by_name');
+    const id = job.result.teacher_output_id;
+    const meta = (await call(server, 'GET', `/api/v1/teacher-outputs/${id}`)).json;
+    // Rows in image id order: the JSON page names them, the float32 matrix holds them exactly.
+    const page = await call(server, 'GET', `/api/v1/teacher-outputs/${id}/probabilities?limit=1000`);
+    assert.equal(page.status, 200, page.text);
+    const rows = page.json.items;
+    assert.equal(rows.length, N);
+    const raw = await fetch(`${server.url}/api/v1/teacher-outputs/${id}/probabilities?format=f32`,
+      { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } });
+    assert.equal(raw.status, 200);
+    const buf = Buffer.from(await raw.arrayBuffer());
+    const stored = new Float32Array(buf.buffer, buf.byteOffset, buf.length / 4);
+    assert.equal(stored.length, N * 3);
+
+    const images = (await call(server, 'GET', `/api/v1/datasets/${ds.json.id}/images?limit=100`)).json.items;
+    const shaOf = new Map(images.map((im) => [im.id, im.sha256]));
+    const paths = rows.map((r) => bySha.get(shaOf.get(r.image_id)));
+    assert.ok(paths.every(Boolean), 'every stored row is one of the generated images');
+    const py = JSON.parse((await run(PY, [FORWARD, 'forward', tdir, ...paths],
+      { env: { ...process.env, OMP_NUM_THREADS: '1' } })).stdout);
+    assert.equal(py.probs.length, N);
+
+    let maxDiff = 0, spread = 0;
+    for (let i = 0; i < N; i++) {
+      for (const c of DS_CLASSES) {
+        const a = stored[i * 3 + meta.class_names.indexOf(c)], b = py.probs[i][py.classes.indexOf(c)];
+        maxDiff = Math.max(maxDiff, Math.abs(a - b));
+        for (let k = 0; k < N; k++) spread = Math.max(spread, Math.abs(a - stored[k * 3 + meta.class_names.indexOf(c)]));
+      }
+    }
+    t.diagnostic(`${name} teacher: max |stored - python3-torch| = ${maxDiff.toExponential(2)} over ${N}x3 probabilities (tolerance ${FORWARD_TOLERANCE}); largest difference between images ${spread.toFixed(4)}`);
+    assert.ok(maxDiff <= FORWARD_TOLERANCE, `${name} teacher: max |stored - python3-torch| ${maxDiff} > ${FORWARD_TOLERANCE}`);
+    assert.ok(spread >= 100 * FORWARD_TOLERANCE, `${name} teacher: the rows hardly differ between images (${spread}): the check would prove little`);
+  }
 });
 
 test('predictions files: every image covered, right width; logits become probabilities', async () => {
@@ -279,6 +376,7 @@ test('predictions files: every image covered, right width; logits become probabi
   assert.equal(ok.json.model_id, null);
   assert.equal(ok.json.logit_rows, N_IMAGES);
   const page = await call(server, 'GET', `/api/v1/teacher-outputs/${ok.json.id}/probabilities?limit=1000`);
+  assert.equal(page.json.items.length, N_IMAGES);
   const sorted = [...items].sort((a, b) => a.id - b.id);
   const idx = new Map(items.map((im, i) => [im.id, i]));
   for (const [k, row] of page.json.items.entries()) {

@@ -133,6 +133,7 @@ test('filters: label, split, a confusion cell (the diagonal too), image_ids', as
       const r = await gallery(1, `agreement=all&split=test&teacher_class=${CLASSES[t]}&student_class=${s}&limit=1000`);
       assert.equal(r.status, 200, r.text);
       assert.equal(r.json.total, m.confusion[t][s], `cell ${t},${s}`);
+      assert.equal(r.json.items.length, r.json.total, `cell ${t},${s}: every row listed`);
       for (const it of r.json.items) assert.deepEqual([it.split, it.teacher_class, it.student_class], ['test', CLASSES[t], CLASSES[s]]);
     }
   }

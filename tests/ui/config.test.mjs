@@ -16,9 +16,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, call } from '../api/harness.mjs';
 import { noBrowser, launchBrowser, openPage as open, shot, signIn, pickProject as pick } from './browser.mjs';
-import { SERVER_ENV, hasClip, uniq, must, uploadDataset, registerTeacher, registerClip, createProject } from './pipeline.mjs';
+import { SERVER_ENV, NO_CLIP, uniq, must, uploadDataset, registerTeacher, registerClip, createProject } from './pipeline.mjs';
 
-const skip = noBrowser || (hasClip ? false : 'no CLIP fixture or vocab in ../shared');
+const skip = noBrowser || NO_CLIP;
 const WORDS = ['red', 'green', 'blue', 'stripes', 'grass', 'water', 'sand', 'brick', 'redwood'];
 
 let server;

@@ -1,7 +1,8 @@
 // demo.test.mjs — the issue's end-to-end story in one flow, in Debian's chromium at
 // 1280x800, against a real inficond that builds the small demo world itself (the
 // demo.build job; the world's scenes and trained models are cached in
-// var/ui-demo-small so later runs skip the training), with the keyboard for the
+// var/ui-demo-small so later runs skip the training, and reused only while the code
+// that builds it is unchanged: see demoCodeKey), with the keyboard for the
 // main actions: sign in; open the demo project; distil a student and watch its
 // progress reach 100%; select a class; downtune its most influential concept; see
 // the new provenance entry and the changed measures in the performance view;
@@ -16,19 +17,22 @@
 // build/inficond when there is one, else INFICOND_BIN).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, cpSync, renameSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, cpSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startServer, call, waitJob } from '../api/harness.mjs';
+import { basename, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startServer, call, waitJob, run } from '../api/harness.mjs';
 import { freshDatabase } from '../api/pgtools.mjs';
 import { ART, noBrowser, launchBrowser, openPage as open, shot, signIn } from './browser.mjs';
 
 const BIN = process.env.INFICOND_BIN || 'build/asan/inficond';
 const WORLD_BIN = process.env.INFICOND_WORLD_BIN || (existsSync('build/inficond') ? 'build/inficond' : BIN);
 const WORLD = 'var/ui-demo-small'; // the small demo world, seed 1 (ignored by git)
+const WORLD_KEY = `${WORLD}.code-sha256`; // the demoCodeKey it was built from
+const WORLD_ARGS = ['demo', '--scale', 'small'];
 const skip = noBrowser
-  || (existsSync('/usr/share/datasets/fashion-mnist') ? false : 'no Fashion-MNIST (apt-get install dataset-fashion-mnist)');
+  || (existsSync('/usr/share/datasets/fashion-mnist') ? false : 'needs /usr/share/datasets/fashion-mnist (apt-get install dataset-fashion-mnist)');
 const VIEWS = ['configuration', 'performance', 'concepts', 'instances', 'overview', 'provenance'];
 
 let server;
@@ -37,27 +41,63 @@ let dataDir;
 let db; // a database of its own: the first start must find no demo project (other suites make one)
 const demo = {};
 
-// The world is what takes long to make (training through libtorch); build it once.
-function worldCache() {
-  if (existsSync(join(WORLD, 'report.json'))) return;
+// The key of the cached world: sha256 over the code that builds it, every file under
+// server/ (any depth) named demo_*.c, demo_*.h, scenes.* or cmd_demo.c and shim's
+// demo_models.*, each hashed by name and content in name order (so moving a file to
+// another folder keeps the key, changing one changes it), and the demo command's
+// arguments.
+function demoCodeKey() {
+  const files = [];
+  const walk = (dir, match) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(join(dir, e.name), match);
+      else if (match.test(e.name)) files.push(join(dir, e.name));
+    }
+  };
+  walk('server', /^(demo_.*\.[ch]|scenes\..*|cmd_demo\.c)$/);
+  walk('shim', /^demo_models\./);
+  assert.ok(files.some((f) => basename(f) === 'cmd_demo.c'), `demoCodeKey found no cmd_demo.c under server/: ${files}`);
+  files.sort((a, b) => (basename(a) < basename(b) ? -1 : basename(a) > basename(b) ? 1 : 0));
+  const h = createHash('sha256').update(`${WORLD_ARGS.join(' ')}\n`);
+  for (const f of files) {
+    const body = readFileSync(f);
+    h.update(`${basename(f)} ${body.length}\n`).update(body);
+  }
+  return h.digest('hex');
+}
+
+// The world is what takes long to make (training through libtorch): built once per
+// version of its code, awaited (minutes), and reused only when its key matches.
+async function worldCache() {
+  const key = demoCodeKey();
+  const have = existsSync(WORLD_KEY) ? readFileSync(WORLD_KEY, 'utf8').trim() : null;
+  if (have === key && existsSync(join(WORLD, 'report.json'))) {
+    console.log(`demo world: reusing ${WORLD} (code key ${key.slice(0, 12)})`);
+    return;
+  }
+  console.log(`demo world: building ${WORLD} (code key ${key.slice(0, 12)}; cached: ${have ? have.slice(0, 12) : 'none'})`);
   const tmp = `${WORLD}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
-  execFileSync(WORLD_BIN, ['demo', '--scale', 'small', '--out', tmp],
-    { stdio: 'ignore', env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=0', OMP_NUM_THREADS: '1' } });
-  if (!existsSync(join(WORLD, 'report.json'))) {
-    rmSync(WORLD, { recursive: true, force: true });
-    renameSync(tmp, WORLD);
-  } else rmSync(tmp, { recursive: true, force: true });
+  await run(WORLD_BIN, [...WORLD_ARGS, '--out', tmp],
+    { env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=0', OMP_NUM_THREADS: '1' } });
+  rmSync(WORLD_KEY, { force: true });
+  rmSync(WORLD, { recursive: true, force: true });
+  renameSync(tmp, WORLD);
+  writeFileSync(WORLD_KEY, `${key}\n`);
 }
 
 before(async () => {
   if (skip) return;
-  worldCache();
+  await worldCache();
   dataDir = mkdtempSync(join(tmpdir(), 'inficond-uidemo-'));
   cpSync(WORLD, join(dataDir, 'demo-small-1'), { recursive: true });
   db = freshDatabase('_uidemo');
   server = await startServer({ dataDir, env: { DATABASE_URL: db.url, INFICOND_DEMO: 'small', INFICOND_WORKERS: '2', OMP_NUM_THREADS: '1' } });
-  const jobs = (await call(server, 'GET', '/api/v1/jobs?kind=demo.build')).json.items;
+  // serve answers /health before its start-up hook has queued the demo build (it
+  // starts HTTP first): on a busy machine the job may come a moment later.
+  let jobs = [];
+  for (const end = Date.now() + 30000; jobs.length === 0 && Date.now() < end; await sleep(200))
+    jobs = (await call(server, 'GET', '/api/v1/jobs?kind=demo.build')).json.items;
   assert.equal(jobs.length, 1, 'the server queued the demo build on its first start');
   const built = await waitJob(server, jobs[0].id, undefined, 600000);
   assert.equal(built.state, 'succeeded', JSON.stringify(built));

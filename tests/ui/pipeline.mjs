@@ -7,16 +7,14 @@
 //
 // Env: INFICOND_BIN (default build/asan/inficond) for teacher-init.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { call, waitJob, uniq } from '../api/harness.mjs';
-import { CLIP, VOCAB, clipFolder, fixtureTar } from '../api/fixtures.mjs';
+import { call, waitJob, uniq, run } from '../api/harness.mjs';
+import { NO_CLIP, clipFolder, fixtureTar } from '../api/fixtures.mjs';
 
-export { uniq };
+// NO_CLIP: false, or the skip reason naming the missing ../shared file.
+export { uniq, NO_CLIP };
 
 const BIN = process.env.INFICOND_BIN || 'build/asan/inficond';
-export const hasClip = existsSync(CLIP) && existsSync(VOCAB);
 // The server the suites start: two workers, one thread each.
 export const SERVER_ENV = { INFICOND_WORKERS: '2', OMP_NUM_THREADS: '1' };
 
@@ -52,12 +50,12 @@ export async function uploadDataset(server, work, name, ms, layout = LAYOUT) {
 // Teacher: a random CNN over the dataset's classes, registered by path.
 export async function registerTeacher(server, work, dataset) {
   const tdir = join(work, 'teacher');
-  execFileSync(BIN, ['teacher-init', tdir, '--classes', dataset.classes.join(','), '--size', '64'],
+  await run(BIN, ['teacher-init', tdir, '--classes', dataset.classes.join(','), '--size', '64'],
     { env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=0' } });
   return must(server, 'POST', '/api/v1/models', { name: uniq('teacher'), path: tdir }, 201);
 }
 
-// Concept model: the tiny CLIP fixture with its manifest (only when hasClip).
+// Concept model: the tiny CLIP fixture with its manifest (only when !NO_CLIP).
 export async function registerClip(server, work) {
   const cdir = clipFolder(join(work, 'clip'));
   return must(server, 'POST', '/api/v1/models', { name: uniq('clip'), path: cdir }, 201);

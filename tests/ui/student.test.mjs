@@ -21,9 +21,9 @@ import { join } from 'node:path';
 import { startServer, call } from '../api/harness.mjs';
 import { sql } from '../api/pgtools.mjs';
 import { noBrowser, launchBrowser, openPage as open, shot as screenshot, param, signIn } from './browser.mjs';
-import { SERVER_ENV, hasClip, uniq, buildParts, runTeacherAndExtraction, createProject } from './pipeline.mjs';
+import { SERVER_ENV, NO_CLIP, uniq, buildParts, runTeacherAndExtraction, createProject } from './pipeline.mjs';
 
-const skip = noBrowser || (hasClip ? false : 'no CLIP fixture or vocab in ../shared');
+const skip = noBrowser || NO_CLIP;
 const WORDS = ['red', 'green', 'blue', 'stripes', 'grass', 'water', 'sand', 'brick', 'redwood'];
 const JOB_MS = 90000;
 

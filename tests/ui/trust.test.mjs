@@ -25,11 +25,11 @@ import { join } from 'node:path';
 import { startServer, call } from '../api/harness.mjs';
 import { IMAGES } from '../api/fixtures.mjs';
 import { noBrowser, launchBrowser, openPage as open, shot, signIn, pickProject } from './browser.mjs';
-import { SERVER_ENV, hasClip, uniq, must, succeeded, buildParts, runTeacherAndExtraction, createProject } from './pipeline.mjs';
+import { SERVER_ENV, NO_CLIP, uniq, must, succeeded, buildParts, runTeacherAndExtraction, createProject } from './pipeline.mjs';
 import { formatDelta, formatValue } from '../../static/deltas.js';
 import { standsOut } from '../../static/standout.js';
 
-const skip = noBrowser || (hasClip ? false : 'no CLIP fixture in ../shared');
+const skip = noBrowser || NO_CLIP;
 const WORDS = ['red', 'green', 'blue', 'stripes', 'grass', 'water', 'sand', 'brick'];
 const LAYOUT = { 'train/plain': ['red.jpg'], 'train/striped': ['stripes.jpg'], 'val/plain': ['green.jpg'], 'test/plain': ['blue.jpg'] };
 

@@ -9,6 +9,7 @@
 #include <zlib.h>
 
 #include "dataset/idx.h"
+#include "need_file.h"
 #include "tmpdir.h"
 
 #define FMNIST "/usr/share/datasets/fashion-mnist/"
@@ -193,7 +194,8 @@ static void test_load_files_and_stream(void **state) {
 
 static void test_fashion_mnist(void **state) {
     (void)state;
-    if (access(FMNIST "t10k-images-idx3-ubyte.gz", R_OK) != 0) skip();
+    need_file(FMNIST "t10k-images-idx3-ubyte.gz", NEED_FMNIST);
+    need_file(FMNIST "t10k-labels-idx1-ubyte.gz", NEED_FMNIST);
     idx_array im, lb;
     err e = {0};
     assert_int_equal(idx_load(FMNIST "t10k-images-idx3-ubyte.gz", &im, &e), 0);

@@ -12,6 +12,7 @@
 
 #include "dataset/image_source.h"
 #include "dataset/jpeg_io.h"
+#include "need_file.h"
 #include "tmpdir.h"
 
 #define FMNIST "/usr/share/datasets/fashion-mnist/"
@@ -358,7 +359,8 @@ static void test_idx_source(void **state) {
 
 static void test_fashion_mnist_source(void **state) {
     (void)state;
-    if (access(FMNIST "t10k-images-idx3-ubyte.gz", R_OK) != 0) skip();
+    need_file(FMNIST "t10k-images-idx3-ubyte.gz", NEED_FMNIST);
+    need_file(FMNIST "t10k-labels-idx1-ubyte.gz", NEED_FMNIST);
     err e = {0};
     image_source *s = image_source_open_idx(FMNIST "t10k-images-idx3-ubyte.gz", FMNIST "t10k-labels-idx1-ubyte.gz",
                                             "test", image_source_fashion_mnist_classes, 10, &e);

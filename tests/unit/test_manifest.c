@@ -4,8 +4,9 @@
  * Manifest cases start from a good manifest, change one field, and expect
  * ERR_UNPROCESSABLE with that field named. Model checks use the CLIP fixture
  * (../shared/fixtures/clip_tiny_openai_style.pt, copied into a temp folder with
- * ../shared/clip's vocab, since files must sit inside the model folder) and a teacher
- * CNN made by the shim.
+ * ../shared/clip's vocab, since files must sit inside the model folder; those tests
+ * are skipped without them, naming them: need_file.h) and a teacher CNN made by the
+ * shim.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +25,7 @@
 #include "inficond_shim.h"
 #include "models/model_check.h"
 #include "models/model_manifest.h"
+#include "need_file.h"
 #include "tmpdir.h"
 
 #define CLIP_FIXTURE "../shared/fixtures/clip_tiny_openai_style.pt"
@@ -324,7 +326,7 @@ static void test_manifest_files(void **state) {
 
 /* A folder holding the CLIP fixture, its vocab and the concept manifest `j` (stolen). */
 static void make_clip_folder(char *dir, json_t *j) {
-    assert_non_null(tmpdir_make(dir));
+    assert_non_null(tmpdir_make(dir)); /* the caller checked need_clip() first */
     char path[128];
     snprintf(path, sizeof path, "%s/model.pt", dir);
     copy_file(CLIP_FIXTURE, path);
@@ -334,8 +336,16 @@ static void make_clip_folder(char *dir, json_t *j) {
     json_decref(j);
 }
 
+/* Skips the calling test unless the CLIP fixture and its vocab are there (before it
+ * makes anything, so a skip leaks nothing). */
+static void need_clip(void) {
+    need_file(CLIP_FIXTURE, NEED_SHARED);
+    need_file(CLIP_VOCAB, NEED_SHARED);
+}
+
 static void test_check_clip_folder(void **state) {
     (void)state;
+    need_clip();
     char dir[64];
     json_t *j = concept_manifest();
     set_path(j, "patch_openai_jit", NULL); /* detected */
@@ -383,6 +393,7 @@ static const check_case check_cases[] = {
 
 static void test_check_clip_mismatches(void **state) {
     (void)state;
+    need_clip();
     char dir[64];
     make_clip_folder(dir, concept_manifest());
     for (size_t i = 0; i < sizeof check_cases / sizeof check_cases[0]; i++) {

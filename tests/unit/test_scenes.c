@@ -24,18 +24,15 @@
 
 #include "dataset/jpeg_io.h"
 #include "demo/scenes.h"
+#include "need_file.h"
 
 static scenes_world *world;
+static char fmnist_path[512]; /* the file scenes_open reads first */
 
 static int group_setup(void **state) {
     (void)state;
-    char path[512];
-    snprintf(path, sizeof path, "%s/train-images-idx3-ubyte.gz", SCENES_FMNIST_DIR);
-    if (access(path, R_OK) != 0) {
-        fprintf(stderr, "test_scenes: %s missing (apt install dataset-fashion-mnist); skipping\n",
-                path);
-        return 0;
-    }
+    snprintf(fmnist_path, sizeof fmnist_path, "%s/train-images-idx3-ubyte.gz", SCENES_FMNIST_DIR);
+    if (access(fmnist_path, R_OK) != 0) return 0; /* each test skips, naming it */
     err e = {0};
     world = scenes_open(NULL, &e);
     if (!world) fprintf(stderr, "scenes_open: %s\n", e.msg);
@@ -48,11 +45,10 @@ static int group_teardown(void **state) {
     return 0;
 }
 
-#define NEED_WORLD()                 \
-    do {                             \
-        if (!world) {                \
-            skip();                  \
-        }                            \
+#define NEED_WORLD()                                           \
+    do {                                                       \
+        if (!world) need_file(fmnist_path, NEED_FMNIST);       \
+        if (!world) skip();                                    \
     } while (0)
 
 static scene *gen(const scenes_config *cfg, const char *split, int index, unsigned layers) {

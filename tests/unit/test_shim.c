@@ -1,7 +1,8 @@
 /* test_shim.c — the libtorch shim (shim/ C++ files) through its C API.
  *
  * Needs ../shared/fixtures/clip_tiny_openai_style.pt (relative to the repo root, where
- * tests run): an OpenAI-style traced CLIP with CUDA devices and fp16 casts baked in.
+ * tests run): an OpenAI-style traced CLIP with CUDA devices and fp16 casts baked in;
+ * the tests that load it are skipped without it, naming it (need_file.h).
  * Checks the known answer after patching, detection, the refusal to run unpatched on
  * the CPU, input size checks, error messages (unknown method, corrupt file, archives
  * from a newer PyTorch: tests/fixtures/models/newer_*.pt), the teacher CNN made with
@@ -23,6 +24,7 @@
 #include <unistd.h>
 
 #include "inficond_shim.h"
+#include "need_file.h"
 #include "shim_dense_clip.h"
 #include "tmpdir.h"
 
@@ -40,9 +42,9 @@ const char *__lsan_default_suppressions(void) { return "leak:libtorch_cpu.so\n";
 
 static char errbuf[512];
 
+/* The fixture's path; skips the calling test when it is absent. */
 static const char *clip_fixture(void) {
-    if (access(CLIP_FIXTURE, R_OK) != 0)
-        fail_msg("fixture %s not found: run the tests from the repo root with shared/ beside it", CLIP_FIXTURE);
+    need_file(CLIP_FIXTURE, NEED_SHARED);
     return CLIP_FIXTURE;
 }
 
@@ -384,13 +386,18 @@ static void test_misc_api(void **state) {
     assert_int_equal(shim_model_has_method(NULL, "forward"), 0);
     assert_int_equal(shim_model_patched(NULL), 0);
     assert_null(shim_model_load(NULL, -1, errbuf, sizeof errbuf));
+    shim_output out;
+    assert_int_not_equal(shim_model_run(NULL, "forward", NULL, 0, &out, errbuf, sizeof errbuf), 0);
+    assert_null(out.data);
+}
+
+/* A real archive with a patch mode or a device that does not exist. */
+static void test_bad_patch_and_device(void **state) {
+    (void)state;
     assert_null(shim_model_load(clip_fixture(), 2, errbuf, sizeof errbuf));
     assert_contains(errbuf, "patch_openai");
     assert_null(shim_model_load_on(clip_fixture(), 1, "tpu", errbuf, sizeof errbuf));
     assert_contains(errbuf, "unknown device");
-    shim_output out;
-    assert_int_not_equal(shim_model_run(NULL, "forward", NULL, 0, &out, errbuf, sizeof errbuf), 0);
-    assert_null(out.data);
 }
 
 /* A shim_tensor input runs where C wrote it: the same answer as the copying
@@ -552,6 +559,7 @@ int main(void) {
         cmocka_unit_test(test_teacher_cnn),
         cmocka_unit_test(test_two_threads_agree),
         cmocka_unit_test(test_misc_api),
+        cmocka_unit_test(test_bad_patch_and_device),
         cmocka_unit_test(test_tensor_input),
         cmocka_unit_test(test_dense_clip),
     };
