@@ -4,7 +4,7 @@ FROM debian:12-slim AS build
 ENV DEBIAN_FRONTEND=noninteractive
 RUN apt-get update && apt-get install -y --no-install-recommends \
       gcc g++ make libmicrohttpd-dev libjansson-dev libpq-dev libopenblas-dev \
-      libturbojpeg0-dev libtorch-dev libsodium-dev libarchive-dev libutf8proc-dev \
+      libturbojpeg0-dev libtorch-dev libsodium-dev libarchive-dev libspng-dev libutf8proc-dev \
       zlib1g-dev nodejs npm ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
@@ -21,7 +21,7 @@ FROM debian:12-slim
 ENV DEBIAN_FRONTEND=noninteractive
 RUN apt-get update && apt-get install -y --no-install-recommends \
       libmicrohttpd12 libjansson4 libpq5 libopenblas0 libturbojpeg0 libtorch1.13 \
-      libsodium23 libarchive13 libutf8proc2 zlib1g dataset-fashion-mnist curl ca-certificates \
+      libsodium23 libarchive13 libspng0 libutf8proc2 zlib1g dataset-fashion-mnist curl ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --home /var/lib/inficond --create-home inficond
 WORKDIR /opt/inficond

@@ -17,7 +17,7 @@ SAN      ?=
 CFLAGS   := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror $(OPT) -g -pthread $(SAN) -Iserver -Ishim -I/usr/include/postgresql
 CXXFLAGS := -std=c++17 -D_GLIBCXX_USE_CXX11_ABI=1 -Wall -Wextra -O2 -g -fPIC \
             -I/usr/include/torch/csrc/api/include -Wno-unused-parameter
-LIBS     := -lmicrohttpd -lz -ljansson -lpq -lopenblas -lturbojpeg -lsodium -larchive -lutf8proc -lm -lpthread
+LIBS     := -lmicrohttpd -lz -ljansson -lpq -lopenblas -lturbojpeg -lsodium -larchive -lspng -lutf8proc -lm -lpthread
 TORCHLIBS := -Wl,--no-as-needed -ltorch -ltorch_cpu -lc10 -Wl,--as-needed
 
 SERVER_SRC := $(wildcard server/*.c server/*/*.c)

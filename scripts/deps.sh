@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 packages=(
   gcc g++ make pkg-config
   libmicrohttpd-dev libjansson-dev libpq-dev libopenblas-dev libturbojpeg0-dev libtorch-dev
-  libsodium-dev libarchive-dev libutf8proc-dev zlib1g-dev libcmocka-dev
+  libsodium-dev libarchive-dev libspng-dev libutf8proc-dev zlib1g-dev libcmocka-dev
   postgresql acl curl jq wrk openssl
   clang libclang-rt-14-dev
   dataset-fashion-mnist

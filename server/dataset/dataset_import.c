@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,6 +27,7 @@
 #include "dataset/idx.h"
 #include "dataset/image_source.h"
 #include "dataset/jpeg_io.h"
+#include "dataset/png_io.h"
 #include "log.h"
 
 /* ---- the import ------------------------------------------------------------ */
@@ -99,6 +101,16 @@ static void setup_ratio(importer *im, const json_t *ratio) {
         im->ratio_cum[i] = acc;
     }
     im->ratio_cum[im->n_ratio - 1] = 1.0;
+}
+
+/* Decode a member as PNG? The bytes decide (a PNG named .jpg, or a JPEG named
+ * .png, is imported as what it is); bytes that are neither take the name's word, so
+ * a broken "x.png" is reported as "not a PNG", not as "not a JPEG". */
+static int is_png_member(const image_item *it) {
+    if (png_has_signature(it->bytes, it->len)) return 1;
+    if (it->len >= 2 && it->bytes[0] == 0xFF && it->bytes[1] == 0xD8) return 0;
+    const char *dot = strrchr(it->member_name, '.');
+    return dot && strcasecmp(dot, ".png") == 0;
 }
 
 /* A uniform number in [0,1) from the first 52 bits of the hash. */
@@ -364,6 +376,20 @@ int dataset_import_run(app *a, const json_t *params, dataset_progress_fn progres
                 continue;
             }
             int arc = add_row(im, use_split, it.class_name, jpeg, jpeg_len, it.width, it.height, it.member_name, e);
+            free(jpeg);
+            jpeg = NULL;
+            if (arc) goto out;
+        } else if (is_png_member(&it)) {
+            image_rgb img = {0};
+            if (png_decode(it.bytes, it.len, &img, &de) ||
+                jpeg_encode(&img, DATASET_PNG_JPEG_QUALITY, &jpeg, &jpeg_len, &de)) {
+                image_free(&img);
+                note_skip(im, it.member_name, de.msg, src_listed);
+                continue;
+            }
+            int w = img.width, h = img.height;
+            image_free(&img);
+            int arc = add_row(im, use_split, it.class_name, jpeg, jpeg_len, w, h, it.member_name, e);
             free(jpeg);
             jpeg = NULL;
             if (arc) goto out;

@@ -3,8 +3,8 @@
  * import`. The checks (names, params) are in dataset_import_check.c, the import
  * itself in dataset_import.c; its rows are written through dataset_store.h.
  *
- * Each image is checked (tar/folder bytes are fully decoded with libjpeg-turbo; idx
- * pixels are encoded as greyscale JPEG, quality 95), stored in the blob store under
+ * Each image is checked (tar/folder bytes are fully decoded with libjpeg-turbo, or
+ * libspng for PNGs; idx pixels are encoded as greyscale JPEG, quality 95), stored in the blob store under
  * its sha256 and recorded in `images` in batches. A bad file is skipped and listed
  * with its reason; only a broken source (unreadable, corrupt archive) or a database
  * failure fails the import. The same bytes are stored once per dataset, so an
@@ -44,6 +44,9 @@
 #define DATASET_SPLIT_MAX 32
 #define DATASET_IMPORT_BATCH 500
 #define DATASET_IDX_JPEG_QUALITY 95
+/* PNG members are stored re-encoded as JPEG at this quality, so every stage after
+ * the import (teacher, extraction, thumbnails) only ever decodes JPEGs. */
+#define DATASET_PNG_JPEG_QUALITY 95
 #define DATASET_MAX_SPLITS 16        /* names in a split_ratio                 */
 #define DATASET_MAX_CLASSES 100000   /* names in params.classes                */
 #define DATASET_CLASS_NAME_MAX 255   /* bytes of a class (folder) name         */

@@ -12,10 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 
 #include "dataset/dataset_import.h"
+#include "dataset/image_source.h"
 
 static void prescan_path(dataset_prescan *ps, const char *path) {
     char buf[PATH_MAX];
@@ -28,8 +28,7 @@ static void prescan_path(dataset_prescan *ps, const char *path) {
         comps[n++] = c;
     }
     if (path[0] == '/' || n < 2 || n > 3) return;
-    const char *dot = strrchr(comps[n - 1], '.');
-    if (!dot || (strcasecmp(dot, ".jpg") && strcasecmp(dot, ".jpeg"))) return;
+    if (!image_source_is_image_name(comps[n - 1])) return;
     if (!ps->depth) ps->depth = n;
     if (n != ps->depth || strlen(comps[n - 2]) > DATASET_CLASS_NAME_MAX) return;
     ps->images++;

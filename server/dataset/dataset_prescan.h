@@ -5,7 +5,8 @@
  *
  * Sorted names make a fresh dataset's class indices follow the names' order whatever
  * order splits and archive members come in. Only paths the import would accept count:
- * a .jpg/.jpeg at the depth of the first one (2 = <class>/f, 3 = <split>/<class>/f),
+ * a .jpg/.jpeg/.png (image_source_is_image_name) at the depth of the first one
+ * (2 = <class>/f, 3 = <split>/<class>/f),
  * no hidden or unsafe component; a class whose every file turns out bad still gets
  * its name. Nothing here fails: an unreadable folder or a damaged archive just ends
  * the count, and the import's real pass reports it.

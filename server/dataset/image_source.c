@@ -132,9 +132,10 @@ static int ensure_cap(image_source *s, size_t n, err *e) {
 
 static int is_ignored_name(const char *c) { return c[0] == '.' || strcmp(c, "__MACOSX") == 0; }
 
-static int has_jpeg_ext(const char *name) {
+int image_source_is_image_name(const char *name) {
     const char *dot = strrchr(name, '.');
-    return dot && dot != name && (strcasecmp(dot, ".jpg") == 0 || strcasecmp(dot, ".jpeg") == 0);
+    return dot && dot != name &&
+           (strcasecmp(dot, ".jpg") == 0 || strcasecmp(dot, ".jpeg") == 0 || strcasecmp(dot, ".png") == 0);
 }
 
 enum { CLS_IGNORE, CLS_SKIP, CLS_ACCEPT };
@@ -144,8 +145,8 @@ enum { CLS_IGNORE, CLS_SKIP, CLS_ACCEPT };
 static int classify_path(image_source *s, char **comps, int n, const char *member) {
     for (int i = 0; i < n; i++)
         if (is_ignored_name(comps[i])) return CLS_IGNORE;
-    if (!has_jpeg_ext(comps[n - 1])) {
-        add_skip(s, member, "not a .jpg file");
+    if (!image_source_is_image_name(comps[n - 1])) {
+        add_skip(s, member, "not a .jpg or .png file");
         return CLS_SKIP;
     }
     if (n < 2) {

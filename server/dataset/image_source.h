@@ -8,17 +8,18 @@
  *      <split>/<class>/<file>.jpg      (IMAGE_LAYOUT_SPLIT_CLASS, e.g. train/cat/1.jpg)
  *      <class>/<file>.jpg              (IMAGE_LAYOUT_CLASS, split is "")
  * The first image found fixes the layout; later images at the other depth are
- * skipped as not matching it. ".jpg"/".jpeg" in any case counts as an image.
+ * skipped as not matching it. ".jpg"/".jpeg"/".png" in any case counts as an image
+ * (image_source_is_image_name; <file>.jpg below stands for any of them).
  * Silently ignored (not worth a report): directories, and any path with a
  * component starting with '.' (".DS_Store", "._x", ".git/") or named "__MACOSX".
  * Everything else that is not imported is *skipped* with a reason and the import
  * goes on, e.g. "unsafe path in archive" (an absolute path, a ".." component, a
  * symbolic or hard link inside a tar), "symbolic link (not followed)" (folder),
- * "not a .jpg file", "too large (N bytes, limit M)". Only a broken source (corrupt
+ * "not a .jpg or .png file", "too large (N bytes, limit M)". Only a broken source (corrupt
  * or truncated archive, unreadable folder) makes image_source_next fail.
  *
- * Nothing here decodes images: the caller validates bytes with jpeg_decode and
- * encodes idx pixels with jpeg_encode_grey. Streaming: at most one member is held
+ * Nothing here decodes images: the caller validates bytes with jpeg_decode or
+ * png_decode and encodes idx pixels with jpeg_encode_grey. Streaming: at most one member is held
  * in memory, so any source size works. Not thread-safe: one source, one thread.
  */
 #ifndef INFICOND_IMAGE_SOURCE_H
@@ -90,6 +91,10 @@ image_layout image_source_layout(const image_source *s);
 const image_skip *image_source_skips(const image_source *s, size_t *n_listed, size_t *n_total);
 
 void image_source_close(image_source *s); /* NULL-safe */
+
+/* Does a file name end in .jpg, .jpeg or .png (any case)? The one rule for what a
+ * tar or folder member must be named to count as an image (the prescan uses it too). */
+int image_source_is_image_name(const char *name);
 
 /* Fashion-MNIST's class names, by label. */
 extern const char *const image_source_fashion_mnist_classes[10];

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFil
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { startServer, call, waitJob, errorCode, uniq, createUser } from './harness.mjs';
-import { FMNIST_TEST, NO_FMNIST, makeTar as makeTarIn } from './fixtures.mjs';
+import { FMNIST_TEST, NO_FMNIST, makeTar as makeTarIn, makePng } from './fixtures.mjs';
 
 const FIXTURES = resolve('tests/fixtures/images');
 let server;
@@ -278,6 +278,78 @@ test('imports from server paths: admin only, fields checked, folder with a split
   assert.deepEqual(await splitOf(ds2.id), first);
 });
 
+test('PNG members in a tar and a folder: stored as JPEG, bad PNGs skipped with reasons', async () => {
+  const red = makePng(40, 20, 2, [255, 0, 0]);
+  const seeThrough = makePng(8, 8, 6, [0, 0, 255, 128]);
+  const grey = makePng(6, 4, 0, [90]);
+  const badCrc = Buffer.from(red);
+  badCrc[45] ^= 0xff; // inside IDAT's data: its CRC no longer matches
+  const tar = makeTar(join(work, 'png.tar'), [
+    ['train/cat/red.png', red],
+    ['train/cat/red.jpg', fixture('red.jpg')],
+    ['train/dog/see-through.PNG', seeThrough],
+    ['test/dog/grey.png', grey],
+    ['test/dog/cut.png', red.subarray(0, red.length - 30)],
+    ['test/dog/crc.png', badCrc],
+    ['test/dog/fake.png', Buffer.from('a text file named like a PNG\n')],
+    ['test/dog/huge.png', makePng(4, 4, 2, [1, 2, 3], { w: 20000, h: 20000 })],
+  ]);
+  const ds = await makeDataset(uniq('png'));
+  const r = await upload(ds, tar);
+  assert.equal(r.status, 202, r.text);
+  const job = await waitJob(server, r.json.id);
+  assert.equal(job.state, 'succeeded', JSON.stringify(job));
+  assert.equal(job.result.imported, 4);
+  assert.equal(job.result.skipped_total, 4);
+  const reasons = Object.fromEntries(job.result.skipped.map((s) => [s.name, s.reason]));
+  assert.equal(reasons['test/dog/cut.png'], 'truncated PNG');
+  assert.match(reasons['test/dog/crc.png'], /^corrupt PNG data/);
+  assert.match(reasons['test/dog/fake.png'], /not a PNG/);
+  assert.match(reasons['test/dog/huge.png'], /PNG is too large/);
+  assert.deepEqual(job.result.classes, ['cat', 'dog']);
+  assert.deepEqual(job.result.splits, { train: 3, test: 1 });
+
+  const page = await call(server, 'GET', `/api/v1/datasets/${ds.id}/images`);
+  const sizes = page.json.items.map((i) => `${i.class}/${i.split}/${i.width}x${i.height}`).sort();
+  assert.deepEqual(sizes, ['cat/train/32x24', 'cat/train/40x20', 'dog/test/6x4', 'dog/train/8x8']);
+  // A PNG-born image is stored (and served) as a JPEG; so is its thumbnail.
+  const fromPng = page.json.items.find((i) => i.class === 'cat' && i.sha256 !== sha256(fixture('red.jpg')));
+  assert.notEqual(fromPng.sha256, sha256(red));
+  const orig = await fetchBytes(`/api/v1/images/${fromPng.id}`);
+  assert.equal(orig.status, 200);
+  assert.equal(orig.headers.get('content-type'), 'image/jpeg');
+  assert.equal(sha256(orig.body), fromPng.sha256);
+  assert.deepEqual(jpegSize(orig.body), { width: 40, height: 20 });
+  const thumb = await fetchBytes(`/api/v1/images/${fromPng.id}/thumb?size=100`);
+  assert.equal(thumb.status, 200);
+  assert.deepEqual(jpegSize(thumb.body), { width: 100, height: 50 });
+
+  // The re-encoding is deterministic: the same tar again adds nothing.
+  const again = await waitJob(server, (await upload(ds, makeTar(join(work, 'png2.tar'), [['train/cat/red.png', red]]))).json.id);
+  assert.equal(again.state, 'succeeded', JSON.stringify(again));
+  assert.equal(again.result.imported, 0);
+  assert.equal(again.result.duplicates, 1);
+
+  // A folder: PNGs counted by the prescan (the classes come from it) and imported.
+  const root = join(work, 'png-folder');
+  mkdirSync(join(root, 'bird'), { recursive: true });
+  mkdirSync(join(root, 'ant'), { recursive: true });
+  writeFileSync(join(root, 'bird', 'a.png'), seeThrough);
+  writeFileSync(join(root, 'ant', 'b.png'), grey);
+  copyFileSync(join(FIXTURES, 'blue.jpg'), join(root, 'ant', 'c.jpg'));
+  writeFileSync(join(root, 'ant', 'broken.png'), grey.subarray(0, 45));
+  const ds2 = await makeDataset(uniq('png-folder'));
+  const f = await call(server, 'POST', `/api/v1/datasets/${ds2.id}/imports`, { body: { source: 'folder', path: root, split: 'train' } });
+  assert.equal(f.status, 202, f.text);
+  const fjob = await waitJob(server, f.json.id);
+  assert.equal(fjob.state, 'succeeded', JSON.stringify(fjob));
+  assert.equal(fjob.result.imported, 3);
+  assert.deepEqual(fjob.result.skipped, [{ name: 'ant/broken.png', reason: 'truncated PNG' }]);
+  assert.deepEqual(fjob.result.classes, ['ant', 'bird']);
+  assert.deepEqual(fjob.result.splits, { train: 3 });
+});
+
+HEAD
 test('Fashion-MNIST test split through the API: progress moves, 1000 per class', { skip: NO_FMNIST }, async () => {
   const ds = await makeDataset(uniq('fmnist'));
   const r = await call(server, 'POST', `/api/v1/datasets/${ds.id}/imports`, {

@@ -1,7 +1,7 @@
 // fixtures.mjs — what the API tests hand the server from the fixtures: concept model
 // folders (the tiny dense model with a `words` tokenizer, the OpenAI-style CLIP with
-// clip-bpe), tars of the fixture JPEGs (or of members named exactly as given), and a
-// dataset of the fixture JPEGs uploaded through the API.
+// clip-bpe), tars of the fixture JPEGs (or of members named exactly as given), a
+// dataset of the fixture JPEGs uploaded through the API, and PNGs made on the spot.
 //
 // The CLIP fixture and OpenAI's vocab are not in the repository: they sit in
 // ../shared, beside the clone (CI has it). A test that needs them takes
@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { deflateSync } from 'node:zlib';
 import { call, waitJob } from './harness.mjs';
 
 export const SHARED = resolve('../shared');
@@ -109,4 +110,33 @@ export async function fixtureDataset(server, name, tarDir, tar) {
   assert.equal((await waitJob(server, up.json.id)).state, 'succeeded');
   const page = await call(server, 'GET', `/api/v1/datasets/${ds.json.id}/images?limit=100`);
   return { id: ds.json.id, images: page.json.items };
+}
+
+// A PNG of w x h, 8-bit, colour type 2 (RGB, 3 samples) or 6 (RGBA, 4) or 0 (grey, 1),
+// every pixel `px` (an array of samples). `header` patches the IHDR's width and height
+// (its CRC kept right), to lie about the size.
+export function makePng(w, h, colourType, px, header = { w, h }) {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (buf) => {
+    let c = 0xffffffff;
+    for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type, data) => {
+    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const len = Buffer.alloc(4); len.writeUInt32BE(data.length);
+    const sum = Buffer.alloc(4); sum.writeUInt32BE(crc(body));
+    return Buffer.concat([len, body, sum]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(header.w, 0); ihdr.writeUInt32BE(header.h, 4);
+  ihdr[8] = 8; ihdr[9] = colourType;
+  const row = Buffer.from([0, ...Array.from({ length: w }, () => px).flat()]); // filter 0, then pixels
+  const raw = Buffer.concat(Array.from({ length: h }, () => row));
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
 }

@@ -18,7 +18,7 @@ root=$(pwd)
 CLANG=${CLANG:-clang}
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 CFLAGS="-std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O1 -g -pthread $SAN -Iserver -Ishim -I/usr/include/postgresql"
-LIBS="-lmicrohttpd -lz -ljansson -lpq -lopenblas -lturbojpeg -lsodium -larchive -lutf8proc -lm -lpthread"
+LIBS="-lmicrohttpd -lz -ljansson -lpq -lopenblas -lturbojpeg -lsodium -larchive -lspng -lutf8proc -lm -lpthread"
 OUT=${FUZZ_OUT:-build/fuzz}   # make test uses its own, so a long run can go on beside it
 ALL_TARGETS=$(ls tests/fuzz/fuzz_*.c | sed 's#.*/fuzz_\(.*\)\.c#\1#')
 

@@ -86,14 +86,15 @@ static void tar_first_depth_wins(void **state) {
         "train/cat/3.jpg", /* depth 3 after depth 2: not one  */
         "./bird/4.jpg",    /* "." components are skipped      */
         "../ant/5.jpg",    /* ".." is never a class           */
-        "bird/6.png",
+        "bird/6.png",      /* a PNG counts too                */
+        "bird/8.txt",      /* not an image name               */
         long_name,
     };
     write_tar(tar, names, sizeof names / sizeof *names);
     dataset_prescan ps = {0};
     dataset_prescan_run(&ps, tar, 1);
-    assert_int_equal(ps.count, 7);
-    assert_int_equal(ps.images, 3);
+    assert_int_equal(ps.count, 8);
+    assert_int_equal(ps.images, 4);
     assert_int_equal(ps.depth, 2);
     assert_classes(&ps, (const char *const[]){"bird", "cat", "dog"}, 3);
     dataset_prescan_free(&ps);

@@ -133,7 +133,7 @@ static void test_tar_split_layout_and_unsafe(void **state) {
     assert_true(has_skip(s, "train/../../up.jpg", "unsafe path in archive"));
     assert_true(has_skip(s, "train/cat/link.jpg", "unsafe path in archive"));
     assert_true(has_skip(s, "train/cat/hard.jpg", "unsafe path in archive"));
-    assert_true(has_skip(s, "train/dog/notes.txt", "not a .jpg file"));
+    assert_true(has_skip(s, "train/dog/notes.txt", "not a .jpg or .png file"));
     assert_true(has_skip(s, "cat/4.jpg", "does not match the layout"));
     assert_true(has_skip(s, "a/b/c/d.jpg", "nested too deeply"));
     assert_true(has_skip(s, "top.jpg", "not inside a class folder"));
@@ -252,7 +252,7 @@ static void test_dir_split_layout(void **state) {
     assert_true(has_skip(s, "train/cat/evil.jpg", "symbolic link"));
     assert_true(has_skip(s, "train/escape", "symbolic link"));
     assert_true(has_skip(s, "train/cat/deep", "nested too deeply"));
-    assert_true(has_skip(s, "train/cat/readme.md", "not a .jpg file"));
+    assert_true(has_skip(s, "train/cat/readme.md", "not a .jpg or .png file"));
     size_t total;
     image_source_skips(s, NULL, &total);
     assert_int_equal(total, 4);
