@@ -28,7 +28,7 @@ static const char usage_text[] =
     "SOURCE, one of:\n"
     "  --idx IMAGES LABELS    an idx pair (e.g. /usr/share/datasets/fashion-mnist/\n"
     "                         t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz)\n"
-    "  --folder DIR           DIR/<split>/<class>/*.jpg or DIR/<class>/*.jpg\n"
+    "  --folder DIR           DIR/<split>/<class>/*.jpg|png or DIR/<class>/*.jpg|png\n"
     "  --tar FILE             the same layouts inside a tar (or .tar.gz)\n\n"
     "Options:\n"
     "  --split NAME           idx: the split (default: train for train-*, test for t10k-*);\n"
