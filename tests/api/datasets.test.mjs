@@ -349,7 +349,6 @@ test('PNG members in a tar and a folder: stored as JPEG, bad PNGs skipped with r
   assert.deepEqual(fjob.result.splits, { train: 3 });
 });
 
-HEAD
 test('Fashion-MNIST test split through the API: progress moves, 1000 per class', { skip: NO_FMNIST }, async () => {
   const ds = await makeDataset(uniq('fmnist'));
   const r = await call(server, 'POST', `/api/v1/datasets/${ds.id}/imports`, {
