@@ -23,6 +23,9 @@ export function databaseUrl() {
   return url;
 }
 
+const live = new Set();
+process.on('exit', () => { for (const p of live) p.kill('SIGKILL'); });
+
 export async function startServer({ env = {}, command = 'serve', port, dataDir } = {}) {
   port = port ?? nextPort++;
   const ownData = !dataDir;
@@ -43,6 +46,10 @@ export async function startServer({ env = {}, command = 'serve', port, dataDir }
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // A server must not outlive its test file (a file that crashes before its after()
+  // hook would leave a server whose workers take every later suite's jobs).
+  live.add(proc);
+  proc.on('exit', () => live.delete(proc));
   let log = '';
   proc.stdout.on('data', (d) => { log += d; });
   proc.stderr.on('data', (d) => { log += d; });
