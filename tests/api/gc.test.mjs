@@ -165,7 +165,7 @@ test('a deleted dataset\'s blobs go, dry run first; a student of another dataset
 
   // The command line's dry run and the route's agree, and remove nothing.
   const cli = execFileSync(process.env.INFICOND_BIN || 'build/asan/inficond', ['gc', '--dry-run'], {
-    encoding: 'utf8',
+    encoding: 'utf8', maxBuffer: 64 << 20,
     env: { ...process.env, DATABASE_URL: databaseUrl(), INFICOND_DATA_DIR: server.dataDir },
   }).trim().split('\n');
   const cliSummary = JSON.parse(cli.at(-1));

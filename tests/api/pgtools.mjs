@@ -14,7 +14,9 @@ export function pgBin(name) {
   for (const v of vers) if (existsSync(join(root, v, 'bin', name))) return join(root, v, 'bin', name);
   return name;
 }
-export const pgRun = (bin, args) => execFileSync(pgBin(bin), args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+// maxBuffer: a query over the whole test database (every suite's rows, e.g. gc.test's
+// list of every blob hash) can print far more than execFileSync's 1 MiB default.
+export const pgRun = (bin, args) => execFileSync(pgBin(bin), args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 256 << 20 });
 export const psql = (url, q) => pgRun('psql', [url, '-qAt', '-v', 'ON_ERROR_STOP=1', '-c', q]).trim();
 // One statement on the test database itself; its rows as `a|b` lines.
 export const sql = (q) => psql(databaseUrl(), q);
