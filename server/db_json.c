@@ -33,3 +33,15 @@ json_t *db_json_by_id(app *a, const char *thing, int64_t id, const char *sql, er
     const char *p[] = {ids};
     return db_json(a, what, sql, 1, p, e);
 }
+
+int64_t db_json_id(app *a, const char *sql, int nparams, const char *const *params, err *e) {
+    json_t *v = db_json(a, "none", sql, nparams, params, e);
+    if (!v) {
+        if (e->code != ERR_NOT_FOUND) return -1;
+        err_clear(e);
+        return 0;
+    }
+    int64_t id = json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
+    json_decref(v);
+    return id;
+}

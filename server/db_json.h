@@ -17,4 +17,8 @@ json_t *db_json(app *a, const char *what, const char *sql, int nparams, const ch
 /* db_json with one parameter, an id ($1); no row: ERR_NOT_FOUND "no <thing> <id>". */
 json_t *db_json_by_id(app *a, const char *thing, int64_t id, const char *sql, err *e);
 
+/* A query whose one cell is an id (a JSON number): the id, 0 when there is no row,
+ * -1 with e set on an error. */
+int64_t db_json_id(app *a, const char *sql, int nparams, const char *const *params, err *e);
+
 #endif

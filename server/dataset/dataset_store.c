@@ -24,19 +24,6 @@
 
 static void id_text(char *buf, size_t cap, int64_t id) { snprintf(buf, cap, "%lld", (long long)id); }
 
-/* A query whose one cell is an id (text): the id, 0 when there is no row, -1 on error. */
-static int64_t query_id(app *a, const char *sql, int n, const char *const *p, err *e) {
-    json_t *v = db_json(a, "none", sql, n, p, e);
-    if (!v) {
-        if (e->code != ERR_NOT_FOUND) return -1;
-        err_clear(e);
-        return 0;
-    }
-    int64_t id = json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
-    json_decref(v);
-    return id;
-}
-
 /* ---- datasets ---------------------------------------------------------------- */
 
 json_t *dataset_store_create(app *a, const char *name, const char *description, int64_t user_id, err *e) {
@@ -59,9 +46,9 @@ json_t *dataset_store_create(app *a, const char *name, const char *description, 
 int64_t dataset_store_find_or_create(app *a, const char *name, const char *description, err *e) {
     const char *p[] = {name, description ? description : ""};
     for (int tries = 0; tries < 2; tries++) {
-        int64_t id = query_id(a, "SELECT id::text FROM datasets WHERE name = $1", 1, p, e);
+        int64_t id = db_json_id(a, "SELECT id::text FROM datasets WHERE name = $1", 1, p, e);
         if (id) return id;
-        id = query_id(a,
+        id = db_json_id(a,
                       "INSERT INTO datasets(name, description) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING"
                       " RETURNING id::text",
                       2, p, e);

@@ -62,19 +62,6 @@ static int file_exists(const char *dir, const char *name) {
     return stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* A query whose one cell is an id (text); 0 when there is no row. */
-static int64_t query_id(app *a, const char *sql, int n, const char *const *p, err *e) {
-    json_t *v = db_json(a, "none", sql, n, p, e);
-    if (!v) {
-        if (e->code != ERR_NOT_FOUND) return -1;
-        err_clear(e);
-        return 0;
-    }
-    int64_t id = json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
-    json_decref(v);
-    return id;
-}
-
 static void id_text(char *buf, size_t cap, int64_t id) { snprintf(buf, cap, "%lld", (long long)id); }
 
 /* ---- step 1: the world ---------------------------------------------------- */
@@ -192,7 +179,7 @@ static int64_t teacher_step(job_ctx *ctx, int64_t dataset_id, int64_t model_id, 
     id_text(ds, sizeof ds, dataset_id);
     id_text(ms, sizeof ms, model_id);
     const char *p[] = {ds, ms};
-    int64_t out_id = query_id(a,
+    int64_t out_id = db_json_id(a,
                               "SELECT t.id::text FROM teacher_outputs t WHERE t.dataset_id = $1 AND t.model_id = $2"
                               " AND t.n = (SELECT count(*) FROM images i WHERE i.dataset_id = $1)",
                               2, p, e);
@@ -351,7 +338,7 @@ json_t *demo_find_job(app *a, const char *states, const char *scale, int64_t see
     char ss[24];
     id_text(ss, sizeof ss, seed);
     const char *p[] = {states, scale, scale ? ss : NULL};
-    int64_t id = query_id(a,
+    int64_t id = db_json_id(a,
                           "SELECT id::text FROM jobs WHERE kind = 'demo.build' AND state = ANY($1::text[])"
                           " AND ($2::text IS NULL OR (coalesce(params->>'scale', 'full') = $2"
                           "      AND coalesce((params->>'seed')::bigint, 1) = $3::bigint))"
