@@ -16,6 +16,7 @@
 
 #include "blobstore.h"
 #include "concepts/concepts.h"
+#include "concepts/corpus_words.h"
 #include "db_json.h"
 #include "extraction/extraction.h"
 #include "jobs.h"
@@ -38,10 +39,7 @@ static void reply_created_corpus(req *r, int64_t id, json_t *report, unsigned st
 /* ---- corpora ------------------------------------------------------------------ */
 
 /* INFICOND_MAX_CORPUS_CONCEPTS, never above what the parser takes. */
-static int corpus_limit(const req *r) {
-    int n = r->app->cfg.max_corpus_concepts;
-    return n > 0 && n < CONCEPT_CORPUS_MAX ? n : CONCEPT_CORPUS_MAX;
-}
+static int corpus_limit(const req *r) { return corpus_words_limit(r->app); }
 
 #define CORPUS_LIMIT_FMT "over the limit of %d concepts per corpus (INFICOND_MAX_CORPUS_CONCEPTS)"
 
@@ -243,31 +241,6 @@ void route_corpora_get(req *r) {
     reply_json_or_err(r, 200, j, &e);
 }
 
-/* Check words against every concept model this corpus is extracted with, and embed
- * them there (a word a model cannot read, or a text side of the wrong size, is a 422
- * before anything changes). */
-static int check_words_for_models(app *a, int64_t corpus_id, char *const *words, size_t n, err *e) {
-    char ids[24];
-    snprintf(ids, sizeof ids, "%lld", (long long)corpus_id);
-    const char *p[] = {ids};
-    PGconn *c = db_acquire(a->db, e);
-    if (!c) return -1;
-    PGresult *res = db_exec(c, "SELECT DISTINCT concept_model_id FROM extractions WHERE corpus_id = $1", 1, p, e);
-    db_release(a->db, c);
-    if (!res) return -1;
-    int rc = 0;
-    for (int i = 0; i < PQntuples(res) && !rc; i++) {
-        model_ref *m = model_registry_acquire(a, strtoll(PQgetvalue(res, i, 0), NULL, 10), e);
-        float *emb = NULL;
-        int D;
-        rc = !m || concept_embed_words(a, m, words, n, &emb, &D, e) ? -1 : 0;
-        free(emb);
-        model_registry_release(m);
-    }
-    PQclear(res);
-    return rc;
-}
-
 /* After a committed word change: sync extractions and answer with the corpus. */
 static void reply_after_change(req *r, int64_t id) {
     err e = {0};
@@ -327,7 +300,7 @@ void route_corpora_update(req *r) {
     snprintf(ids, sizeof ids, "%lld", (long long)id);
     char *arr = jw ? db_text_array(w.words, w.n) : NULL;
     int rc = -1;
-    if (corpus_exists(r->app, id, &e) || (jw && check_words_for_models(r->app, id, w.words, w.n, &e))) goto out;
+    if (corpus_exists(r->app, id, &e) || (jw && corpus_words_check_models(r->app, id, w.words, w.n, &e))) goto out;
     PGconn *c = db_acquire(r->app->db, &e);
     if (!c) goto out;
     if (!db_begin(c, &e) && !lock_corpus(c, id, &e)) {
@@ -358,29 +331,6 @@ out:
     else reply_after_change(r, id);
 }
 
-/* Under the corpus lock: ERR_UNPROCESSABLE when the corpus is already at the limit. */
-static int room_for_a_word(req *r, PGconn *c, int64_t id, err *e) {
-    char ids[24];
-    snprintf(ids, sizeof ids, "%lld", (long long)id);
-    const char *p[] = {ids};
-    PGresult *res = db_exec(c, "SELECT count(*) FROM corpus_words WHERE corpus_id = $1", 1, p, e);
-    if (!res) return -1;
-    long n = atol(PQgetvalue(res, 0, 0));
-    PQclear(res);
-    if (n < corpus_limit(r)) return 0;
-    return err_set(e, ERR_UNPROCESSABLE, "corpus %lld holds %ld words: one more is " CORPUS_LIMIT_FMT,
-                   (long long)id, n, corpus_limit(r));
-}
-
-/* The same, before any embedding is computed and stored (checked again under the lock). */
-static int room_for_a_word_now(req *r, int64_t id, err *e) {
-    PGconn *c = db_acquire(r->app->db, e);
-    if (!c) return -1;
-    int rc = room_for_a_word(r, c, id, e);
-    db_release(r->app->db, c);
-    return rc;
-}
-
 void route_corpora_word_add(req *r) {
     int64_t id = req_id_or_reply(r, 0);
     if (id < 0) return;
@@ -394,31 +344,7 @@ void route_corpora_word_add(req *r) {
     }
     err e = {0};
     char *words[] = {word};
-    if (corpus_exists(r->app, id, &e) || room_for_a_word_now(r, id, &e) ||
-        check_words_for_models(r->app, id, words, 1, &e)) {
-        reply_err(r, &e);
-        return;
-    }
-    char ids[24];
-    snprintf(ids, sizeof ids, "%lld", (long long)id);
-    const char *p[] = {ids, word};
-    PGconn *c = db_acquire(r->app->db, &e);
-    if (!c) {
-        reply_err(r, &e);
-        return;
-    }
-    int rc = db_begin(c, &e) || lock_corpus(c, id, &e) || room_for_a_word(r, c, id, &e) ||
-             db_run(c, "INSERT INTO corpus_words (corpus_id, position, word) SELECT $1, coalesce(max(position), 0) + 1,"
-                       " $2 FROM corpus_words WHERE corpus_id = $1", 2, p, &e) ||
-             db_run(c, "UPDATE corpora SET version = version + 1, updated_at = now() WHERE id = $1", 1, p, &e) ||
-             db_commit(c, &e);
-    if (rc) db_rollback(c);
-    db_release(r->app->db, c);
-    if (rc && e.code == ERR_CONFLICT) {
-        reply_error(r, 409, "conflict", "'%s' is already in the corpus", word);
-        return;
-    }
-    if (rc) reply_err(r, &e);
+    if (corpus_words_add(r->app, id, words, 1, 0, NULL, &e)) reply_err(r, &e);
     else reply_after_change(r, id);
 }
 
@@ -621,7 +547,7 @@ void route_extractions_presence(req *r) {
         int64_t *ids;
         int n, d;
         char **words;
-        if (extraction_presence_load(r->app, x.id, &X, &ids, &n, &d, &words, &e)) {
+        if (extraction_presence_load(r->app, x.id, &X, &ids, &n, &d, &words, NULL, NULL, &e)) {
             reply_err(r, &e);
         } else {
             json_t *items = json_array(), *jw = json_array();

@@ -517,6 +517,23 @@ done:
     return rc;
 }
 
+/* The column hashes of X (N, d) under the image ids blob ids_sha as a text[] literal
+ * (db_text_array), new; NULL with e set. */
+static char *column_hashes_array(const float *X, size_t n, size_t d, const char *ids_sha, err *e) {
+    char (*h)[65] = malloc((d + 1) * sizeof *h); // (d)
+    char **names = malloc((d + 1) * sizeof *names);
+    char *arr = NULL;
+    if (!h || !names) {
+        err_set(e, ERR_INTERNAL, "out of memory");
+    } else if (!presence_column_hashes(X, n, d, ids_sha, h, e)) {
+        for (size_t j = 0; j < d; j++) names[j] = h[j];
+        if (!(arr = db_text_array(names, d))) err_set(e, ERR_INTERNAL, "out of memory");
+    }
+    free(h);
+    free(names);
+    return arr;
+}
+
 /* Store X as the presence of x's words at x's corpus version, only if the row still
  * has expect_sha at expect_version (a concurrent change wins): 1 when it did not. */
 static int presence_commit(app *a, const extraction *x, const float *X, const json_t *galleries, const char *expect_sha,
@@ -524,22 +541,26 @@ static int presence_commit(app *a, const extraction *x, const float *X, const js
     char sha[65];
     if (blobstore_put(a->cfg.data_dir, X, (size_t)x->n * x->d * sizeof(float), sha, e)) return -1;
     char *words = db_text_array(x->words, (size_t)x->d), *gal = json_dumps(galleries, JSON_COMPACT);
+    char *cols = column_hashes_array(X, (size_t)x->n, (size_t)x->d, x->ids_sha, e);
     char id[24], ver[16], d[16], ev[16];
     snprintf(id, sizeof id, "%lld", (long long)x->id);
     snprintf(ver, sizeof ver, "%d", x->corpus_version);
     snprintf(d, sizeof d, "%d", x->d);
     snprintf(ev, sizeof ev, "%d", expect_version);
     int rc = -1;
-    if (!words || !gal) {
+    if (!cols) {
+        /* e says why */
+    } else if (!words || !gal) {
         err_set(e, ERR_INTERNAL, "out of memory");
     } else {
-        const char *p[] = {id, sha, words, ver, d, gal, expect_sha, ev};
+        const char *p[] = {id, sha, words, ver, d, gal, expect_sha, ev, cols};
         PGconn *c = db_acquire(a->db, e);
         PGresult *r = c ? db_exec(c,
                                   "UPDATE extractions SET presence_sha256 = $2, words = $3::text[], corpus_version = $4,"
-                                  " d = $5, galleries = $6::jsonb, updated_at = now() WHERE id = $1 AND state = 'ready'"
+                                  " d = $5, galleries = $6::jsonb, column_sha256 = $9::text[], column_sha256_of = $2,"
+                                  " updated_at = now() WHERE id = $1 AND state = 'ready'"
                                   " AND presence_sha256 = $7 AND corpus_version = $8::int",
-                                  8, p, e)
+                                  9, p, e)
                         : NULL;
         if (c) db_release(a->db, c);
         if (r) rc = atoi(PQcmdTuples(r)) == 1 ? 0 : 1;
@@ -547,6 +568,7 @@ static int presence_commit(app *a, const extraction *x, const float *X, const js
     }
     free(words);
     free(gal);
+    free(cols);
     return rc;
 }
 
@@ -661,9 +683,11 @@ int extraction_job(job_ctx *ctx, const json_t *params, json_t **result, err *e) 
         size_t L = x.n_chunks * 66 + 3, sl = x.n_chunks * 12 + 3;
         char *chunks = malloc(L), *sizes = malloc(sl), *fj = json_dumps(failures, JSON_COMPACT);
         char *wl = db_text_array(words, n_words), *gj = json_dumps(galleries, JSON_COMPACT);
-        if (!chunks || !sizes || !fj || !wl || !gj) {
+        char *cols = column_hashes_array(X, (size_t)x.n, (size_t)x.d, ids_sha, e);
+        if (!chunks || !sizes || !fj || !wl || !gj || !cols) {
             free(chunks), free(sizes), free(fj), free(wl), free(gj);
-            err_set(e, ERR_INTERNAL, "out of memory");
+            if (cols) err_set(e, ERR_INTERNAL, "out of memory");
+            free(cols);
             goto done;
         }
         size_t at = 0, st = 0;
@@ -680,14 +704,15 @@ int extraction_job(job_ctx *ctx, const json_t *params, json_t **result, err *e) 
         snprintf(n, sizeof n, "%d", x.n);
         snprintf(dim, sizeof dim, "%d", D);
         const char *p[] = {ids, m->mf.encoder == MODEL_ENCODER_DENSE ? "dense" : "global", n, dim, ids_sha, chunks, sizes,
-                           fj, x_sha, wl, ver, dd, gj};
+                           fj, x_sha, wl, ver, dd, gj, cols};
         PGconn *c = db_acquire(a->db, e);
         int bad = !c || db_begin(c, e) ||
                   db_run(c, "UPDATE extractions SET state = 'ready', error = NULL, encoder = $2, n_images = $3,"
                             " embedding_dim = $4, image_ids_sha256 = $5, chunks = $6::text[], chunk_sizes = $7::int[],"
                             " n_failed = jsonb_array_length($8::jsonb), presence_sha256 = $9, words = $10::text[],"
-                            " corpus_version = $11, d = $12, galleries = $13::jsonb, updated_at = now() WHERE id = $1",
-                            13, p, e) ||
+                            " corpus_version = $11, d = $12, galleries = $13::jsonb, column_sha256 = $14::text[],"
+                            " column_sha256_of = $9, updated_at = now() WHERE id = $1",
+                            14, p, e) ||
                   db_run(c, "DELETE FROM extraction_failures WHERE extraction_id = $1", 1, p, e) ||
                   db_run(c, "INSERT INTO extraction_failures (extraction_id, image_id, reason) SELECT $1,"
                             " (f->>'image_id')::bigint, f->>'reason' FROM jsonb_array_elements($2::jsonb) f"
@@ -695,7 +720,7 @@ int extraction_job(job_ctx *ctx, const json_t *params, json_t **result, err *e) 
                   db_commit(c, e);
         if (bad && c) db_rollback(c);
         if (c) db_release(a->db, c);
-        free(chunks), free(sizes), free(fj), free(wl), free(gj);
+        free(chunks), free(sizes), free(fj), free(wl), free(gj), free(cols);
         if (bad) goto done;
     }
     /* Words changed while this ran: bring the matrix to the corpus as it is now. */
@@ -876,7 +901,7 @@ void extraction_presence_free(float *x, int64_t *image_ids, char **words, int d)
 }
 
 int extraction_presence_load(app *a, int64_t extraction_id, float **x, int64_t **image_ids, int *n, int *d,
-                             char ***words, err *e) {
+                             char ***words, char *presence_sha, char *ids_sha, err *e) {
     extraction ex;
     *x = NULL, *image_ids = NULL, *words = NULL;
     if (extraction_load(a, extraction_id, &ex, e)) return -1;
@@ -893,11 +918,35 @@ int extraction_presence_load(app *a, int64_t extraction_id, float **x, int64_t *
             *x = (float *)buf, buf = NULL;
             *n = ex.n, *d = ex.d, *words = ex.words;
             ex.words = NULL; /* handed over */
+            if (presence_sha) memcpy(presence_sha, ex.presence_sha, sizeof ex.presence_sha);
+            if (ids_sha) memcpy(ids_sha, ex.ids_sha, sizeof ex.ids_sha);
             rc = 0;
         }
     }
     free(buf);
     if (rc) free(*image_ids), *image_ids = NULL;
     extraction_free(&ex);
+    return rc;
+}
+
+int extraction_column_hashes_record(app *a, int64_t extraction_id, const char *presence_sha, char (*hashes)[65],
+                                    int d, err *e) {
+    char **names = malloc(((size_t)d + 1) * sizeof *names);
+    if (!names) return err_set(e, ERR_INTERNAL, "out of memory");
+    for (int j = 0; j < d; j++) names[j] = hashes[j];
+    char *arr = db_text_array(names, (size_t)d), id[24];
+    free(names);
+    if (!arr) return err_set(e, ERR_INTERNAL, "out of memory");
+    snprintf(id, sizeof id, "%lld", (long long)extraction_id);
+    const char *p[] = {id, presence_sha, arr};
+    PGconn *c = db_acquire(a->db, e);
+    int rc = !c || db_run(c,
+                          "UPDATE extractions SET column_sha256 = $3::text[], column_sha256_of = $2 WHERE id = $1"
+                          " AND presence_sha256 = $2 AND column_sha256_of IS DISTINCT FROM $2",
+                          3, p, e)
+                 ? -1
+                 : 0;
+    if (c) db_release(a->db, c);
+    free(arr);
     return rc;
 }

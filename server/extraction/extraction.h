@@ -74,10 +74,18 @@ int extraction_sync_corpus(app *a, int64_t corpus_id, int *updated, err *e) WARN
 
 /* The presence matrix of a ready extraction, for the student:
  *   *x (N, d) float32 row-major, malloc'd; *image_ids (N) ascending; *words (d)
- *   column names. Free with extraction_presence_free. */
+ *   column names; presence_sha, ids_sha (65 bytes each, nullable): the checksums of
+ *   the presence and image ids blobs read. Free with extraction_presence_free. */
 int extraction_presence_load(app *a, int64_t extraction_id, float **x, int64_t **image_ids, int *n, int *d,
-                             char ***words, err *e) WARN_UNUSED;
+                             char ***words, char *presence_sha, char *ids_sha, err *e) WARN_UNUSED;
 void extraction_presence_free(float *x, int64_t *image_ids, char **words, int d);
+
+/* Every stored presence matrix carries its column hashes (presence_column_hashes,
+ * columns column_sha256 / column_sha256_of); one stored without them (before
+ * migration 008) gets them here from a reader that computed them: hashes (d) of the
+ * matrix presence_sha, recorded only while the row still holds that matrix. */
+int extraction_column_hashes_record(app *a, int64_t extraction_id, const char *presence_sha, char (*hashes)[65],
+                                    int d, err *e) WARN_UNUSED;
 
 /* Images -> segments, shared by the job and `inficond bench extract`. Holds the
  * input batch buffer and the dense segmentation scratch. */
