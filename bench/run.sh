@@ -60,6 +60,9 @@ if [ -f "$clip" ] && [ -f "$vocab" ]; then
     --n 512 --batch 8 --runs 5
 fi
 
+echo "== whatif: every concept's removal on every split (N=50,000, d=584, C=20; target <= 50 ms)"
+build/inficond bench whatif
+
 echo "== load: read routes under wrk (50 connections, 30 s) while an extraction runs"
 BASE=http://127.0.0.1:$port TOKEN=$token DEMO=$extract_demo bash bench/load_read.sh
 
