@@ -13,10 +13,10 @@
      s.teacher_output_id, 'extraction_id', s.extraction_id, 'concept_model_id', (SELECT concept_model_id     \
      FROM extractions WHERE id = s.extraction_id), 'lambda', s.lambda, 'concepts', cardinality(hv.concepts),  \
      'classes', s.classes, 'created_by', s.created_by, 'created_at', s.created_at, 'stale',                  \
-     student_version_stale(hv.id) IS NOT NULL, 'stale_reason', student_version_stale(hv.id), 'head',          \
-     json_build_object('number', hv.number, 'id', hv.id, 'created_at', hv.created_at, 'note', hv.note,       \
-     'concepts', hv.concepts, 'measures', hv.measures)) FROM (SELECT * FROM student_versions v WHERE          \
-     v.student_id = s.id ORDER BY v.number DESC LIMIT 1) hv)"
+     hv.why IS NOT NULL, 'stale_reason', hv.why, 'head', json_build_object('number', hv.number, 'id', hv.id,  \
+     'created_at', hv.created_at, 'note', hv.note, 'concepts', hv.concepts, 'measures', hv.measures))        \
+     FROM (SELECT h.*, student_version_stale(h.id) AS why FROM (SELECT * FROM student_versions v WHERE        \
+     v.student_id = s.id ORDER BY v.number DESC LIMIT 1) h) hv)"
 
 json_t *ss_students_list_json(app *a, long limit, long offset, const char *dataset_id, err *e) {
     char lim[24], off[24];
@@ -47,13 +47,19 @@ json_t *ss_versions_list_json(app *a, int64_t student_id, long limit, long offse
     const char *p[] = {ids, lim, off};
     return db_json(
         a, what,
+        /* stale is a function of (concepts, columns_sha256) within a student: computed
+         * once per distinct pair on the page (versions mostly share their list) */
+        "WITH page AS (SELECT * FROM student_versions WHERE student_id = $1 ORDER BY number DESC"
+        "  LIMIT $2::int OFFSET $3::int),"
+        " kinds AS (SELECT DISTINCT ON (concepts, columns_sha256) concepts, columns_sha256,"
+        "  student_version_stale(id) IS NOT NULL AS stale FROM page)"
         "SELECT json_build_object('items', COALESCE((SELECT json_agg(x ORDER BY x.number DESC) FROM ("
         "  SELECT v.id, v.number, (SELECT number FROM student_versions WHERE id = v.parent_id) AS parent, v.lambda,"
         "         v.note, v.author, v.created_at, v.bounds_sha256 IS NOT NULL AS bounded, v.measures,"
-        "         cardinality(v.concepts) AS n_concepts, student_version_stale(v.id) IS NOT NULL AS stale,"
+        "         cardinality(v.concepts) AS n_concepts, k.stale,"
         "         (SELECT kind FROM student_provenance WHERE version_id = v.id LIMIT 1) AS kind"
-        "  FROM student_versions v WHERE v.student_id = s.id ORDER BY v.number DESC"
-        "  LIMIT $2::int OFFSET $3::int) x), '[]'::json),"
+        "  FROM page v JOIN kinds k ON k.concepts = v.concepts"
+        "  AND k.columns_sha256 IS NOT DISTINCT FROM v.columns_sha256) x), '[]'::json),"
         " 'total', (SELECT count(*) FROM student_versions WHERE student_id = s.id),"
         " 'head', (SELECT max(number) FROM student_versions WHERE student_id = s.id),"
         " 'limit', $2::int, 'offset', $3::int)::text FROM students s WHERE s.id = $1",
