@@ -44,15 +44,18 @@ static int near_before(const near_word *x, const near_word *y) {
 size_t vocabulary_nearest(const words_tokenizer *t, const char *word, const char **out, size_t k) {
     near_word best[VOCABULARY_NEAREST];
     size_t m = 0, lw = strlen(word);
+    /* a short word is near fewer edits: three edits make "red" of "sky" */
+    int max = (int)(lw + 1) / 2 < VOCABULARY_MAX_DISTANCE ? (int)(lw + 1) / 2 : VOCABULARY_MAX_DISTANCE;
+    if (max < 1) max = 1;
     if (k > VOCABULARY_NEAREST) k = VOCABULARY_NEAREST;
     for (int id = 1; id <= words_tokenizer_size(t) && k; id++) {
         const char *w = words_tokenizer_word(t, id);
         if (!w || words_tokenizer_id(t, w, strlen(w)) != id) continue; /* blank, or a repeat */
         size_t lv = strlen(w);
         if (lv == lw && !memcmp(w, word, lw)) continue;                  /* the word itself */
-        int d = edit_distance(w, lv, word, lw, VOCABULARY_MAX_DISTANCE);
+        int d = edit_distance(w, lv, word, lw, max);
         if (lw && lv > lw && !memcmp(w, word, lw) && d > 1) d = 1;      /* typed the start of it */
-        if (d > VOCABULARY_MAX_DISTANCE) continue;
+        if (d > max) continue;
         near_word c = {d, lv, id};
         if (m == k && !near_before(&c, &best[m - 1])) continue;
         size_t at = m < k ? m++ : k - 1;

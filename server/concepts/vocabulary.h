@@ -21,8 +21,9 @@
 #define VOCABULARY_MAX_DISTANCE 3  /* edits beyond which a word is not "near" */
 #define VOCABULARY_LIMIT_MAX 1000  /* words one answer lists */
 
-/* Up to k words of t nearest to word (at most VOCABULARY_MAX_DISTANCE edits, or
- * starting with it) into out, borrowed from t; returns how many. */
+/* Up to k words of t nearest to word (at most (length + 1) / 2 edits, and never more
+ * than VOCABULARY_MAX_DISTANCE, or starting with it) into out, borrowed from t;
+ * returns how many. */
 size_t vocabulary_nearest(const words_tokenizer *t, const char *word, const char **out, size_t k);
 
 /* Up to limit words of t starting with prefix (all words for ""), in byte order, into
