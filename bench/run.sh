@@ -114,6 +114,9 @@ else
   skip extract-dense-clip "BENCH_CLIP=0 or no $vocab"
 fi
 
+# whatif: every concept's removal on every split (N=50,000, d=584, C=20; target <= 50 ms)
+step whatif build/inficond bench whatif
+
 # load: read routes under wrk (50 connections, 30 s) while an extraction runs
 step load_read env BASE=http://127.0.0.1:$port TOKEN=$token DEMO=$extract_demo bash bench/load_read.sh
 

@@ -91,7 +91,10 @@ static const blob_gc_column columns[] = {
     {"student_versions", "bounds_sha256", 0},
     {NULL, NULL, 0},
 };
-static const char *const not_blob_columns[] = {"models.sha256", NULL};
+/* Checksums of data, not blob names: a model's TorchScript file; a presence column's
+ * values and a version's list of them (migration 008). */
+static const char *const not_blob_columns[] = {"models.sha256", "extractions.column_sha256",
+                                               "student_versions.columns_sha256", NULL};
 
 const blob_gc_column *blob_gc_columns(void) { return columns; }
 

@@ -28,6 +28,7 @@ int bench_teacher(int argc, char **argv);   /* bench_teacher.c */
 int bench_presence(int argc, char **argv);  /* bench_presence.c */
 int bench_student(int argc, char **argv);   /* bench_student.c */
 int bench_extract(int argc, char **argv);   /* bench_extract.c */
+int bench_whatif(int argc, char **argv);    /* bench_whatif.c */
 
 /* The table, in main.c. */
 extern const command commands[];

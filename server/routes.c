@@ -2,6 +2,7 @@
  * docs/openapi.yaml describes the same routes; a test checks they agree. */
 #include "routes.h"
 #include "concepts/routes_corpora.h"
+#include "concepts/routes_vocabulary.h"
 #include "dataset/routes_datasets.h"
 #include "dataset/routes_images.h"
 #include "extraction/routes_extractions.h"
@@ -12,6 +13,7 @@
 #include "routes_jobs.h"
 #include "routes_system.h"
 #include "student/routes_student_use.h"
+#include "student/routes_student_whatif.h"
 #include "student/routes_students.h"
 #include "teacher/routes_teacher.h"
 
@@ -40,6 +42,7 @@ static const route table[] = {
     {"POST",   "/api/v1/models/upload",      route_models_upload,  ROLE_ADMIN,   BODY_FILE, 0,      "register a model uploaded as a .tar of its folder"},
     {"GET",    "/api/v1/models/{id}",        route_models_get,     ROLE_VIEWER,  BODY_NONE, 0,      "a model, its manifest and check summary"},
     {"DELETE", "/api/v1/models/{id}",        route_models_delete,  ROLE_ADMIN,   BODY_NONE, 0,      "delete a model and its teacher outputs"},
+    {"GET",    "/api/v1/models/{id}/vocabulary", route_model_vocabulary, ROLE_VIEWER, BODY_NONE, 0,     "a concept model's words by prefix (word lists), or open (CLIP)"},
     {"GET",    "/api/v1/datasets/{id}/teacher-outputs", route_teacher_outputs_list, ROLE_VIEWER, BODY_NONE, 0, "a dataset's teacher outputs"},
     {"POST",   "/api/v1/datasets/{id}/teacher-outputs", route_teacher_outputs_create, ROLE_EDITOR, BODY_JSON, 16 * KB, "run a teacher over a dataset (job)"},
     {"POST",   "/api/v1/datasets/{id}/predictions", route_predictions_upload, ROLE_EDITOR, BODY_FILE, 0, "upload a teacher's predictions (CSV or JSON)"},
@@ -84,6 +87,8 @@ static const route table[] = {
     {"GET",    "/api/v1/students/{id}/versions/{v}/classes/{k}/influence", route_student_influence, ROLE_VIEWER, BODY_NONE, 0, "a class's concepts ranked by influence (weight x mean presence)"},
     {"GET",    "/api/v1/students/{id}/versions/{v}/disagreements", route_student_disagreements, ROLE_VIEWER, BODY_NONE, 0, "images where student and teacher disagree, paged and filtered"},
     {"GET",    "/api/v1/students/{id}/versions/{v}/images/{image_id}/contributions", route_student_contributions, ROLE_VIEWER, BODY_NONE, 0, "an image's concept contributions to each class score"},
+    {"GET",    "/api/v1/students/{id}/versions/{v}/whatif", route_student_whatif, ROLE_VIEWER, BODY_NONE, 0, "one action's effect on every split before retraining"},
+    {"GET",    "/api/v1/students/{id}/versions/{v}/whatif/concepts", route_student_whatif_concepts, ROLE_VIEWER, BODY_NONE, 0, "every concept's removal ranked by its effect on a split"},
     {"GET",    "/api/v1/students/{id}/versions/{v}/export", route_student_export, ROLE_VIEWER, BODY_NONE, 0, "the fitted student as JSON"},
     {"GET",    "/api/v1/students/{id}/versions/{v}/export.pt", route_student_export_torchscript, ROLE_VIEWER, BODY_NONE, 0, "the fitted student as a TorchScript module over presence vectors"},
     {"POST",   "/api/v1/students/{id}/versions/{v}/predict", route_student_predict, ROLE_VIEWER, BODY_FILE, PREDICT_MAX_BODY, "predict one JPEG: class, scores, top concepts with their segments"},

@@ -11,6 +11,7 @@ static const command benches[] = {
     {"extract", bench_extract, "concept extraction images/s (decode + encode + segments + presence), C vs Python"},
     {"presence", bench_presence, "concept presence SGEMM GFLOP/s vs OpenBLAS peak, peak RSS, add-one-concept ms"},
     {"student", bench_student, "L1 student fit (all classes) and one-class warm retrain vs a PyTorch Adam peer"},
+    {"whatif", bench_whatif, "what-if list: every concept's removal on every split from cached scores, checked exact"},
     {NULL, NULL, NULL},
 };
 

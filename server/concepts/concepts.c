@@ -15,6 +15,7 @@
 #include "extraction/segments.h"
 #include "concepts/tokenizer_clip.h"
 #include "concepts/tokenizer_words.h"
+#include "concepts/vocabulary.h"
 
 /* ---- words ----------------------------------------------------------------- */
 
@@ -140,7 +141,7 @@ static int tokenize_words(const model_manifest *mf, char *const *words, size_t n
     } else if (mf->tokenizer == MODEL_TOKENIZER_WORDS) {
         words_tokenizer *t = words_tokenizer_load(mf->tokenizer_path, e);
         if (!t) rc = -1;
-        char msg[400] = "";
+        char msg[sizeof ((err *)0)->msg] = "";
         size_t bad = 0, used = 0;
         for (size_t i = 0; i < n && t; i++) {
             err we = {0};
@@ -148,13 +149,19 @@ static int tokenize_words(const model_manifest *mf, char *const *words, size_t n
                 if (ids) memcpy(ids + i * L, row, (size_t)L * sizeof *row);
                 continue;
             }
-            if (bad++ < 8) used += (size_t)snprintf(msg + used, used < sizeof msg ? sizeof msg - used : 0, "%s'%s'",
-                                                    bad > 1 ? ", " : "", words[i]);
+            if (bad++ >= 8) continue;
+            /* Each unknown word with the nearest words the model has, so a person sees
+             * what to type instead (GET /models/{id}/vocabulary lists them all). */
+            char why[sizeof ((err *)0)->msg];
+            if (!vocabulary_unknown(t, words[i], why, sizeof why)) snprintf(why, sizeof why, "'%.128s': %.300s", words[i], we.msg);
+            int m = snprintf(msg + used, used < sizeof msg ? sizeof msg - used : 0, "%s%s", bad > 1 ? "; " : "", why);
+            used += m > 0 ? (size_t)m : 0;
             if (used >= sizeof msg) used = sizeof msg - 1;
         }
         if (bad)
-            rc = err_set(e, ERR_UNPROCESSABLE, "%zu concept word%s not in the model's word list (%s): %s%s", bad,
-                         bad == 1 ? " is" : "s are", mf->tokenizer_file, msg, bad > 8 ? ", ..." : "");
+            rc = err_set(e, ERR_UNPROCESSABLE, "%zu concept word%s not in the concept model's vocabulary (%s, %d words): %s%s",
+                         bad, bad == 1 ? " is" : "s are", mf->tokenizer_file, words_tokenizer_size(t), msg,
+                         bad > 8 ? "; ..." : "");
         words_tokenizer_free(t);
     } else {
         rc = err_set(e, ERR_UNPROCESSABLE, "the model has no tokenizer: it is not a concept model");

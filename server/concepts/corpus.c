@@ -102,8 +102,8 @@ static int lock_corpus(PGconn *c, int64_t id, err *e) {
     return found ? 0 : err_set(e, ERR_NOT_FOUND, "no corpus %lld", (long long)id);
 }
 
-/* ERR_UNPROCESSABLE when the corpus already holds the limit of words. */
-static int room_for_a_word(app *a, PGconn *c, int64_t id, err *e) {
+/* ERR_UNPROCESSABLE when `more` words would take the corpus over the limit. */
+static int room_for(app *a, PGconn *c, int64_t id, size_t more, err *e) {
     char ids[24];
     id_text(ids, id);
     const char *p[] = {ids};
@@ -111,10 +111,15 @@ static int room_for_a_word(app *a, PGconn *c, int64_t id, err *e) {
     if (!res) return -1;
     long n = atol(PQgetvalue(res, 0, 0));
     PQclear(res);
-    if (n < corpus_word_limit(a)) return 0;
-    return err_set(e, ERR_UNPROCESSABLE, "corpus %lld holds %ld words: one more is " CORPUS_LIMIT_FMT,
-                   (long long)id, n, corpus_word_limit(a));
+    if ((size_t)n + more <= (size_t)corpus_word_limit(a)) return 0;
+    if (more == 1)
+        return err_set(e, ERR_UNPROCESSABLE, "corpus %lld holds %ld words: one more is " CORPUS_LIMIT_FMT,
+                       (long long)id, n, corpus_word_limit(a));
+    return err_set(e, ERR_UNPROCESSABLE, "corpus %lld holds %ld words: %zu more is " CORPUS_LIMIT_FMT,
+                   (long long)id, n, more, corpus_word_limit(a));
 }
+
+static int room_for_a_word(app *a, PGconn *c, int64_t id, err *e) { return room_for(a, c, id, 1, e); }
 
 int corpus_check_room(app *a, int64_t id, err *e) {
     PGconn *c = db_acquire(a->db, e);
@@ -170,6 +175,45 @@ int corpus_word_add(app *a, int64_t id, const char *word, err *e) {
         err_set(e, ERR_CONFLICT, "'%s' is already in the corpus", word);
     }
     return rc ? -1 : 0;
+}
+
+int corpus_words_append(app *a, int64_t id, char *const *words, size_t n, size_t *added, err *e) {
+    *added = 0;
+    char ids[24];
+    id_text(ids, id);
+    char *arr = db_text_array(words, n);
+    if (!arr) return err_set(e, ERR_INTERNAL, "out of memory");
+    const char *p[] = {ids, arr};
+    PGconn *c = db_acquire(a->db, e);
+    PGresult *res = NULL;
+    int rc = -1;
+    if (!c || db_begin(c, e) || lock_corpus(c, id, e)) goto done;
+    res = db_exec(c, "SELECT count(*) FROM unnest($2::text[]) w WHERE NOT EXISTS (SELECT 1 FROM corpus_words"
+                     " WHERE corpus_id = $1 AND word = w)", 2, p, e);
+    if (!res) goto done;
+    size_t fresh = (size_t)atol(PQgetvalue(res, 0, 0));
+    PQclear(res), res = NULL;
+    if (fresh && room_for(a, c, id, fresh, e)) goto done;
+    res = fresh ? db_exec(c, "INSERT INTO corpus_words (corpus_id, position, word) SELECT $1,"
+                             " (SELECT coalesce(max(position), 0) FROM corpus_words WHERE corpus_id = $1) + t.ord, t.w"
+                             " FROM unnest($2::text[]) WITH ORDINALITY AS t(w, ord)"
+                             " WHERE NOT EXISTS (SELECT 1 FROM corpus_words WHERE corpus_id = $1 AND word = t.w)",
+                          2, p, e)
+                : NULL;
+    if (fresh && !res) goto done;
+    if ((fresh && db_run(c, "UPDATE corpora SET version = version + 1, updated_at = now() WHERE id = $1", 1, p, e)) ||
+        db_commit(c, e))
+        goto done;
+    *added = fresh;
+    rc = 0;
+done:
+    PQclear(res);
+    if (c) {
+        if (rc) db_rollback(c);
+        db_release(a->db, c);
+    }
+    free(arr);
+    return rc;
 }
 
 int corpus_word_remove(app *a, int64_t id, const char *word, err *e) {

@@ -51,6 +51,12 @@ int corpus_update(app *a, int64_t id, const char *name, char *const *words, size
  * corpus". */
 int corpus_word_add(app *a, int64_t id, const char *word, err *e) WARN_UNUSED;
 
+/* Append the words (n, normalised, distinct) the corpus lacks, in their order, and
+ * bump the version once when any was new, under the row lock; *added: how many.
+ * Words already there are skipped (a student's add of a word the corpus holds).
+ * ERR_NOT_FOUND; ERR_UNPROCESSABLE when the new ones would pass the limit. */
+int corpus_words_append(app *a, int64_t id, char *const *words, size_t n, size_t *added, err *e) WARN_UNUSED;
+
 /* Remove one normalised word and bump the version, under the row lock.
  * ERR_NOT_FOUND (no corpus, or the word is not in it); ERR_UNPROCESSABLE when it is
  * the last word (a corpus is never empty). */

@@ -40,6 +40,10 @@ int words_tokenizer_id(const words_tokenizer *t, const char *word, size_t len) {
 
 int words_tokenizer_size(const words_tokenizer *t) { return t ? t->n_words : 0; }
 
+const char *words_tokenizer_word(const words_tokenizer *t, int id) {
+    return t && id >= 1 && id <= t->n_words && t->words[id - 1] && t->words[id - 1][0] ? t->words[id - 1] : NULL;
+}
+
 static int is_word_char(utf8proc_int32_t c) {
     switch (utf8proc_category(c)) {
     case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:

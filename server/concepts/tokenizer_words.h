@@ -28,6 +28,9 @@ void words_tokenizer_free(words_tokenizer *t);
 /* Number of ids in use: the word list's line count (ids are 1 .. size). */
 int words_tokenizer_size(const words_tokenizer *t);
 
+/* The word of id (1 .. size), NULL for a blank line or an id out of range. */
+const char *words_tokenizer_word(const words_tokenizer *t, int id);
+
 /* Id of one word (already lower-case), or 0 when it is not in the list. */
 int words_tokenizer_id(const words_tokenizer *t, const char *word, size_t len);
 

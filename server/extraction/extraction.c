@@ -68,7 +68,7 @@ void extraction_presence_free(float *x, int64_t *image_ids, char **words, int d)
 }
 
 int extraction_presence_load(app *a, int64_t extraction_id, float **x, int64_t **image_ids, int *n, int *d,
-                             char ***words, err *e) {
+                             char ***words, char *presence_sha, char *ids_sha, err *e) {
     extraction ex;
     *x = NULL, *image_ids = NULL, *words = NULL;
     if (extraction_load(a, extraction_id, &ex, e)) return -1;
@@ -85,6 +85,8 @@ int extraction_presence_load(app *a, int64_t extraction_id, float **x, int64_t *
             *x = (float *)buf, buf = NULL;
             *n = ex.n, *d = ex.d, *words = ex.words;
             ex.words = NULL; /* handed over */
+            if (presence_sha) memcpy(presence_sha, ex.presence_sha, sizeof ex.presence_sha);
+            if (ids_sha) memcpy(ids_sha, ex.ids_sha, sizeof ex.ids_sha);
             rc = 0;
         }
     }

@@ -37,9 +37,10 @@ int extraction_presence_row(app *a, const extraction *x, long row, float *v, err
 
 /* The presence matrix of a ready extraction, for the student:
  *   *x (N, d) float32 row-major, malloc'd; *image_ids (N) ascending; *words (d)
- *   column names. Free with extraction_presence_free. */
+ *   column names; presence_sha, ids_sha (65 bytes each, nullable): the checksums of
+ *   the presence and image ids blobs read. Free with extraction_presence_free. */
 int extraction_presence_load(app *a, int64_t extraction_id, float **x, int64_t **image_ids, int *n, int *d,
-                             char ***words, err *e) WARN_UNUSED;
+                             char ***words, char *presence_sha, char *ids_sha, err *e) WARN_UNUSED;
 void extraction_presence_free(float *x, int64_t *image_ids, char **words, int d);
 
 #endif

@@ -121,7 +121,14 @@ static int store_ready(extract_run *r, err *e) {
         blobstore_put(r->a->cfg.data_dir, r->X, (size_t)r->x.n * r->x.d * sizeof(float), x_sha, e))
         return -1;
     const char *encoder = r->m->mf.encoder == MODEL_ENCODER_DENSE ? "dense" : "global";
-    return extraction_store_ready(r->a, &r->x, encoder, ids_sha, x_sha, r->failures, r->galleries, e);
+    char (*cols)[65] = malloc(((size_t)r->x.d + 1) * sizeof *cols); // (d)
+    int rc = !cols ? err_set(e, ERR_INTERNAL, "out of memory")
+             : presence_column_hashes(r->X, (size_t)r->x.n, (size_t)r->x.d, ids_sha, cols, e) ||
+                     extraction_store_ready(r->a, &r->x, encoder, ids_sha, x_sha, r->failures, r->galleries, cols, e)
+                 ? -1
+                 : 0;
+    free(cols);
+    return rc;
 }
 
 static json_t *result_json(const extract_run *r, double secs) {

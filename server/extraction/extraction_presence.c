@@ -85,5 +85,11 @@ int extraction_presence_commit(app *a, const extraction *x, const float *X, cons
                                const char *expect_sha, int expect_version, err *e) {
     char sha[65];
     if (blobstore_put(a->cfg.data_dir, X, (size_t)x->n * x->d * sizeof(float), sha, e)) return -1;
-    return extraction_store_presence(a, x, sha, galleries, expect_sha, expect_version, e);
+    char (*cols)[65] = malloc(((size_t)x->d + 1) * sizeof *cols); // (d)
+    if (!cols) return err_set(e, ERR_INTERNAL, "out of memory");
+    int rc = presence_column_hashes(X, (size_t)x->n, (size_t)x->d, x->ids_sha, cols, e)
+                 ? -1
+                 : extraction_store_presence(a, x, sha, galleries, cols, expect_sha, expect_version, e);
+    free(cols);
+    return rc;
 }

@@ -176,12 +176,24 @@ static int chunk_arrays(const extraction *x, char **chunks, char **sizes) {
     return 0;
 }
 
+/* column_hashes (d) as a text[] literal (db_text_array), new; NULL out of memory. */
+static char *hashes_array(char (*column_hashes)[65], int d) {
+    char **names = malloc(((size_t)d + 1) * sizeof *names);
+    if (!names) return NULL;
+    for (int j = 0; j < d; j++) names[j] = column_hashes[j];
+    char *arr = db_text_array(names, (size_t)d);
+    free(names);
+    return arr;
+}
+
 int extraction_store_ready(app *a, const extraction *x, const char *encoder, const char *ids_sha,
-                           const char *presence_sha, const json_t *failures, const json_t *galleries, err *e) {
+                           const char *presence_sha, const json_t *failures, const json_t *galleries,
+                           char (*column_hashes)[65], err *e) {
     char *chunks = NULL, *sizes = NULL, *fj = json_dumps(failures, JSON_COMPACT);
     char *wl = db_text_array(x->words, (size_t)x->d), *gj = json_dumps(galleries, JSON_COMPACT);
-    if (chunk_arrays(x, &chunks, &sizes) || !fj || !wl || !gj) {
-        free(chunks), free(sizes), free(fj), free(wl), free(gj);
+    char *cols = hashes_array(column_hashes, x->d);
+    if (chunk_arrays(x, &chunks, &sizes) || !fj || !wl || !gj || !cols) {
+        free(chunks), free(sizes), free(fj), free(wl), free(gj), free(cols);
         return err_set(e, ERR_INTERNAL, "out of memory");
     }
     char ids[24], n[16], dim[16], ver[16], dd[16];
@@ -190,15 +202,16 @@ int extraction_store_ready(app *a, const extraction *x, const char *encoder, con
     snprintf(dim, sizeof dim, "%d", x->dim);
     snprintf(ver, sizeof ver, "%d", x->corpus_version);
     snprintf(dd, sizeof dd, "%d", x->d);
-    const char *p[] = {ids, encoder, n, dim, ids_sha, chunks, sizes, fj, presence_sha, wl, ver, dd, gj};
+    const char *p[] = {ids, encoder, n, dim, ids_sha, chunks, sizes, fj, presence_sha, wl, ver, dd, gj, cols};
     const char *pf[] = {ids, fj};
     PGconn *c = db_acquire(a->db, e);
     int bad = !c || db_begin(c, e) ||
               db_run(c, "UPDATE extractions SET state = 'ready', error = NULL, encoder = $2, n_images = $3,"
                         " embedding_dim = $4, image_ids_sha256 = $5, chunks = $6::text[], chunk_sizes = $7::int[],"
                         " n_failed = jsonb_array_length($8::jsonb), presence_sha256 = $9, words = $10::text[],"
-                        " corpus_version = $11, d = $12, galleries = $13::jsonb, updated_at = now() WHERE id = $1",
-                        13, p, e) ||
+                        " corpus_version = $11, d = $12, galleries = $13::jsonb, column_sha256 = $14::text[],"
+                        " column_sha256_of = $9, updated_at = now() WHERE id = $1",
+                        14, p, e) ||
               db_run(c, "DELETE FROM extraction_failures WHERE extraction_id = $1", 1, p, e) ||
               db_run(c, "INSERT INTO extraction_failures (extraction_id, image_id, reason) SELECT $1,"
                         " (f->>'image_id')::bigint, f->>'reason' FROM jsonb_array_elements($2::jsonb) f"
@@ -206,33 +219,48 @@ int extraction_store_ready(app *a, const extraction *x, const char *encoder, con
               db_commit(c, e);
     if (bad && c) db_rollback(c);
     if (c) db_release(a->db, c);
-    free(chunks), free(sizes), free(fj), free(wl), free(gj);
+    free(chunks), free(sizes), free(fj), free(wl), free(gj), free(cols);
     return bad ? -1 : 0;
 }
 
 int extraction_store_presence(app *a, const extraction *x, const char *presence_sha, const json_t *galleries,
-                              const char *expect_sha, int expect_version, err *e) {
+                              char (*column_hashes)[65], const char *expect_sha, int expect_version, err *e) {
     char *words = db_text_array(x->words, (size_t)x->d), *gal = json_dumps(galleries, JSON_COMPACT);
+    char *cols = hashes_array(column_hashes, x->d);
     char id[24], ver[16], d[16], ev[16];
     id_text(id, x->id);
     snprintf(ver, sizeof ver, "%d", x->corpus_version);
     snprintf(d, sizeof d, "%d", x->d);
     snprintf(ev, sizeof ev, "%d", expect_version);
     int rc = -1;
-    if (!words || !gal) {
+    if (!words || !gal || !cols) {
         err_set(e, ERR_INTERNAL, "out of memory");
     } else {
-        const char *p[] = {id, presence_sha, words, ver, d, gal, expect_sha, ev};
+        const char *p[] = {id, presence_sha, words, ver, d, gal, expect_sha, ev, cols};
         PGresult *r = query(a,
                             "UPDATE extractions SET presence_sha256 = $2, words = $3::text[], corpus_version = $4,"
-                            " d = $5, galleries = $6::jsonb, updated_at = now() WHERE id = $1 AND state = 'ready'"
+                            " d = $5, galleries = $6::jsonb, column_sha256 = $9::text[], column_sha256_of = $2,"
+                            " updated_at = now() WHERE id = $1 AND state = 'ready'"
                             " AND presence_sha256 = $7 AND corpus_version = $8::int",
-                            8, p, e);
+                            9, p, e);
         if (r) rc = atoi(PQcmdTuples(r)) == 1 ? 0 : 1;
         PQclear(r);
     }
     free(words);
     free(gal);
+    free(cols);
+    return rc;
+}
+
+int extraction_column_hashes_record(app *a, int64_t extraction_id, const char *presence_sha,
+                                    char (*column_hashes)[65], int d, err *e) {
+    char *arr = hashes_array(column_hashes, d), id[24];
+    if (!arr) return err_set(e, ERR_INTERNAL, "out of memory");
+    id_text(id, extraction_id);
+    const char *p[] = {id, presence_sha, arr};
+    int rc = run(a, "UPDATE extractions SET column_sha256 = $3::text[], column_sha256_of = $2 WHERE id = $1"
+                    " AND presence_sha256 = $2 AND column_sha256_of IS DISTINCT FROM $2", 3, p, e);
+    free(arr);
     return rc;
 }
 

@@ -52,16 +52,26 @@ void extraction_set_failed(app *a, int64_t id, const char *reason);
 /* The finished job's row, in one transaction: state ready; encoder ("dense" /
  * "global"), n, dim, chunks and chunk sizes, words, d and corpus version from x;
  * the image id and presence blobs; the failed images, replacing earlier ones
- * (failures: [{image_id, reason}]); galleries ({word: [[image_id, segment, score]]}). */
+ * (failures: [{image_id, reason}]); galleries ({word: [[image_id, segment, score]]});
+ * column_hashes (x->d): presence_column_hashes of the matrix, what a student checks
+ * its concepts' data by (migration 008). */
 int extraction_store_ready(app *a, const extraction *x, const char *encoder, const char *ids_sha,
                            const char *presence_sha, const json_t *failures, const json_t *galleries,
-                           err *e) WARN_UNUSED;
+                           char (*column_hashes)[65], err *e) WARN_UNUSED;
 
 /* A new presence matrix (x's words, d and corpus version; its blob presence_sha
  * already stored) and galleries, only if the row is ready and still has expect_sha
- * at expect_version: 0 stored, 1 not (a concurrent change won), -1 error. */
+ * at expect_version: 0 stored, 1 not (a concurrent change won), -1 error.
+ * column_hashes (x->d) as for extraction_store_ready. */
 int extraction_store_presence(app *a, const extraction *x, const char *presence_sha, const json_t *galleries,
-                              const char *expect_sha, int expect_version, err *e) WARN_UNUSED;
+                              char (*column_hashes)[65], const char *expect_sha, int expect_version,
+                              err *e) WARN_UNUSED;
+
+/* A presence matrix stored without column hashes (before migration 008) gets them
+ * from a reader that computed them: hashes (d) of the matrix presence_sha, recorded
+ * only while the row still holds that matrix. */
+int extraction_column_hashes_record(app *a, int64_t extraction_id, const char *presence_sha,
+                                    char (*column_hashes)[65], int d, err *e) WARN_UNUSED;
 
 /* Galleries: all of them ({word: [...]}), or one word's ([] when it has none). */
 json_t *extraction_galleries_json(app *a, int64_t id, err *e);

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blobstore.h"
+
 /* Rows per SGEMV block in presence_add_concept: the (rows) result stays in L2. */
 #define PRESENCE_GEMV_ROWS 16384
 
@@ -323,5 +325,29 @@ int presence_top_k(const float *col, const int32_t *best_seg, int n, int image_b
     }
     qsort(out, (size_t)len, sizeof *out, hit_cmp_best_first);
     *count = len;
+    return 0;
+}
+
+/* Columns are gathered PRESENCE_HASH_BLOCK at a time in one pass over the rows, so the
+ * row-major matrix is read once per block instead of once per column. */
+#define PRESENCE_HASH_BLOCK 32
+
+int presence_column_hashes(const float *x, size_t n, size_t d, const char *ids_sha, char (*out)[65], err *e) {
+    if (!blobstore_valid_hex(ids_sha) || (n && d && !x))
+        return err_set(e, ERR_BAD_REQUEST, "presence: bad arguments to presence_column_hashes");
+    const size_t stride = BLOBSTORE_HEX_LEN + n * sizeof(float);                // bytes of one column's message
+    unsigned char *buf = malloc(PRESENCE_HASH_BLOCK * stride + 1);             // (block, stride)
+    if (!buf) return err_set(e, ERR_INTERNAL, "out of memory hashing %zu presence columns", d);
+    for (size_t j0 = 0; j0 < d; j0 += PRESENCE_HASH_BLOCK) {
+        size_t m = d - j0 < PRESENCE_HASH_BLOCK ? d - j0 : PRESENCE_HASH_BLOCK;
+        for (size_t t = 0; t < m; t++) memcpy(buf + t * stride, ids_sha, BLOBSTORE_HEX_LEN);
+        for (size_t i = 0; i < n; i++) {
+            const float *row = x + i * d + j0;
+            for (size_t t = 0; t < m; t++)
+                memcpy(buf + t * stride + BLOBSTORE_HEX_LEN + i * sizeof(float), row + t, sizeof(float));
+        }
+        for (size_t t = 0; t < m; t++) blobstore_hash(buf + t * stride, stride, out[j0 + t]);
+    }
+    free(buf);
     return 0;
 }

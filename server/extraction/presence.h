@@ -92,4 +92,12 @@ int presence_add_concept(const float *seg, const uint64_t *offsets, int n, int d
 int presence_top_k(const float *col, const int32_t *best_seg, int n, int image_base, int k,
                    presence_hit *out, int *count, err *e) WARN_UNUSED;
 
+/* What a student checks its concepts' data by (migrations/008_student_concepts.sql):
+ * per column j of x (N, d), the SHA-256 of ids_sha (the image ids blob's 64 hex
+ * digits) followed by column j's N float32 values in row order, as 64 hex digits +
+ * NUL in out[j]. A column keeps its hash while its values and the images stay, so
+ * adding a word (a new column) leaves the other columns' hashes as they were. */
+int presence_column_hashes(const float *x, size_t n, size_t d, const char *ids_sha, char (*out)[65],
+                           err *e) WARN_UNUSED;
+
 #endif

@@ -157,7 +157,7 @@ static void reply_presence_page(req *r, const extraction *x, long limit, long of
     int n, d;
     char **words;
     err e = {0};
-    if (extraction_presence_load(r->app, x->id, &X, &ids, &n, &d, &words, &e)) {
+    if (extraction_presence_load(r->app, x->id, &X, &ids, &n, &d, &words, NULL, NULL, &e)) {
         reply_err(r, &e);
         return;
     }

@@ -511,6 +511,20 @@ model_ref *model_registry_acquire(app *a, int64_t id, err *e) {
     return &mine->ref;
 }
 
+int model_registry_manifest(app *a, int64_t id, model_manifest *mf, err *e) {
+    memset(mf, 0, sizeof *mf);
+    char ids[24], what[48];
+    pathf(ids, sizeof ids, "%lld", (long long)id);
+    pathf(what, sizeof what, "no model %lld", (long long)id);
+    const char *p[] = {ids};
+    json_t *dir = db_json(a, what, "SELECT to_json(dir)::text FROM models WHERE id = $1", 1, p, e);
+    if (!dir) return -1;
+    char path[PATH_MAX];
+    pathf(path, sizeof path, "%s/%s", a->cfg.data_dir, json_string_value(dir) ? json_string_value(dir) : "");
+    json_decref(dir);
+    return model_manifest_load(path, mf, e);
+}
+
 void model_registry_release(model_ref *m) {
     if (!m) return;
     cache_entry *c = (cache_entry *)m, *freed = NULL;

@@ -60,6 +60,10 @@ json_t *model_registry_list_json(app *a, const char *kind, long limit, long offs
  * folder and the cache entry. ERR_NOT_FOUND when absent. */
 int model_registry_delete(app *a, int64_t id, err *e) WARN_UNUSED;
 
+/* The manifest of registered model id, read from its folder without loading the model
+ * (free with model_manifest_free). ERR_NOT_FOUND when absent. */
+int model_registry_manifest(app *a, int64_t id, model_manifest *mf, err *e) WARN_UNUSED;
+
 /* A loaded model by id (loaded on first use). Release every acquired reference. */
 model_ref *model_registry_acquire(app *a, int64_t id, err *e) WARN_UNUSED;
 void model_registry_release(model_ref *m); /* NULL-safe */

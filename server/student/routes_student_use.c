@@ -21,13 +21,15 @@
 #include "student/student_store.h"
 
 /* Names of a student and what the exported module's `meta` says about it. */
-static json_t *export_info(req *r, int64_t sid, err *e) {
-    char ss[24], what[48];
+static json_t *export_info(req *r, int64_t sid, int number, err *e) {
+    char ss[24], num[16], what[48];
     snprintf(ss, sizeof ss, "%lld", (long long)sid);
+    snprintf(num, sizeof num, "%d", number);
     snprintf(what, sizeof what, "no student %lld", (long long)sid);
-    const char *p[] = {ss};
+    const char *p[] = {ss, num};
     return db_json(r->app, what,
-                   "SELECT json_build_object('concepts', s.concepts, 'classes', s.classes, 'meta', json_build_object("
+                   "SELECT json_build_object('concepts', (SELECT concepts FROM student_versions WHERE student_id = s.id"
+                   " AND number = $2::int), 'classes', s.classes, 'meta', json_build_object("
                    " 'format', 'inficond-student-torchscript/1', 'student_id', s.id, 'name', s.name, 'dataset_id',"
                    " s.dataset_id, 'extraction_id', s.extraction_id, 'teacher_output_id', s.teacher_output_id,"
                    " 'presence_sha256', s.presence_sha256, 'concept_model', json_build_object('id', m.id, 'name',"
@@ -36,7 +38,7 @@ static json_t *export_info(req *r, int64_t sid, err *e) {
                    " cos(segment, concept))', 'output', 'float32 (B, C) scores x W^T + b in the order of `classes`'))::text"
                    " FROM students s JOIN extractions x ON x.id = s.extraction_id"
                    " JOIN models m ON m.id = x.concept_model_id WHERE s.id = $1",
-                   1, p, e);
+                   2, p, e);
 }
 
 void route_student_export_torchscript(req *r) {
@@ -50,7 +52,7 @@ void route_student_export_torchscript(req *r) {
         reply_err(r, &e);
         return;
     }
-    json_t *info = export_info(r, sid, &e);
+    json_t *info = export_info(r, sid, v.number, &e);
     if (!info) {
         ss_version_free(&v);
         reply_err(r, &e);

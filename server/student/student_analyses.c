@@ -15,7 +15,7 @@ int ss_analysis_open(app *a, int64_t sid, int num, ss_version *v, ss_problem **p
     *p = NULL;
     memset(v, 0, sizeof *v);
     ss_student s;
-    if (ss_student_load(a, sid, &s, e) || ss_version_load(a, sid, num, v, e) || ss_student_problem(a, &s, p, e)) {
+    if (ss_student_load(a, sid, &s, e) || ss_version_load(a, sid, num, v, e) || ss_student_problem(a, &s, v, p, e)) {
         ss_version_free(v);
         return -1;
     }

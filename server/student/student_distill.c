@@ -66,7 +66,14 @@ int ss_distill_job(job_ctx *ctx, const json_t *params, json_t **result, err *e) 
                          .teacher_output_id = tid, .extraction_id = xid, .presence_sha = p->presence_sha,
                          .probs_sha = p->probs_sha, .lambda = lambda, .words = p->words, .d = p->d,
                          .classes = p->classes, .c = p->c, .job_id = job_id(ctx)};
-    ss_new_version nv = {.w = w, .b = b, .lo = lo, .hi = hi, .c = p->c, .d = p->d, .has_bounds = 0, .lambda = lambda,
+    char cols[65];
+    const char *missing;
+    if (ss_problem_columns_sha(p, p->words, p->d, cols, &missing)) {
+        err_set(e, ERR_INTERNAL, "out of memory");
+        goto done;
+    }
+    ss_new_version nv = {.w = w, .b = b, .lo = lo, .hi = hi, .c = p->c, .d = p->d, .concepts = p->words,
+                         .columns_sha = cols, .has_bounds = 0, .lambda = lambda,
                          .measures = meas, .measures_before = NULL, .actions = NULL, .note = "distilled",
                          .kind = "distill", .parent_id = 0, .expect_head = 0};
     int64_t student_id, vid;

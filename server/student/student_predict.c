@@ -56,31 +56,33 @@ static char **string_array(const json_t *arr, size_t *n) {
     return out;
 }
 
-static int sp_student_load(app *a, int64_t id, sp_student *s, err *e) {
+/* Student id's names as version `number` (<= 0: the head) has them, refused when that
+ * version's data changed since (student_version_stale, migration 008). */
+static int sp_student_load(app *a, int64_t id, int number, sp_student *s, err *e) {
     memset(s, 0, sizeof *s);
-    char ids[24], what[48];
+    char ids[24], num[16], what[64];
     snprintf(ids, sizeof ids, "%lld", (long long)id);
-    snprintf(what, sizeof what, "no student %lld", (long long)id);
-    const char *p[] = {ids};
+    snprintf(num, sizeof num, "%d", number);
+    snprintf(what, sizeof what, "no version %d of student %lld", number, (long long)id);
+    const char *p[] = {ids, num};
     s->info = db_json(a, what,
-                      "SELECT json_build_object('extraction_id', s.extraction_id, 'concepts', s.concepts, 'classes',"
-                      " s.classes, 'state', x.state, 'presence_stale', s.presence_sha256 IS DISTINCT FROM"
-                      " x.presence_sha256, 'probs_stale', s.probs_sha256 IS DISTINCT FROM t.probs_sha256)::text"
-                      " FROM students s JOIN extractions x ON x.id = s.extraction_id"
-                      " LEFT JOIN teacher_outputs t ON t.id = s.teacher_output_id WHERE s.id = $1",
-                      1, p, e);
+                      "SELECT json_build_object('extraction_id', s.extraction_id, 'concepts', v.concepts, 'classes',"
+                      " s.classes, 'state', x.state, 'stale', student_version_stale(v.id))::text"
+                      " FROM students s JOIN student_versions v ON v.student_id = s.id AND v.number = CASE"
+                      " WHEN $2::int > 0 THEN $2::int ELSE (SELECT max(number) FROM student_versions"
+                      " WHERE student_id = s.id) END JOIN extractions x ON x.id = s.extraction_id WHERE s.id = $1",
+                      2, p, e);
     if (!s->info) return -1;
     const char *state = json_string_value(json_object_get(s->info, "state"));
-    int px = json_is_true(json_object_get(s->info, "presence_stale"));
-    int pt = json_is_true(json_object_get(s->info, "probs_stale"));
+    const char *stale = json_string_value(json_object_get(s->info, "stale"));
     s->extraction_id = json_integer_value(json_object_get(s->info, "extraction_id"));
     if (!state || strcmp(state, "ready")) {
         err_set(e, ERR_CONFLICT, "student %lld cannot predict: its extraction %lld is %s, not ready", (long long)id,
                 (long long)s->extraction_id, state ? state : "gone");
-    } else if (px || pt) {
-        /* Same wording as ss_student_problem. */
-        err_set(e, ERR_CONFLICT, "student %lld is stale: its %s was recomputed since it was distilled; distil a new student",
-                (long long)id, px ? "presence matrix" : "teacher output");
+    } else if (stale) {
+        /* The wording of ss_student_problem. */
+        err_set(e, ERR_CONFLICT, "student %lld is stale: its %s was recomputed since version %d was made; distil a"
+                " new student", (long long)id, stale, number);
     } else if (!(s->concepts = string_array(json_object_get(s->info, "concepts"), &s->d)) ||
                !(s->classes = string_array(json_object_get(s->info, "classes"), &s->c)) || !s->d || !s->c) {
         err_set(e, ERR_INTERNAL, "student %lld: bad stored names", (long long)id);
@@ -186,7 +188,7 @@ int student_predict(app *a, int64_t student_id, int number, const uint8_t *jpeg,
     *out = NULL;
     if (top < 1) top = SP_TOP_DEFAULT;
     sp_student s;
-    if (sp_student_load(a, student_id, &s, e)) return -1;
+    if (sp_student_load(a, student_id, number, &s, e)) return -1;
     ss_version v;
     image_rgb img = {0};
     segment_store st = {0};

@@ -11,6 +11,8 @@
 #include "blobstore.h"
 #include "dataset/dataset_store.h"
 #include "extraction/extraction.h"
+#include "extraction/presence.h"
+#include "log.h"
 #include "student/student_measures.h"
 #include "student/student_query_row.h"
 
@@ -41,6 +43,7 @@ static void problem_free(ss_problem *p) {
     free(p->x_train);
     free(p->p_train);
     student_data_free(&p->sd);
+    free(p->col_sha);
     free(p);
 }
 
@@ -52,13 +55,15 @@ void ss_problem_release(ss_problem *p) {
     if (drop) problem_free(p);
 }
 
-static ss_problem *cache_find(int64_t xid, int64_t tid, const char *psha, const char *tsha) {
+/* The problem of the pair at these checksums: the whole extraction (key NULL) or the
+ * view of the word list whose hash is key. */
+static ss_problem *cache_find(int64_t xid, int64_t tid, const char *psha, const char *tsha, const char *key) {
     ss_problem *hit = NULL;
     pthread_mutex_lock(&cache_mu);
     for (int i = 0; i < SS_CACHE_SIZE; i++) {
         ss_problem *p = cache[i];
         if (p && p->extraction_id == xid && p->teacher_output_id == tid && !strcmp(p->presence_sha, psha) &&
-            !strcmp(p->probs_sha, tsha)) {
+            !strcmp(p->probs_sha, tsha) && p->view == (key != NULL) && (!key || !strcmp(p->words_key, key))) {
             p->refs++;
             cache_used[i] = ++cache_clock;
             hit = p;
@@ -94,6 +99,44 @@ static void cache_put(ss_problem *p) {
 
 /* ---- building ------------------------------------------------------------------ */
 
+/* The hash of a word list (words joined by newlines, which a concept word never
+ * holds): which columns a view has. */
+static int words_key(char *const *words, size_t d, char out[65]) {
+    size_t len = 0;
+    for (size_t j = 0; j < d; j++) len += strlen(words[j]) + 1;
+    char *buf = malloc(len + 1);
+    if (!buf) return -1;
+    size_t at = 0;
+    for (size_t j = 0; j < d; j++) {
+        size_t L = strlen(words[j]);
+        memcpy(buf + at, words[j], L);
+        buf[at + L] = '\n';
+        at += L + 1;
+    }
+    blobstore_hash(buf, at, out);
+    free(buf);
+    return 0;
+}
+
+int ss_problem_columns_sha(const ss_problem *p, char *const *words, size_t d, char *out, const char **missing) {
+    *missing = NULL;
+    char *buf = malloc(d * 64 + 1); // (d) hex hashes joined
+    if (!buf) return -1;
+    for (size_t j = 0; j < d; j++) {
+        size_t k = 0;
+        while (k < p->d && strcmp(p->words[k], words[j])) k++;
+        if (k == p->d) {
+            *missing = words[j];
+            free(buf);
+            return -1;
+        }
+        memcpy(buf + j * 64, p->col_sha[k], 64);
+    }
+    blobstore_hash(buf, d * 64, out);
+    free(buf);
+    return 0;
+}
+
 /* Merge the three ascending id lists into the problem's rows. */
 static int problem_build(app *a, int64_t xid, int64_t tid, const char *tids_sha, int64_t dataset_id, size_t tn,
                          size_t tc, ss_problem *p, err *e) {
@@ -105,7 +148,14 @@ static int problem_build(app *a, int64_t xid, int64_t tid, const char *tids_sha,
     int rc = -1;
     uint8_t *buf = NULL;
     size_t len;
-    if (extraction_presence_load(a, xid, &xall, &xids, &xn, &xd, &words, e)) return -1;
+    char ids_sha[65];
+    if (extraction_presence_load(a, xid, &xall, &xids, &xn, &xd, &words, p->presence_sha, ids_sha, e)) return -1;
+    /* Column hashes from the data itself; a matrix stored without them gets them. */
+    if (!(p->col_sha = malloc(((size_t)xd + 1) * sizeof *p->col_sha))) goto oom;
+    if (presence_column_hashes(xall, (size_t)xn, (size_t)xd, ids_sha, p->col_sha, e)) goto done;
+    err re = {0};
+    if (extraction_column_hashes_record(a, xid, p->presence_sha, p->col_sha, xd, &re))
+        log_warn("extraction %lld: column hashes not recorded: %s", (long long)xid, re.msg);
     if (blobstore_read(a->cfg.data_dir, p->probs_sha, &buf, &len, e)) goto done;
     probs = (float *)buf;
     if (len != tn * tc * sizeof(float)) {
@@ -127,6 +177,7 @@ static int problem_build(app *a, int64_t xid, int64_t tid, const char *tids_sha,
     size_t cap = (size_t)xn, n = 0, d = (size_t)xd, c = tc;
     p->d = d, p->c = c;
     p->words = words, words = NULL;
+    if (words_key(p->words, d, p->words_key)) goto oom;
     p->classes = calloc(c, sizeof *p->classes);
     p->x = malloc((cap * d + 1) * sizeof *p->x);   // (N, d)
     p->p = malloc((cap * c + 1) * sizeof *p->p);   // (N, C)
@@ -217,9 +268,9 @@ int ss_problem_get(app *a, int64_t xid, int64_t tid, ss_problem **out, err *e) {
         return err_set(e, ERR_UNPROCESSABLE,
                        "extraction %lld is of dataset %s but teacher output %lld is of dataset %s", (long long)xid,
                        xrow[1], (long long)tid, trow[0]);
-    if ((*out = cache_find(xid, tid, xrow[2], trow[1]))) return 0;
+    if ((*out = cache_find(xid, tid, xrow[2], trow[1], NULL))) return 0;
     pthread_mutex_lock(&build_mu);
-    if ((*out = cache_find(xid, tid, xrow[2], trow[1]))) {
+    if ((*out = cache_find(xid, tid, xrow[2], trow[1], NULL))) {
         pthread_mutex_unlock(&build_mu);
         return 0;
     }
@@ -239,6 +290,114 @@ int ss_problem_get(app *a, int64_t xid, int64_t tid, ss_problem **out, err *e) {
     cache_put(p);
     pthread_mutex_unlock(&build_mu);
     *out = p;
+    return 0;
+}
+
+/* ---- views: a version's columns ---------------------------------------------------- */
+
+static void *dup_bytes(const void *src, size_t len) {
+    void *d = malloc(len + 1);
+    if (d && len) memcpy(d, src, len);
+    return d;
+}
+
+/* A copy of base with only the columns col (d) of its presence, in that order. */
+static int view_build(const ss_problem *b, char *const *words, const size_t *col, size_t d, ss_problem *v, err *e) {
+    size_t n = b->n, c = b->c;
+    v->extraction_id = b->extraction_id, v->teacher_output_id = b->teacher_output_id, v->dataset_id = b->dataset_id;
+    memcpy(v->presence_sha, b->presence_sha, sizeof v->presence_sha);
+    memcpy(v->probs_sha, b->probs_sha, sizeof v->probs_sha);
+    v->view = 1;
+    v->n = n, v->d = d, v->c = c, v->n_train = b->n_train;
+    v->x = malloc((n * d + 1) * sizeof *v->x);               // (N, d)
+    v->p = dup_bytes(b->p, n * c * sizeof *v->p);             // (N, C)
+    v->ids = dup_bytes(b->ids, n * sizeof *v->ids);
+    v->teacher = dup_bytes(b->teacher, n * sizeof *v->teacher);
+    v->labels = dup_bytes(b->labels, n * sizeof *v->labels);
+    v->split = dup_bytes(b->split, n * sizeof *v->split);
+    v->splits = calloc(b->n_splits + 1, sizeof *v->splits);
+    v->split_rows = calloc(b->n_splits + 1, sizeof *v->split_rows);
+    v->split_n = dup_bytes(b->split_n, b->n_splits * sizeof *v->split_n);
+    v->words = calloc(d + 1, sizeof *v->words);
+    v->classes = calloc(c + 1, sizeof *v->classes);
+    v->col_sha = malloc((d + 1) * sizeof *v->col_sha);
+    v->x_train = malloc((b->n_train * d + 1) * sizeof *v->x_train); // (N_train, d)
+    v->p_train = dup_bytes(b->p_train, b->n_train * c * sizeof *v->p_train);
+    if (!v->x || !v->p || !v->ids || !v->teacher || !v->labels || !v->split || !v->splits || !v->split_rows ||
+        !v->split_n || !v->words || !v->classes || !v->col_sha || !v->x_train || !v->p_train)
+        goto oom;
+    for (size_t s = 0; s < b->n_splits; s++, v->n_splits++)
+        if (!(v->splits[s] = strdup(b->splits[s])) ||
+            !(v->split_rows[s] = dup_bytes(b->split_rows[s], b->split_n[s] * sizeof(size_t)))) {
+            free(v->splits[s]);
+            goto oom;
+        }
+    for (size_t j = 0; j < d; j++) {
+        if (!(v->words[j] = strdup(words[j]))) goto oom;
+        memcpy(v->col_sha[j], b->col_sha[col[j]], 65);
+    }
+    for (size_t k = 0; k < c; k++)
+        if (!(v->classes[k] = strdup(b->classes[k]))) goto oom;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < d; j++) v->x[i * d + j] = b->x[i * b->d + col[j]];
+    for (size_t i = 0; i < b->n_train; i++)
+        for (size_t j = 0; j < d; j++) v->x_train[i * d + j] = b->x_train[i * b->d + col[j]];
+    if (words_key(v->words, d, v->words_key)) goto oom;
+    return student_data_init(&v->sd, v->x_train, v->n_train, d, e);
+oom:
+    return err_set(e, ERR_INTERNAL, "out of memory building a student version's problem");
+}
+
+int ss_problem_view(ss_problem *base, char *const *words, size_t d, ss_problem **out, err *e) {
+    *out = NULL;
+    int same = d == base->d;
+    for (size_t j = 0; same && j < d; j++) same = !strcmp(words[j], base->words[j]);
+    if (same) {
+        pthread_mutex_lock(&cache_mu);
+        base->refs++;
+        pthread_mutex_unlock(&cache_mu);
+        *out = base;
+        return 0;
+    }
+    if (d == 0) return err_set(e, ERR_UNPROCESSABLE, "a student needs at least one concept");
+    char key[65];
+    size_t *col = malloc(d * sizeof *col); // (d) base column of each word
+    if (!col || words_key(words, d, key)) {
+        free(col);
+        return err_set(e, ERR_INTERNAL, "out of memory");
+    }
+    for (size_t j = 0; j < d; j++) {
+        size_t k = 0;
+        while (k < base->d && strcmp(base->words[k], words[j])) k++;
+        if (k == base->d) {
+            free(col);
+            return err_set(e, ERR_CONFLICT, "concept '%s' is no longer a presence column of extraction %lld",
+                           words[j], (long long)base->extraction_id);
+        }
+        col[j] = k;
+    }
+    const int64_t xid = base->extraction_id, tid = base->teacher_output_id;
+    if ((*out = cache_find(xid, tid, base->presence_sha, base->probs_sha, key))) {
+        free(col);
+        return 0;
+    }
+    pthread_mutex_lock(&build_mu);
+    if ((*out = cache_find(xid, tid, base->presence_sha, base->probs_sha, key))) {
+        pthread_mutex_unlock(&build_mu);
+        free(col);
+        return 0;
+    }
+    ss_problem *v = calloc(1, sizeof *v);
+    int rc = v ? view_build(base, words, col, d, v, e) : err_set(e, ERR_INTERNAL, "out of memory");
+    free(col);
+    if (rc) {
+        pthread_mutex_unlock(&build_mu);
+        problem_free(v);
+        return -1;
+    }
+    cache_put(v);
+    pthread_mutex_unlock(&build_mu);
+    *out = v;
     return 0;
 }
 

@@ -6,17 +6,17 @@
 #include "db_json.h"
 #include "student/student_split_measures.h"
 
-/* A student row s as JSON, with staleness (its checksums against the current ones)
- * and its head version. */
+/* A student row s as JSON, with its head version and whether that version can still
+ * be used on the data as they are now (student_version_stale, migration 008). */
 #define STUDENT_JSON                                                                                            \
-    "json_build_object('id', s.id, 'name', s.name, 'dataset_id', s.dataset_id, 'teacher_output_id',         \
-     s.teacher_output_id, 'extraction_id', s.extraction_id, 'lambda', s.lambda, 'concepts',                 \
-     cardinality(s.concepts), 'classes', s.classes, 'created_by', s.created_by, 'created_at', s.created_at,  \
-     'stale', s.presence_sha256 IS DISTINCT FROM (SELECT presence_sha256 FROM extractions WHERE id =         \
-     s.extraction_id) OR s.probs_sha256 IS DISTINCT FROM (SELECT probs_sha256 FROM teacher_outputs WHERE     \
-     id = s.teacher_output_id), 'head', (SELECT json_build_object('number', v.number, 'id', v.id,            \
-     'created_at', v.created_at, 'note', v.note, 'measures', v.measures) FROM student_versions v WHERE       \
-     v.student_id = s.id ORDER BY v.number DESC LIMIT 1))"
+    "(SELECT json_build_object('id', s.id, 'name', s.name, 'dataset_id', s.dataset_id, 'teacher_output_id',  \
+     s.teacher_output_id, 'extraction_id', s.extraction_id, 'concept_model_id', (SELECT concept_model_id     \
+     FROM extractions WHERE id = s.extraction_id), 'lambda', s.lambda, 'concepts', cardinality(hv.concepts),  \
+     'classes', s.classes, 'created_by', s.created_by, 'created_at', s.created_at, 'stale',                  \
+     hv.why IS NOT NULL, 'stale_reason', hv.why, 'head', json_build_object('number', hv.number, 'id', hv.id,  \
+     'created_at', hv.created_at, 'note', hv.note, 'concepts', hv.concepts, 'measures', hv.measures))        \
+     FROM (SELECT h.*, student_version_stale(h.id) AS why FROM (SELECT * FROM student_versions v WHERE        \
+     v.student_id = s.id ORDER BY v.number DESC LIMIT 1) h) hv)"
 
 json_t *ss_students_list_json(app *a, long limit, long offset, const char *dataset_id, err *e) {
     char lim[24], off[24];
@@ -47,12 +47,19 @@ json_t *ss_versions_list_json(app *a, int64_t student_id, long limit, long offse
     const char *p[] = {ids, lim, off};
     return db_json(
         a, what,
+        /* stale is a function of (concepts, columns_sha256) within a student: computed
+         * once per distinct pair on the page (versions mostly share their list) */
+        "WITH page AS (SELECT * FROM student_versions WHERE student_id = $1 ORDER BY number DESC"
+        "  LIMIT $2::int OFFSET $3::int),"
+        " kinds AS (SELECT DISTINCT ON (concepts, columns_sha256) concepts, columns_sha256,"
+        "  student_version_stale(id) IS NOT NULL AS stale FROM page)"
         "SELECT json_build_object('items', COALESCE((SELECT json_agg(x ORDER BY x.number DESC) FROM ("
         "  SELECT v.id, v.number, (SELECT number FROM student_versions WHERE id = v.parent_id) AS parent, v.lambda,"
         "         v.note, v.author, v.created_at, v.bounds_sha256 IS NOT NULL AS bounded, v.measures,"
+        "         cardinality(v.concepts) AS n_concepts, k.stale,"
         "         (SELECT kind FROM student_provenance WHERE version_id = v.id LIMIT 1) AS kind"
-        "  FROM student_versions v WHERE v.student_id = s.id ORDER BY v.number DESC"
-        "  LIMIT $2::int OFFSET $3::int) x), '[]'::json),"
+        "  FROM page v JOIN kinds k ON k.concepts = v.concepts"
+        "  AND k.columns_sha256 IS NOT DISTINCT FROM v.columns_sha256) x), '[]'::json),"
         " 'total', (SELECT count(*) FROM student_versions WHERE student_id = s.id),"
         " 'head', (SELECT max(number) FROM student_versions WHERE student_id = s.id),"
         " 'limit', $2::int, 'offset', $3::int)::text FROM students s WHERE s.id = $1",

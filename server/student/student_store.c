@@ -11,6 +11,7 @@
 
 #include "blobstore.h"
 #include "db.h"
+#include "log.h"
 #include "student/student_query_row.h"
 
 /* ---- loading ------------------------------------------------------------------ */
@@ -35,22 +36,65 @@ int ss_student_load(app *a, int64_t id, ss_student *s, err *e) {
     return 0;
 }
 
-int ss_student_problem(app *a, const ss_student *s, ss_problem **out, err *e) {
-    if (ss_problem_get(a, s->extraction_id, s->teacher_output_id, out, e)) return -1;
-    if (strcmp((*out)->presence_sha, s->presence_sha) || strcmp((*out)->probs_sha, s->probs_sha)) {
-        int px = strcmp((*out)->presence_sha, s->presence_sha) != 0;
-        ss_problem_release(*out);
-        *out = NULL;
-        return err_set(e, ERR_CONFLICT,
-                       "student %lld is stale: its %s was recomputed since it was distilled; distil a new student",
-                       (long long)s->id, px ? "presence matrix" : "teacher output");
+/* A version from before migration 008 has no column hash: once its student's whole
+ * presence matrix is found unchanged, every such version of the student (they share
+ * the distillation's concept list) gets the hash of its columns. */
+static void legacy_columns_record(app *a, const ss_student *s, const ss_version *v, const char *sha) {
+    char sid[24];
+    snprintf(sid, sizeof sid, "%lld", (long long)s->id);
+    char *arr = db_text_array(v->concepts, v->d);
+    const char *p[] = {sid, sha, arr};
+    err e = {0};
+    PGconn *c = arr ? db_acquire(a->db, &e) : NULL;
+    if (c && db_run(c, "UPDATE student_versions SET columns_sha256 = $2 WHERE student_id = $1"
+                       " AND columns_sha256 IS NULL AND concepts = $3::text[]", 3, p, &e))
+        log_warn("student %lld: column hashes not recorded: %s", (long long)s->id, e.msg);
+    if (c) db_release(a->db, c);
+    free(arr);
+}
+
+int ss_student_base(app *a, const ss_student *s, const ss_version *v, ss_problem **out, err *e) {
+    *out = NULL;
+    ss_problem *base = NULL;
+    if (ss_problem_get(a, s->extraction_id, s->teacher_output_id, &base, e)) return -1;
+    char sha[65];
+    const char *missing = NULL;
+    int bad_cols = ss_problem_columns_sha(base, v->concepts, v->d, sha, &missing);
+    if (strcmp(base->probs_sha, s->probs_sha)) {
+        err_set(e, ERR_CONFLICT, "student %lld is stale: its teacher output was recomputed since it was distilled;"
+                " distil a new student", (long long)s->id);
+    } else if (bad_cols && missing) {
+        err_set(e, ERR_CONFLICT, "student %lld is stale for version %d: its concept '%s' is no longer in extraction"
+                " %lld (add the word to the corpus again to use this version)", (long long)s->id, v->number,
+                missing, (long long)s->extraction_id);
+    } else if (bad_cols) {
+        err_set(e, ERR_INTERNAL, "out of memory");
+    } else if (v->columns_sha[0] ? strcmp(sha, v->columns_sha) != 0 : strcmp(base->presence_sha, s->presence_sha) != 0) {
+        err_set(e, ERR_CONFLICT, "student %lld is stale: the presence of its concepts was recomputed since version %d"
+                " was made; distil a new student", (long long)s->id, v->number);
+    } else {
+        if (!v->columns_sha[0]) legacy_columns_record(a, s, v, sha);
+        *out = base;
+        return 0;
     }
-    return 0;
+    ss_problem_release(base);
+    return -1;
+}
+
+int ss_student_problem(app *a, const ss_student *s, const ss_version *v, ss_problem **out, err *e) {
+    ss_problem *base;
+    *out = NULL;
+    if (ss_student_base(a, s, v, &base, e)) return -1;
+    int rc = ss_problem_view(base, v->concepts, v->d, out, e);
+    ss_problem_release(base);
+    return rc;
 }
 
 void ss_version_free(ss_version *v) {
     if (!v) return;
     free(v->w), free(v->b), free(v->lo), free(v->hi);
+    for (size_t j = 0; v->concepts && j < v->d; j++) free(v->concepts[j]);
+    free(v->concepts);
     json_decref(v->measures);
     memset(v, 0, sizeof *v);
 }
@@ -65,7 +109,8 @@ int ss_version_load(app *a, int64_t student_id, int number, ss_version *v, err *
     if (!c) return -1;
     PGresult *r = db_exec(c,
                           "SELECT id, number, parent_id, weights_sha256, biases::text, bounds_sha256, lambda,"
-                          " measures::text FROM student_versions WHERE student_id = $1 AND number = CASE"
+                          " measures::text, to_json(concepts)::text, columns_sha256"
+                          " FROM student_versions WHERE student_id = $1 AND number = CASE"
                           " WHEN $2::int > 0 THEN $2::int"
                           " ELSE (SELECT max(number) FROM student_versions WHERE student_id = $1) END",
                           2, p, e);
@@ -74,7 +119,7 @@ int ss_version_load(app *a, int64_t student_id, int number, ss_version *v, err *
     int rc = -1;
     uint8_t *buf = NULL;
     size_t len;
-    json_t *biases = NULL;
+    json_t *biases = NULL, *concepts = NULL;
     if (PQntuples(r) == 0) {
         err_set(e, ERR_NOT_FOUND, "no version %d of student %lld", number, (long long)student_id);
         goto done;
@@ -85,17 +130,28 @@ int ss_version_load(app *a, int64_t student_id, int number, ss_version *v, err *
     v->lambda = strtod(PQgetvalue(r, 0, 6), NULL);
     biases = json_loads(PQgetvalue(r, 0, 4), JSON_DECODE_ANY, NULL);
     v->measures = json_loads(PQgetvalue(r, 0, 7), JSON_DECODE_ANY, NULL);
+    concepts = json_loads(PQgetvalue(r, 0, 8), JSON_DECODE_ANY, NULL);
+    snprintf(v->columns_sha, sizeof v->columns_sha, "%s", PQgetisnull(r, 0, 9) ? "" : PQgetvalue(r, 0, 9));
     v->c = json_array_size(biases);
-    if (!biases || !v->measures || v->c == 0) {
+    if (!biases || !v->measures || v->c == 0 || !json_array_size(concepts)) {
         err_set(e, ERR_INTERNAL, "student version %lld: bad stored JSON", (long long)v->id);
         goto done;
     }
-    if (blobstore_read(a->cfg.data_dir, PQgetvalue(r, 0, 3), &buf, &len, e)) goto done;
-    if (len % (v->c * sizeof(float))) {
-        err_set(e, ERR_IO, "student version %lld: weights blob has the wrong size", (long long)v->id);
+    if (!(v->concepts = calloc(json_array_size(concepts), sizeof *v->concepts))) {
+        err_set(e, ERR_INTERNAL, "out of memory");
         goto done;
     }
-    v->d = len / (v->c * sizeof(float));
+    for (; v->d < json_array_size(concepts); v->d++)
+        if (!(v->concepts[v->d] = strdup(json_string_value(json_array_get(concepts, v->d)) ?: ""))) {
+            err_set(e, ERR_INTERNAL, "out of memory");
+            goto done;
+        }
+    if (blobstore_read(a->cfg.data_dir, PQgetvalue(r, 0, 3), &buf, &len, e)) goto done;
+    if (len != v->c * v->d * sizeof(float)) {
+        err_set(e, ERR_IO, "student version %lld: weights blob has the wrong size for %zu classes x %zu concepts",
+                (long long)v->id, v->c, v->d);
+        goto done;
+    }
     v->w = (float *)buf, buf = NULL;
     size_t cd = v->c * v->d;
     v->b = malloc(v->c * sizeof *v->b);
@@ -122,12 +178,11 @@ int ss_version_load(app *a, int64_t student_id, int number, ss_version *v, err *
 done:
     free(buf);
     json_decref(biases);
+    json_decref(concepts);
     PQclear(r);
     if (rc) ss_version_free(v);
     return rc;
 }
-
-/* ---- actions ------------------------------------------------------------------ */
 
 /* ---- storing ------------------------------------------------------------------ */
 
@@ -154,10 +209,11 @@ static int version_insert(app *a, PGconn *conn, int own_tx, int64_t student_id, 
     char *meas = json_dumps(nv->measures, JSON_COMPACT);
     char *before = nv->measures_before ? json_dumps(nv->measures_before, JSON_COMPACT) : NULL;
     char *acts = nv->actions ? json_dumps(nv->actions, JSON_COMPACT) : strdup("[]"); /* no actions: an empty list */
+    char *concepts = db_text_array(nv->concepts, nv->d);
     json_decref(bj);
     int rc = -1, began = 0;
     PGresult *r = NULL;
-    if (!biases || !meas || !acts || (nv->measures_before && !before)) {
+    if (!biases || !meas || !acts || !concepts || (nv->measures_before && !before)) {
         err_set(e, ERR_INTERNAL, "out of memory");
         goto done;
     }
@@ -191,12 +247,12 @@ static int version_insert(app *a, PGconn *conn, int own_tx, int64_t student_id, 
     *number = *head + 1;
     snprintf(num, sizeof num, "%d", *number);
     const char *p2[] = {sid, num, nv->parent_id > 0 ? pid : NULL, wsha, biases, nv->has_bounds ? bsha : NULL, lam,
-                        meas, nv->note ? nv->note : "", user_id > 0 ? uid : NULL};
+                        meas, nv->note ? nv->note : "", user_id > 0 ? uid : NULL, concepts, nv->columns_sha};
     r = db_exec(conn,
                 "INSERT INTO student_versions (student_id, number, parent_id, weights_sha256, biases, bounds_sha256,"
-                " lambda, measures, note, author) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8::jsonb, $9, $10)"
-                " RETURNING id",
-                10, p2, e);
+                " lambda, measures, note, author, concepts, columns_sha256) VALUES ($1, $2, $3, $4, $5::jsonb, $6,"
+                " $7, $8::jsonb, $9, $10, $11::text[], $12) RETURNING id",
+                12, p2, e);
     if (!r) goto done;
     *version_id = atoll(PQgetvalue(r, 0, 0));
     PQclear(r), r = NULL;
@@ -215,7 +271,7 @@ static int version_insert(app *a, PGconn *conn, int own_tx, int64_t student_id, 
 done:
     PQclear(r);
     if (began) db_rollback(conn);
-    free(biases), free(meas), free(before), free(acts);
+    free(biases), free(meas), free(before), free(acts), free(concepts);
     return rc;
 }
 

@@ -3,9 +3,14 @@
  * the loaders of a student row and of a whole version (weights and bounds from their
  * blobs).
  *
- * A student remembers the checksums of the presence and teacher blobs it was distilled
- * from: when the extraction or the teacher output is recomputed since, it is stale
- * (ss_student_problem: ERR_CONFLICT, "stale") and nothing is stored. Versions are
+ * A version names its concept list (its weight columns) and the hash of those columns'
+ * data (ss_problem_columns_sha); the student remembers the teacher blob it was
+ * distilled from. When a column a version uses was recomputed since, or the teacher
+ * output was, that version is stale (ss_student_problem: ERR_CONFLICT, "stale") and
+ * nothing is stored; a word added to the extraction (a new column) changes nothing
+ * for the versions that do not use it. A version made before migration 008 has no
+ * column hash yet: it is checked against the whole presence matrix the student was
+ * distilled from, as before, and gets its hash the first time that check passes. Versions are
  * never changed: a tune or a restore adds one whose number is the head's + 1, under a
  * row lock on the student, so of two edits of the same head exactly one succeeds (the
  * other gets ERR_CONFLICT and the new head); docs/ARCHITECTURE.md, "The pipeline's
@@ -35,6 +40,8 @@ typedef struct ss_version {
     int64_t id, parent_id;
     int number;
     size_t c, d;
+    char **concepts;   // (d) its words, in column order
+    char columns_sha[65]; /* its columns' hash; "" for a version not checked since migration 008 */
     float *w;  // (C, d)
     float *b;  // (C)
     float *lo; // (C, d)
@@ -48,13 +55,19 @@ int ss_student_load(app *a, int64_t id, ss_student *s, err *e) WARN_UNUSED;
 /* number <= 0: the head. ERR_NOT_FOUND "no version N of student S". */
 int ss_version_load(app *a, int64_t student_id, int number, ss_version *v, err *e) WARN_UNUSED;
 void ss_version_free(ss_version *v); /* NULL-safe, leaves it zeroed */
-/* The problem of a student, refused (ERR_CONFLICT) when it is stale. */
-int ss_student_problem(app *a, const ss_student *s, ss_problem **out, err *e) WARN_UNUSED;
+/* The problem of version v of student s (its own columns: ss_problem_view), refused
+ * (ERR_CONFLICT, "stale") when the data v was fitted on changed. */
+int ss_student_problem(app *a, const ss_student *s, const ss_version *v, ss_problem **out, err *e) WARN_UNUSED;
+/* The same check, answering the problem of every column of the extraction (for views
+ * of other concept lists: a tune that adds or drops concepts). */
+int ss_student_base(app *a, const ss_student *s, const ss_version *v, ss_problem **out, err *e) WARN_UNUSED;
 
 /* A version to store, with its provenance row; everything borrowed. */
 typedef struct ss_new_version {
     const float *w, *b, *lo, *hi; // (C, d), (C), (C, d), (C, d)
     size_t c, d;
+    char *const *concepts;        // (d) the words of the columns
+    const char *columns_sha;      /* their hash (ss_problem_columns_sha) */
     int has_bounds;               /* 0: no bounds blob (lo, hi not read) */
     double lambda;
     const json_t *measures, *measures_before, *actions; /* before, actions may be NULL */

@@ -35,7 +35,7 @@ static json_t *version_json(app *a, int64_t sid, int number, const ss_version *v
                         "SELECT json_build_object('id', v.id, 'student_id', s.id, 'number', v.number, 'parent',"
                         " (SELECT number FROM student_versions WHERE id = v.parent_id), 'lambda', v.lambda, 'note',"
                         " v.note, 'author', v.author, 'created_at', v.created_at, 'weights_sha256', v.weights_sha256,"
-                        " 'concepts', s.concepts, 'classes', s.classes, 'extraction_id', s.extraction_id,"
+                        " 'concepts', v.concepts, 'classes', s.classes, 'extraction_id', s.extraction_id,"
                         " 'teacher_output_id', s.teacher_output_id, 'dataset_id', s.dataset_id,"
                         " 'name', s.name)::text FROM student_versions v JOIN students s ON s.id = v.student_id"
                         " WHERE s.id = $1 AND v.number = $2::int",

@@ -8,7 +8,8 @@
 // presence row the extraction stored for it, the segments the segments API shows,
 // and the scores the student's contributions analysis gives; the exported archive
 // must hold exactly the version's weights and biases and the names. Bad bodies,
-// unknown ids and a stale student are clear 4xx. (The archive's forward is checked
+// unknown ids and a stale student are clear 4xx (a word added to the corpus is not
+// staleness: the student's columns stay as they were). (The archive's forward is checked
 // against x W^T + b through the shim in tests/unit/test_student_export.c.)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,6 +20,7 @@ import { inflateRawSync } from 'node:zlib';
 import { join } from 'node:path';
 import { startServer, call, waitJob, errorCode, uniq } from './harness.mjs';
 import { IMAGES, NO_CLIP, clipFolder, denseFolder, fixtureTar } from './fixtures.mjs';
+import { replacePresence } from './synthetic.mjs';
 
 // class folder -> fixture files; the teacher's probabilities lean on the colours.
 const LAYOUT = { cool: ['blue.jpg', 'green.jpg'], warm: ['red.jpg', 'stripes.jpg'] };
@@ -276,11 +278,21 @@ test('predict: concurrent predictions past the bound get 429 with Retry-After, a
   await ok(await predict(global, jpeg), 200, 'after the burst');
 });
 
-test('predict: a student whose presence was recomputed since is stale (409)', async () => {
+test('predict: a word added to the corpus leaves the student usable; a recomputed presence matrix makes it stale (409)', async () => {
   const jpeg = await jpegOf(dense.images[0].id);
-  await ok(await predict(dense, jpeg), 200, 'before');
-  // A new word changes the extraction's presence matrix; the student was fitted on the old one.
+  const before = await ok(await predict(dense, jpeg), 200, 'before');
+  // A new word is a new presence column: the student's own columns are unchanged.
   await ok(await call(server, 'POST', `/api/v1/corpora/${dense.corpus}/words`, { body: { word: 'dog' } }), 200, 'add word');
+  const same = await ok(await predict(dense, jpeg), 200, 'after the word');
+  assert.deepEqual(same.presence, before.presence);
+  assert.deepEqual(same.scores, before.scores);
+  assert.equal((await call(server, 'GET', `/api/v1/students/${dense.student}`)).json.stale, false);
+  // The matrix recomputed with other values: the columns the student was fitted on changed.
+  const r0 = await fetch(`${server.url}/api/v1/extractions/${dense.extraction}/presence?format=f32`,
+    { headers: { Authorization: 'Bearer test-admin-token-0123456789abcdef' } });
+  const buf = Buffer.from(await r0.arrayBuffer());
+  const x = Float32Array.from(new Float32Array(buf.buffer, buf.byteOffset, buf.length / 4), (v) => v * 0.5);
+  replacePresence(server.dataDir, dense.extraction, x);
   const r = await predict(dense, jpeg);
   assert.equal(r.status, 409, r.text);
   assert.equal(errorCode(r), 'conflict');

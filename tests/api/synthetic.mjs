@@ -32,7 +32,7 @@ export function replacePresence(dataDir, ext, x) {
 // n images named `tag` + g for g in 0..n-1, label g % classes.length, split by g % 5:
 // 0-2 train, 3 test, 4 shifted (test when shifted is false). image(label, split, xi)
 // fills xi, the image's row of presence over `words`, and returns the teacher's logits
-// (softmaxed into its probabilities). Returns the ids made, the matrices and, per image
+// (softmaxed into its probabilities). Returns the ids made, the matrices (x, p) and, per image
 // in id order, its id, label and split.
 export function seedProblem({ dataDir, tag, classes, words, n, shifted = false, modelSha, image }) {
   const d = words.length, c = classes.length;
@@ -61,5 +61,5 @@ export function seedProblem({ dataDir, tag, classes, words, n, shifted = false, 
                    RETURNING id`);
   const out = sql(`INSERT INTO teacher_outputs (dataset_id, source, name, classes, n, probs_sha256, image_ids_sha256)
                    VALUES (${ds}, 'file', 'synthetic', ${c}, ${n}, '${ps}', '${is}') RETURNING id`);
-  return { ds: Number(ds), ext: Number(ext), out: Number(out), presence: xs, x, ids, rows };
+  return { ds: Number(ds), ext: Number(ext), out: Number(out), presence: xs, x, p, ids, rows };
 }

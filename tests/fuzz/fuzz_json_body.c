@@ -1,12 +1,12 @@
 /* fuzz_json_body — JSON request bodies through jansson and the validators that take
- * them: ss_actions_parse + tuning_apply (POST .../students/{id}/versions "actions"),
+ * them: ss_plan_parse + ss_plan_apply (POST .../students/{id}/versions "actions"),
  * dataset_import_check (import params). First byte picks the validator. */
 #include "fuzz_common.h"
 #include <math.h>
 #include <jansson.h>
 #include "dataset/dataset_import.h"
 #include "student/student_actions.h"
-#include "student/tuning.h"
+#include "student/student_columns.h"
 
 static char w0[] = "stripes", w1[] = "wheel", w2[] = "fur", w3[] = "sky";
 static char *const words[4] = {w0, w1, w2, w3};
@@ -29,16 +29,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!j) return 0;
     err e = {0};
     if (which == 0) {
-        tuning_action *acts = NULL;
-        size_t n = 0;
-        if (ss_actions_parse(j, words, 4, classes, 3, &acts, &n, &e) == 0) {
+        ss_plan plan;
+        if (ss_plan_parse(j, words, 4, classes, 3, &plan, &e) == 0) {
             enum { C = 3, D = 4 };
             float w[C * D] = {0.5f, -1, 0, 2, 0, 0, 0, 0, -0.25f, 3, 1e-3f, -7};
-            float lo[C * D], hi[C * D], start[C * D];
+            float lo[C * D], hi[C * D];
             for (int i = 0; i < C * D; i++) lo[i] = -INFINITY, hi[i] = INFINITY;
-            err te = {0};
-            (void)!tuning_apply(acts, n, w, C, D, lo, hi, start, &te);
-            free(acts);
+            size_t dn = plan.d, cdn = C * dn;
+            float *wn = malloc(cdn * sizeof *wn), *ln = malloc(cdn * sizeof *ln), *hn = malloc(cdn * sizeof *hn);
+            float *start = malloc(cdn * sizeof *start);
+            if (wn && ln && hn && start) {
+                ss_columns_map(w, lo, hi, C, D, plan.from, dn, wn, ln, hn);
+                err te = {0};
+                (void)!ss_plan_apply(&plan, wn, C, dn, classes, ln, hn, start, &te);
+            }
+            free(wn), free(ln), free(hn), free(start);
+            ss_plan_free(&plan);
         }
     } else {
         (void)!dataset_import_check(j, &e);

@@ -1,7 +1,8 @@
 /* test_presence.c — tiled SGEMM presence against a naive double-precision double
  * loop (tiles smaller than the problem, an image larger than a tile, an image with
  * no segments), nearest concepts, galleries against a full sort (accumulated over
- * two chunks), and one added concept against the full computation. */
+ * two chunks), one added concept against the full computation, and the column
+ * hashes a student checks its data by. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "blobstore.h"
 #include "extraction/presence.h"
 #include "extraction/segments.h"
 
@@ -267,11 +269,49 @@ static void test_gallery_ties_and_bounds(void **state) {
     assert_int_equal(presence_init(&p, 4, 1, PRESENCE_MAX_TOP_K + 1, 4, &e), -1);
 }
 
+/* Column hashes: each is SHA-256 of the ids hash then the column's floats; a column
+ * keeps its hash when a column is appended, and only the changed column's moves. */
+static void test_column_hashes(void **state) {
+    (void)state;
+    enum { R = 70, D0 = 37 }; /* more columns than one gathering block */
+    static float x[R * D0], x2[R * (D0 + 1)];
+    for (int i = 0; i < R * D0; i++) x[i] = rnd_u();
+    const char *ids = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    char h[D0][65], h2[D0 + 1][65], want[65];
+    err e = {0};
+    assert_int_equal(presence_column_hashes(x, R, D0, ids, h, &e), 0);
+    unsigned char msg[64 + R * sizeof(float)];
+    for (int j = 0; j < D0; j++) {
+        memcpy(msg, ids, 64);
+        for (int i = 0; i < R; i++) memcpy(msg + 64 + i * sizeof(float), &x[i * D0 + j], sizeof(float));
+        blobstore_hash(msg, sizeof msg, want);
+        assert_string_equal(h[j], want);
+    }
+    /* a word added: a new last column, the others copied */
+    for (int i = 0; i < R; i++) {
+        memcpy(x2 + i * (D0 + 1), x + i * D0, D0 * sizeof(float));
+        x2[i * (D0 + 1) + D0] = rnd_u();
+    }
+    assert_int_equal(presence_column_hashes(x2, R, D0 + 1, ids, h2, &e), 0);
+    for (int j = 0; j < D0; j++) assert_string_equal(h2[j], h[j]);
+    /* one value of column 5 changed: only its hash moves */
+    x[3 * D0 + 5] += 0.25f;
+    char h3[D0][65];
+    assert_int_equal(presence_column_hashes(x, R, D0, ids, h3, &e), 0);
+    for (int j = 0; j < D0; j++) assert_int_equal(strcmp(h3[j], h[j]) != 0, j == 5);
+    /* other images, same values: other hashes */
+    assert_int_equal(presence_column_hashes(x, R, D0, "1123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+                                            h3, &e), 0);
+    assert_string_not_equal(h3[0], h[0]);
+    assert_int_equal(presence_column_hashes(x, R, D0, "not a hash", h3, &e), -1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_presence_matches_naive),
         cmocka_unit_test(test_add_concept),
         cmocka_unit_test(test_gallery_ties_and_bounds),
+        cmocka_unit_test(test_column_hashes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
