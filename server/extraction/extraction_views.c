@@ -135,3 +135,22 @@ json_t *extraction_gallery_items_json(app *a, const extraction *x, const json_t 
     }
     return items;
 }
+
+static int cmp_id(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+json_t *extraction_gallery_in_split(const json_t *gallery, const int64_t *split_ids, size_t n) {
+    json_t *out = json_array();
+    size_t i;
+    json_t *h;
+    json_array_foreach(gallery, i, h) {
+        int64_t id = json_integer_value(json_array_get(h, 0));
+        if (out && n && bsearch(&id, split_ids, n, sizeof *split_ids, cmp_id) && json_array_append(out, h)) {
+            json_decref(out);
+            return NULL;
+        }
+    }
+    return out;
+}

@@ -26,4 +26,8 @@ json_t *extraction_image_segments_json(app *a, const extraction *x, long row, in
 json_t *extraction_gallery_items_json(app *a, const extraction *x, const json_t *gallery, const int64_t *ids,
                                       long offset, long limit, err *e);
 
+/* The entries of a stored gallery whose image is one of split_ids (n, ascending),
+ * best first still (new JSON; NULL when out of memory). */
+json_t *extraction_gallery_in_split(const json_t *gallery, const int64_t *split_ids, size_t n);
+
 #endif

@@ -1,6 +1,7 @@
 /* routes_extractions.c — the extraction routes: start the "concepts.extract" job,
  * list and show extractions, read a presence matrix (paged JSON, the float32 blob or
- * the image ids), one image's presence and segments, a concept's gallery.
+ * the image ids), one image's presence and segments, a concept's gallery (whole, or
+ * the part in one split).
  *
  * Rows come from extraction_store.c (a corpus's words from concepts/corpus.c), blobs
  * from extraction.c, the image and gallery answers from extraction_views.c; reads of
@@ -15,6 +16,8 @@
 #include "blobstore.h"
 #include "concepts/concepts.h"
 #include "concepts/corpus.h"
+#include "dataset/dataset_import.h"
+#include "dataset/dataset_store.h"
 #include "extraction/extraction.h"
 #include "extraction/extraction_job.h"
 #include "extraction/extraction_store.h"
@@ -254,6 +257,23 @@ static int concept_or_reply(req *r, const extraction *x) {
     return -1;
 }
 
+/* The entries of gallery g (consumed) whose images are in `split`: new JSON, or NULL
+ * with e set (422 for a split the dataset does not have). */
+static json_t *gallery_of_split(app *a, const extraction *x, json_t *g, const char *split, err *e) {
+    int64_t *split_ids = NULL;
+    size_t n = 0;
+    json_t *kept = NULL;
+    if (!dataset_store_split_ids(a, x->dataset_id, split, &split_ids, &n, e)) {
+        if (!n)
+            err_set(e, ERR_UNPROCESSABLE, "query parameter 'split': no split '%s'", split);
+        else if (!(kept = extraction_gallery_in_split(g, split_ids, n)))
+            err_set(e, ERR_INTERNAL, "out of memory");
+    }
+    json_decref(g);
+    free(split_ids);
+    return kept;
+}
+
 void route_extraction_gallery(req *r) {
     extraction x;
     if (ready_or_reply(r, &x)) return;
@@ -264,16 +284,27 @@ void route_extraction_gallery(req *r) {
         extraction_free(&x);
         return;
     }
+    /* split=: only the gallery's images in that split (the views follow one split). */
+    const char *split = req_query(r, "split");
+    if (split && !dataset_split_valid(split)) {
+        reply_error(r, 422, "unprocessable", "query parameter 'split' must be 1..32 characters of [a-z0-9_-]");
+        extraction_free(&x);
+        return;
+    }
     err e = {0};
     int64_t *ids = NULL;
     json_t *items = NULL, *g = extraction_gallery_json(r->app, x.id, x.words[col], &e);
+    if (g && split) g = gallery_of_split(r->app, &x, g, split, &e);
     if (!g || extraction_image_ids(r->app, &x, &ids, &e) ||
         !(items = extraction_gallery_items_json(r->app, &x, g, ids, offset, limit, &e)))
         reply_err(r, &e);
-    else
-        reply_json(r, 200, json_pack("{s:I,s:s,s:o,s:I,s:i,s:i}", "extraction_id", (json_int_t)x.id, "word",
-                                     x.words[col], "items", items, "total", (json_int_t)json_array_size(g), "limit",
-                                     (int)limit, "offset", (int)offset));
+    else {
+        json_t *page = json_pack("{s:I,s:s,s:o,s:I,s:i,s:i}", "extraction_id", (json_int_t)x.id, "word", x.words[col],
+                                 "items", items, "total", (json_int_t)json_array_size(g), "limit", (int)limit,
+                                 "offset", (int)offset);
+        if (split) json_object_set_new(page, "split", json_string(split));
+        reply_json(r, 200, page);
+    }
     json_decref(g);
     free(ids);
     extraction_free(&x);

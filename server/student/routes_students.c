@@ -184,12 +184,19 @@ void route_student_version_restore(req *r) {
     if (num < 0) return;
     json_t *nv = r->json ? json_object_get(r->json, "note") : NULL;
     if (!note_ok_or_reply(r, nv)) return;
+    /* Optional 'parent': the head the caller saw (409 with the head when it moved on). */
+    int64_t parent = 0;
+    if (r->json && json_object_get(r->json, "parent") &&
+        json_req_int_or_reply(r, r->json, "parent", 1, INT32_MAX, &parent))
+        return;
     char note[64];
     snprintf(note, sizeof note, "restore of version %lld", (long long)num);
     err e = {0};
     json_t *out = NULL;
-    if (ss_restore(r->app, sid, (int)num, nv ? json_string_value(nv) : note, r->user_id, &out, &e)) {
-        reply_err(r, &e);
+    int head = 0;
+    if (ss_restore(r->app, sid, (int)num, (int)parent, nv ? json_string_value(nv) : note, r->user_id, &out, &head,
+                   &e)) {
+        reply_tune_err(r, &e, head);
         return;
     }
     reply_json_at(r, 201, out, "/api/v1/students/%lld/versions/%lld", (long long)sid,

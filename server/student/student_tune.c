@@ -185,8 +185,9 @@ done:
     return rc;
 }
 
-int ss_restore(app *a, int64_t student_id, int number, const char *note, int64_t user_id, json_t **out, err *e) {
-    *out = NULL;
+int ss_restore(app *a, int64_t student_id, int number, int parent, const char *note, int64_t user_id, json_t **out,
+               int *head_number, err *e) {
+    *out = NULL, *head_number = 0;
     ss_student s;
     ss_problem *p = NULL;
     ss_version old = {0}, head = {0};
@@ -194,8 +195,16 @@ int ss_restore(app *a, int64_t student_id, int number, const char *note, int64_t
     int rc = -1;
     /* The restored version's own concept list and columns, checked like any use of it. */
     if (ss_student_load(a, student_id, &s, e) || ss_version_load(a, student_id, number, &old, e) ||
-        ss_version_load(a, student_id, 0, &head, e) || ss_student_problem(a, &s, &old, &p, e))
+        ss_version_load(a, student_id, 0, &head, e))
         goto done;
+    /* The caller restored from what it saw: someone else's newer head is not undone. */
+    if (parent > 0 && head.number != parent) {
+        *head_number = head.number;
+        err_set(e, ERR_CONFLICT, "version %d is not the head of student %lld; the head is %d", parent,
+                (long long)student_id, head.number);
+        goto done;
+    }
+    if (ss_student_problem(a, &s, &old, &p, e)) goto done;
     if (old.c != p->c || old.d != p->d) {
         err_set(e, ERR_CONFLICT, "student %lld is stale", (long long)student_id);
         goto done;
@@ -213,8 +222,8 @@ int ss_restore(app *a, int64_t student_id, int number, const char *note, int64_t
                          .lambda = old.lambda, .measures = meas, .measures_before = head.measures, .actions = aj,
                          .note = note, .kind = "restore", .parent_id = head.id, .expect_head = head.number};
     int64_t vid;
-    int num, h;
-    if (ss_version_add(a, student_id, &nv, user_id, &vid, &num, &h, e)) goto done;
+    int num;
+    if (ss_version_add(a, student_id, &nv, user_id, &vid, &num, head_number, e)) goto done;
     *out = version_reply(vid, num, head.number, meas, NULL);
     json_object_set_new(*out, "restored", json_integer(number));
     rc = 0;

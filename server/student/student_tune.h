@@ -26,9 +26,11 @@ int ss_tune(app *a, int64_t student_id, int parent, const json_t *actions, const
             json_t **out, int *head, err *e) WARN_UNUSED;
 /* A new head that copies version `number` (concept list, weights, biases, bounds,
  * lambda); the measures are recomputed on its own columns (equal to the old ones on
- * the same data). ERR_CONFLICT when a column it uses was recomputed or is gone.
+ * the same data). ERR_CONFLICT when a column it uses was recomputed or is gone, and,
+ * when `parent` > 0 (the head the caller saw), when the head is another version
+ * (then *head = the head's number, as for a tune; parent 0: restore on any head).
  * *out as for a tune, "retrained" empty, plus "restored": number. */
-int ss_restore(app *a, int64_t student_id, int number, const char *note, int64_t user_id, json_t **out, err *e)
-    WARN_UNUSED;
+int ss_restore(app *a, int64_t student_id, int number, int parent, const char *note, int64_t user_id, json_t **out,
+               int *head, err *e) WARN_UNUSED;
 
 #endif

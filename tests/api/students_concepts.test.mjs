@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { startServer, call, waitJob, uniq } from './harness.mjs';
 import { IMAGES, denseFolder, fixtureTar } from './fixtures.mjs';
 import { rng, seedProblem, replacePresence } from './synthetic.mjs';
+import { sql } from './pgtools.mjs';
 
 const CLASSES = ['cat', 'dog', 'bird'];
 const WORDS = ['fur', 'whisker', 'bark', 'wings', 'beak', 'grass', 'water', 'sky'];
@@ -255,6 +256,22 @@ test('every earlier version stays restorable, with its own concept list', async 
   assert.equal((await call(server, 'GET', base())).json.concepts, WORDS.length - 1);
 });
 
+test('a restore that names the head it saw: 409 with the head when it moved on, nothing stored', async () => {
+  const h = await head();
+  const [vc, pc] = [await versionCount(), await provenanceCount()];
+  const late = await call(server, 'POST', `${base()}/versions/1/restore`, { body: { parent: h - 1 } });
+  assert.equal(late.status, 409, late.text);
+  assert.equal(late.json.head, h);
+  assert.match(late.json.error.message, /not the head/);
+  assert.deepEqual([await versionCount(), await provenanceCount(), await head()], [vc, pc, h]);
+  assert.equal((await call(server, 'POST', `${base()}/versions/1/restore`, { body: { parent: 0 } })).status, 422);
+  // the head it saw: restored as without parent (and the head it names made the new one)
+  const ok = await call(server, 'POST', `${base()}/versions/${h}/restore`, { body: { parent: h } });
+  assert.equal(ok.status, 201, ok.text);
+  assert.deepEqual([ok.json.number, ok.json.parent, ok.json.restored], [h + 1, h, h]);
+  assert.deepEqual((await version(h + 1)).concepts, (await version(h)).concepts);
+});
+
 test('refusals: 422 naming actions[i] and why, 409 with the head; nothing stored', async () => {
   const h = await head(); // its concepts lack sky (the last restore)
   const [vc, pc] = [await versionCount(), await provenanceCount()];
@@ -371,4 +388,18 @@ test('a word-list model: add a word through the student, refuse unknown words wi
   assert.equal(back.status, 201, back.text);
   assert.deepEqual((await ok(await call(server, 'GET', `${sbase}/versions/3`), 200, 'v3')).concepts, ['red', 'blue', 'green']);
   assert.equal((await call(server, 'GET', `${sbase}/versions/2/images/${images[0].id}/contributions`)).status, 200);
+
+  // A concept's gallery on one split: only its images in that split, best first still.
+  const gallery = async (q) => call(server, 'GET', `/api/v1/extractions/${xr.extraction_id}/concepts/red/gallery${q}`);
+  const whole = await ok(await gallery(''), 200, 'gallery');
+  assert.ok(whole.items.length >= 2, JSON.stringify(whole));
+  const moved = whole.items[0].image_id;
+  sql(`UPDATE images SET split = 'val' WHERE id = ${moved}`);
+  const val = await ok(await gallery('?split=val'), 200, 'gallery val');
+  assert.deepEqual([val.split, val.total, val.items.map((d) => d.image_id)], ['val', 1, [moved]]);
+  const train = await ok(await gallery('?split=train'), 200, 'gallery train');
+  assert.deepEqual(train.items.map((d) => d.image_id), whole.items.slice(1).map((d) => d.image_id));
+  assert.equal(train.total, whole.total - 1);
+  assert.ok(train.items.every((d) => d.mask || d.box), 'items keep their segments');
+  for (const q of ['?split=nope', '?split=Bad!']) assert.equal((await gallery(q)).status, 422, q);
 });
