@@ -314,7 +314,9 @@ test('staleness is per column: a recomputed sky column stales the versions that 
   assert.equal(st.stale, false);
   const after = (await call(server, 'GET', `${base()}/versions`)).json.items;
   assert.equal(after.find((v) => v.number === withSky).stale, true);
+  assert.equal(after.find((v) => v.number === withSky).stale_reason, 'presence matrix');
   assert.equal(after.find((v) => v.number === h).stale, false);
+  assert.equal(after.find((v) => v.number === h).stale_reason, null);
   const t = await tune(h, [{ action: 'downtune', concept: 'fur', class: 'cat', factor: 2 }]);
   assert.equal(t.status, 201, t.text);
 });
