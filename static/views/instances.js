@@ -8,16 +8,15 @@
 // subset "teacher=a,student=b" -> GET …/versions/{v}/disagreements?agreement=all&
 // teacher_class=a&student_class=b&split=s (a diagonal cell lists the agreements);
 // class -> the same with agreement=all&label=k&split=s; concept -> GET /extractions/
-// {x}/concepts/{word}/gallery (its top images, each with its segment; the gallery
-// knows no splits), then their answers on the split in one …/disagreements?
-// agreement=all&split=s&image_ids=…, which keeps the gallery's images of that split;
-// that list is paged here. Versions never change, so these reads are cached per
+// {x}/concepts/{word}/gallery?split=s (its top images in that split, each with its
+// segment), then their answers on the split in one …/disagreements?
+// agreement=all&split=s&image_ids=…; that list is paged here. Versions never change, so these reads are cached per
 // (student, version, query). Only a clicked image reads its
 // contributions (GET …/versions/{v}/images/{id}/contributions, cached too); the
 // outlines come from GET /extractions/{x}/images/{id}/segments (cached per image).
 // A stale student (its data changed) has no answers: a class's images then come from
 // GET /datasets/{d}/images?label=k&split=s and are shown without them (a concept's
-// gallery then shows every split's images, and says so).
+// gallery still keeps to the split).
 //
 // init(store, api, el) -> {update()}
 
@@ -177,12 +176,12 @@ export function init(store, api, el) {
     }
   }
 
-  // A concept's gallery on one split: its whole list (at most the server's top 48),
-  // then the answers of those images on the split in one read, which also says which
-  // of them are in it. A stale student has no answers: every split's images, unfiltered.
+  // A concept's gallery on one split: its list in that split (of the server's top 48),
+  // then the answers of those images on the split in one read. A stale student has no
+  // answers: the split's images without them.
   async function conceptOnSplit(word, split) {
     const g = await api.get(`/api/v1/extractions/${xid()}/concepts/${encodeURIComponent(word)}/gallery`,
-      { query: { limit: GALLERY_ALL } });
+      { query: { limit: GALLERY_ALL, split } });
     const all = g.items || [];
     if (!analysable() || !all.length) return { items: all, answered: false };
     const ids = [...new Set(all.map((d) => d.image_id))].sort((a, b) => a - b);
@@ -317,7 +316,7 @@ export function init(store, api, el) {
     const on = ` on the ${splitLabel(shownSplit(store)).toLowerCase()} split`;
     caption.text(m === 'subset' ? (sub.teacher != null && sub.teacher === sub.student ? `Agreements${on}: teacher and student say ${sub.teacher}`
       : `Disagreements${on}: teacher ${sub.teacher ?? 'any'}, student ${sub.student ?? 'any'}`)
-      : m === 'concept' ? `Images where “${s.concept}” is most present${analysable() ? on : ', on every split (the student is out of date)'}`
+      : m === 'concept' ? `Images where “${s.concept}” is most present${on}${analysable() ? '' : ' (the student is out of date: no answers)'}`
         : `Images labelled ${s.class}${on}`);
     const c = shownConcept();
     statusEl.attr('data-kind', state === 'error' ? 'error' : null).text(

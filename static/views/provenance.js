@@ -7,8 +7,12 @@
 // each class's fidelity change on every split). A distillation has no change: its
 // entry shows the measures it started from.
 // "Show" selects that version (store 'version', a number; the other student views
-// follow); "Restore" (editor+) makes a new head that copies it (POST …/restore); a
-// 409 says the student changed under you and offers to reload the head.
+// follow); "Restore" (editor+), on any version but the head that is not stale, makes
+// a new head that copies it, its own concept list included (POST …/restore with the
+// head this page saw as `parent`); the outcome names the concepts it came back with.
+// A stale version (GET …/versions says so, and why: its teacher output or a presence
+// column it uses was computed again) says so instead of offering Restore. A 409 says
+// the student changed under you and offers to reload the head.
 // Using the shown version: "Try an image" (store command 'predict:open', views/
 // predict.js), and its export as JSON (…/versions/{v}/export) or TorchScript
 // (…/export.pt), downloaded through api.download and saved under the server's name.
@@ -22,7 +26,7 @@ import { isAbort } from '../api.js';
 import { begin } from '../perf.js';
 import { formatDelta, formatValue } from '../deltas.js';
 import { shownSplit, orderSplits, splitLabel } from '../splits.js';
-import { studentSource, reloadStudent, shownVersion } from '../sources/student.js';
+import { studentSource, reloadStudent, shownVersion, fetchVersion } from '../sources/student.js';
 
 const d3 = window.d3;
 // Measures shown per entry: better is up for all but disagreements.
@@ -34,7 +38,9 @@ const MEASURES = [
 
 function describeAction(a) {
   if (a.action === 'restore') return `restored version ${a.version}`;
-  const what = `“${a.concept}” for ${a.class}`;
+  if (a.action === 'add') return `added the concept “${a.concept}”`;
+  if (a.action === 'drop') return `dropped the concept “${a.concept}”`;
+  const what = `“${a.concept}” ${a.class ? `for ${a.class}` : 'in every class'}`;
   if (a.action === 'uptune' || a.action === 'downtune') return `${a.action} ${what} ×${a.factor ?? ''}`;
   if (a.action === 'set') return `set ${what} to ${a.value}`;
   return `${a.action} ${what}`;
@@ -82,6 +88,7 @@ export function init(store, api, el) {
   const list = body.append('ol').attr('class', 'prov-list').attr('aria-label', 'Versions, newest first');
 
   let items = null;   // provenance items for `forSid`
+  let summaries = new Map(); // version number -> {stale, stale_reason, n_concepts} (GET …/versions)
   let forSid = null;
   let gen = 0;
   let restoring = null; // version number being restored
@@ -152,13 +159,18 @@ export function init(store, api, el) {
       b.append('button').attr('type', 'button').attr('class', 'quiet prov-show');
       b.append('button').attr('type', 'button').attr('class', 'quiet prov-per-class');
       b.append('button').attr('type', 'button').attr('class', 'quiet prov-restore');
+      b.append('span').attr('class', 'prov-stale');
       return x;
     })
       .attr('data-version', (d) => d.version)
       .classed('is-head', (d) => d.version === head)
       .classed('is-shown', (d) => d.version === shown);
     li.select('.prov-version').text((d) => `v${d.version}${d.version === head ? ' · head' : ''}`);
-    li.select('.prov-kind').text((d) => d.kind);
+    li.select('.prov-kind').text((d) => {
+      const n = summaries.get(d.version)?.n_concepts;
+      return `${d.kind}${n != null ? ` · ${n} concept${n === 1 ? '' : 's'}` : ''}`;
+    });
+    li.classed('is-stale', (d) => !!summaries.get(d.version)?.stale);
     li.select('.prov-who').text((d) => `by ${d.author_name || (d.author ? `user ${d.author}` : 'the server')}, ${when(d.created_at)}`);
     li.select('.prov-actions').text((d) => {
       if (d.kind === 'distill') return 'distilled from the teacher; its measures:';
@@ -227,12 +239,17 @@ export function init(store, api, el) {
         store.select({ version: d.version === head ? null : String(d.version) }, { source: 'provenance' });
         announce(`Showing version ${d.version}.`);
       });
+    const stale = (d) => !!summaries.get(d.version)?.stale;
     li.select('.prov-restore')
-      .attr('hidden', (d) => (editable && d.version !== head ? null : true))
+      .attr('hidden', (d) => (editable && d.version !== head && !stale(d) ? null : true))
       .property('disabled', restoring !== null)
       .attr('aria-label', (d) => `Restore version ${d.version} as a new head`)
       .text((d) => (restoring === d.version ? 'Restoring…' : 'Restore'))
       .on('click', (ev, d) => restore(d.version, head));
+    li.select('.prov-stale')
+      .attr('hidden', (d) => (stale(d) ? null : true))
+      .text((d) => (stale(d) ? `Stale: its ${summaries.get(d.version).stale_reason || 'input data'} was computed again since, ` +
+        'so it cannot be used or restored.' : ''));
   }
 
   async function exportVersion(format) {
@@ -265,8 +282,12 @@ export function init(store, api, el) {
     clearOutcome();
     render();
     try {
-      const r = await api.post(`/api/v1/students/${sid}/versions/${v}/restore`, { note: `restored from version ${v} (head was ${head})` });
-      outcome.attr('data-kind', 'ok').text(`Version ${v} restored as version ${r.number}.`);
+      const r = await api.post(`/api/v1/students/${sid}/versions/${v}/restore`,
+        { parent: head, note: `restored from version ${v} (head was ${head})` });
+      let concepts = null;
+      try { concepts = (await fetchVersion(api, sid, r.number)).concepts; } catch { /* said without them */ }
+      outcome.attr('data-kind', 'ok').text(`Version ${v} restored as version ${r.number}` +
+        (concepts ? `, with its ${concepts.length} concepts: ${concepts.join(', ')}.` : '.'));
       outcomeHead = r.number;
       announce(`Version ${v} restored as version ${r.number}.`);
       restoring = null;
@@ -304,8 +325,14 @@ export function init(store, api, el) {
     const fresh = head - have;
     const more = have > 0 && fresh > 0 && fresh <= 50;
     try {
-      const r = await api.get(`/api/v1/students/${sid}/provenance`, { query: { limit: more ? fresh : 200 } });
+      // Staleness can change with any head (another extraction, a recomputed column):
+      // the versions' summaries are read again each time, beside the new entries.
+      const [r, vs] = await Promise.all([
+        api.get(`/api/v1/students/${sid}/provenance`, { query: { limit: more ? fresh : 200 } }),
+        api.get(`/api/v1/students/${sid}/versions`, { query: { limit: 200 } }),
+      ]);
       if (g !== gen) return;
+      summaries = new Map((vs.items || []).map((x) => [x.number, x]));
       const got = r.items || [];
       if (!more) items = got;
       else if (got.length === fresh && got.every((it) => it.version > have)) items = [...got, ...items].slice(0, 200);

@@ -4,7 +4,8 @@
 // bytes up and files down, the idle-time prefetch (static/prefetch.js) with the read
 // counting it defers to (static/perf.js), and the page's pure helpers: the splits
 // offered (splits.js), deltas that never colour a rounded zero (deltas.js), the
-// classes that stand out (standout.js) and mask outlines (outline.js).
+// classes that stand out (standout.js), mask outlines (outline.js) and the what-if's
+// words (whatif.js).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as d3 from 'd3';
@@ -16,6 +17,7 @@ import { splitOptions, orderSplits, shownSplit } from '../../static/splits.js';
 import { formatDelta, formatValue } from '../../static/deltas.js';
 import { standsOut, standoutMargin, MIN_SHORTFALL } from '../../static/standout.js';
 import { maskPath } from '../../static/outline.js';
+import { ppText, rankingLine, effectRows, scopeWords } from '../../static/whatif.js';
 
 // A window with just what the store touches: location, history, popstate.
 function fakeWindow(search = '') {
@@ -362,4 +364,26 @@ test('api: postBytes sends the bytes with their type; download returns the file 
   await assert.rejects(api.download('/gone'), (e) => e instanceof ApiError && e.conflict && e.message === 'stale');
   assert.equal(filenameOf(null), null);
   assert.equal(filenameOf('attachment; filename=a.json'), 'a.json');
+});
+
+test('whatif: a removal helps or hurts a split by the rounded change; rows in reading order with the retrained measures', () => {
+  assert.equal(ppText(0.0634), '+6.3 pp');
+  assert.equal(ppText(-0.004), '\u22120.4 pp');
+  assert.equal(ppText(0.0004), '±0.0 pp');
+  assert.equal(ppText(null), '–');
+  const item = { concept: 'brick', effect: 'helps', fidelity: -0.01, accuracy: 0.063 };
+  assert.equal(rankingLine(item, 'shifted', 'accuracy'), 'helps Shifted test by +6.3 pp accuracy');
+  assert.equal(rankingLine(item, 'shifted', 'fidelity'), 'hurts Shifted test by \u22121.0 pp fidelity');
+  assert.equal(rankingLine({ ...item, accuracy: 0.0001 }, 'val', 'accuracy'), 'changes nothing on Validation at this precision');
+  const m = (b, a) => ({ before: b, after: a, delta: a - b });
+  const whatif = { splits: { shifted: { n: 10, fidelity: m(0.5, 0.6), accuracy: m(0.4, 0.5) },
+    train: { n: 30, fidelity: m(0.9, 0.8), accuracy: null } } };
+  const rows = effectRows(whatif, { splits: { shifted: { fidelity: 0.7, student_accuracy: 0.55 } } });
+  assert.deepEqual(rows.map((r) => r.split), ['train', 'shifted']);
+  assert.equal(rows[0].accuracy, null);
+  assert.equal(rows[0].retrained, null);
+  assert.deepEqual(rows[1].retrained, { fidelity: 0.7, accuracy: 0.55 });
+  assert.deepEqual(effectRows(whatif).map((r) => r.retrained), [null, null]);
+  assert.deepEqual([scopeWords(null), scopeWords('cat'), scopeWords(null, 'downtune'), scopeWords('cat', 'uptune')],
+    ['from every class', 'from cat', 'in every class', 'for cat']);
 });

@@ -5,9 +5,10 @@
 // distilled student). In the page: the influence bars of a class, a keyboard
 // downtune (running state, a new head, changed bars), a 409 from a head someone else
 // moved (explained, "Reload head" works), the instances with teacher/student answers
-// and contributions, outlines on hover, a typed concept (422 message for an unknown
-// one, then added, then distilled again). Everything on the default split (test). No console errors or failed requests but
-// the deliberate 409.
+// and contributions, outlines on hover, a typed concept (422 message for one the
+// model cannot read, then added as a new version: no "Distil again", the student
+// never stale). Everything on the default split (test). No console errors or failed
+// requests but the deliberate 409 and 422.
 //
 // Env: INFICOND_TEST_DATABASE_URL (required), INFICOND_BIN (default
 // build/asan/inficond), INFICOND_CHROMIUM (default /usr/bin/chromium).
@@ -151,25 +152,29 @@ test('concepts: influence bars, keyboard downtune, 409 explained with reload, in
   await shot(page, '33-instances-contributions-outline');
   await page.mouse.move(5, 5);
 
-  // A typed concept: an unknown one is a 422 shown as such; a known one is added.
+  // A typed concept: one the model cannot read is a 422 shown as such; a readable one
+  // is a new version with it as a concept (the student never goes stale).
   const box = view.getByLabel('New concept');
   await box.fill('1'.repeat(90));
   await box.press('Enter');
   await view.locator('.add-msg[data-kind="error"]', { hasText: /^Not added: / }).waitFor();
   await shot(page, '34-concepts-add-422');
+  // CLIP reads any text: the hint says so instead of listing words.
+  await box.fill('yel');
+  await view.locator('.add-hint', { hasText: 'reads any text' }).waitFor();
+  const headBefore = (await call(server, 'GET', `/api/v1/students/${world.student}`)).json.head.number;
   await box.fill('yellow');
   await box.press('Enter');
-  await view.locator('.inf-row.pending[data-concept="yellow"]').waitFor();
-  const stale = view.locator('.tuning-stale');
-  await stale.waitFor({ state: 'visible' });
-  assert.match(await stale.textContent(), /Added “yellow”/);
-  await shot(page, '35-concepts-added');
-  await stale.getByRole('button', { name: 'Distil again' }).click();
-  await view.locator('.inf-row:not(.pending)[data-concept="yellow"]').waitFor({ timeout: 60000 });
+  await view.locator('.tuning-status[data-kind="ok"]', { hasText: `Version ${headBefore + 1} is the new head: added “yellow”` }).waitFor();
+  await view.locator('.inf-row[data-concept="yellow"]').waitFor();
   assert.equal(await rows.count(), WORDS.length + 1);
-  await stale.waitFor({ state: 'hidden' });
+  const st = (await call(server, 'GET', `/api/v1/students/${world.student}`)).json;
+  assert.equal(st.stale, false);
+  assert.ok(st.head.concepts.includes('yellow'));
+  assert.equal(await view.locator('.tuning-stale').isVisible(), false);
+  assert.equal(await box.inputValue(), '');
   await page.waitForTimeout(300);
-  await shot(page, '36-concepts-redistilled');
-  await close([/HTTP 409: POST .*\/api\/v1\/students\/\d+\/versions$/, /HTTP 422: POST .*\/words$/,
+  await shot(page, '35-concepts-added');
+  await close([/HTTP 409: POST .*\/api\/v1\/students\/\d+\/versions$/, /HTTP 422: POST .*\/api\/v1\/students\/\d+\/versions$/,
     /console error: .*status of (409|422)/]);
 });

@@ -1,7 +1,9 @@
 // views/concepts/dom.js — the Concepts view's nodes, built once: the class, search
 // and factor pickers, the status, conflict and stale notices (with the "Distil
-// again" job control), the influence list (charts/diverging-bars.js) with each
-// row's name button and tune buttons, and the "New concept" form. Returns the
+// again" job control, for a student whose extraction or teacher output was
+// recomputed), the influence list (charts/diverging-bars.js) with each row's name
+// button and tune buttons, the what-if panel (whatif.js), and the "New concept" form
+// with the concept model's words as suggestions (vocabulary.js). Returns the
 // handles render(view) fills.
 
 import { createJobRunner } from '../../jobrun.js';
@@ -9,6 +11,8 @@ import { divergingBars } from '../../charts/diverging-bars.js';
 import { reloadStudent } from '../../sources/student.js';
 import { FACTORS, canTune, selectedClass } from './state.js';
 import { tune, reloadHead, addWord } from './actions.js';
+import { buildWhatif } from './whatif.js';
+import { suggestWords } from './vocabulary.js';
 import { render } from './render.js';
 
 const d3 = window.d3;
@@ -54,7 +58,7 @@ export function buildDom(view, el) {
         extraction_id: st.extraction_id, teacher_output_id: st.teacher_output_id, lambda: st.lambda, name: st.name,
       });
     },
-    onDone: () => { state.pending = []; reloadStudent(store, { full: true }); }, // a new student
+    onDone: () => reloadStudent(store, { full: true }), // a new student
   });
 
   const count = main.append('p').attr('class', 'tuning-count').attr('id', 'concepts-count');
@@ -63,18 +67,24 @@ export function buildDom(view, el) {
   const list = main.append('ul').attr('class', 'inf-list').attr('aria-label', 'Concepts by influence')
     .attr('aria-describedby', 'concepts-defs');
 
+  const whatif = buildWhatif(view, main);
+
   const addForm = main.append('form').attr('class', 'add-concept').attr('novalidate', true)
     .on('submit', (ev) => { ev.preventDefault(); addWord(view); });
   addForm.append('label').attr('for', 'concepts-new').text('New concept');
   const addRow = addForm.append('div').attr('class', 'add-row');
   const addInput = addRow.append('input').attr('id', 'concepts-new').attr('autocomplete', 'off')
-    .attr('spellcheck', 'false').attr('placeholder', 'a word, e.g. “grass”').attr('aria-describedby', 'concepts-new-msg');
+    .attr('spellcheck', 'false').attr('placeholder', 'a word, e.g. “grass”').attr('aria-describedby', 'concepts-new-msg')
+    .attr('list', 'concepts-new-words')
+    .on('input', () => { state.addError = ''; suggestWords(view); });
+  const addWords = addForm.append('datalist').attr('id', 'concepts-new-words');
   const addBtn = addRow.append('button').attr('type', 'submit').text('Add concept');
+  const addHint = addForm.append('p').attr('class', 'add-hint sv-note');
   const addMsg = addForm.append('p').attr('class', 'add-msg').attr('id', 'concepts-new-msg').attr('aria-live', 'polite');
 
   return {
     empty, main, caption, classSel, factorLabel, factorSel, status, conflictBox, conflictText,
-    staleBox, staleText, distil, count, defs, list, addForm, addInput, addBtn, addMsg,
+    staleBox, staleText, distil, count, defs, list, whatif, addForm, addInput, addWords, addHint, addBtn, addMsg,
     chart: influenceChart(view),
   };
 }
@@ -89,15 +99,13 @@ function influenceChart(view) {
     .labelControl((sel) => sel.selectAll('button').data((d) => [d]).join('button')
       .attr('type', 'button').attr('class', 'concept-name')
       .attr('aria-pressed', (d) => String(store.get('concept') === d.concept))
-      .attr('aria-label', (d) => `${d.concept}: influence ${d.pending ? 'not computed yet'
-        : `${fmt(d.influence)} (weight ${fmt(d.weight)} × mean presence ${d3.format('.2f')(d.mean_presence)})`}. Show its images`)
+      .attr('aria-label', (d) => `${d.concept}: influence ${fmt(d.influence)} (weight ${fmt(d.weight)} × mean presence ${d3.format('.2f')(d.mean_presence)}). Show its images`)
       .text((d) => d.concept)
       .on('click', (ev, d) => store.select({ concept: store.get('concept') === d.concept ? null : d.concept }, { source: 'concepts' }))
       .on('mouseenter focus', (ev, d) => store.command('concept:hover', d.concept))
       .on('mouseleave blur', () => store.command('concept:hover', null)))
-    .valueText((d) => (d.pending ? 'new' : fmt(d.influence)))
-    .valueTitle((d) => (d.pending ? 'Not weighed yet: distil again'
-      : `influence ${fmt(d.influence)} = weight ${fmt(d.weight)} × mean presence ${d3.format('.3f')(d.mean_presence)}`))
+    .valueText((d) => fmt(d.influence))
+    .valueTitle((d) => `influence ${fmt(d.influence)} = weight ${fmt(d.weight)} × mean presence ${d3.format('.3f')(d.mean_presence)}`)
     .controls((sel) => {
       const acts = canTune(view) ? ['uptune', 'downtune', 'remove'] : [];
       const factor = state.factor;
@@ -108,7 +116,7 @@ function influenceChart(view) {
           : `${x.a === 'uptune' ? 'Uptune' : 'Downtune'} ${x.d.concept} for ${cls()} by ×${factor}`))
         .attr('title', (x) => (x.a === 'remove' ? 'Remove (weight 0)' : `${x.a === 'uptune' ? 'Uptune' : 'Downtune'} ×${factor}`))
         .attr('aria-busy', (x) => (isBusy(x) ? 'true' : null))
-        .property('disabled', (x) => !!state.busy || !!x.d.pending || state.influenceState === 'loading')
+        .property('disabled', (x) => !!state.busy || state.adding || state.influenceState === 'loading')
         .text((x) => (isBusy(x) ? '…' : x.a === 'uptune' ? '▲' : x.a === 'downtune' ? '▼' : '✕'))
         .on('click', (ev, x) => tune(view, x.a, x.d.concept));
     });

@@ -27,10 +27,25 @@ export function createState(snap) {
     conflict: null,          // {head, parent} after a 409: someone else tuned first
     query: '',               // the search box, lower case
     factor: FACTORS[1],      // what uptune multiplies (and downtune divides) a weight by
-    pending: [],             // words added since the student was distilled
-    adding: false,           // a word is being added
-    addError: '',
+    adding: false,           // a word is being added (a tune with an "add" action)
+    addError: '',            // why the word was refused (the 422's message names the nearest words)
+    vocab: { prefix: null, open: false, items: [], total: 0 }, // suggestions for the word typed (the concept model's vocabulary)
+    vocabGen: 0,             // bumped per vocabulary read: late answers are dropped
+    vocabTimer: null,        // the pause in typing before the read
     releasePrefetch: null,   // held from adding a word until the re-read student arrives
+    // What-if (views/concepts/whatif.js): removing each concept ranked on the shown
+    // split, for the selected class or every class, and one candidate's exact effect.
+    whatifAll: false,        // rank removals from every class, not only the selected one
+    whatif: null,            // the ranking shown {version, split, class, by, baseline, items}
+    whatifState: 'idle',     // idle | loading | ok | error
+    whatifError: '',
+    whatifKept: new Map(),   // `${student}:${version}:${class|*}:${split}` -> ranking (versions never change)
+    candidate: null,         // {concept, action, cls} hovered or focused: its effect is shown
+    effect: null,            // the candidate's …/whatif answer
+    effectKept: new Map(),   // `${student}:${version}:${action}:${concept}:${class|*}:${factor}` -> answer
+    applied: null,           // {concept, action, cls, number, measures, effect}: the last applied action
+    whatifGen: 0,            // bumped per ranking load: late rankings are dropped
+    effectGen: 0,            // bumped per effect read: late effects are dropped
     gen: 0,                  // bumped on a project change: late answers are dropped
     infGen: 0,               // bumped per ranking load: late rankings are dropped
   };
@@ -38,6 +53,8 @@ export function createState(snap) {
 
 export const clearNote = (state) => { state.note = { text: '', kind: '', head: null }; };
 export const selectedClass = (view) => view.store.get('class');
+// The class the what-if ranks removals from: null for every class.
+export const whatifClass = (view) => (view.state.whatifAll ? null : selectedClass(view));
 // The version shown: the store's version when the student has it, else the head.
 export const viewing = (view) => shownVersion(view.store, view.state.snap);
 

@@ -1,0 +1,193 @@
+// views/concepts/whatif.js — "what if a concept went?" before anything is applied:
+//   loadWhatif(view)       every concept's removal ranked by its exact effect on the
+//                          shown split (GET …/versions/{v}/whatif/concepts?split=&class=),
+//                          for the selected class or every class; read once per
+//                          (student, version, class, split): versions never change
+//   showCandidate(view, c) the exact effect on every split of one candidate action
+//                          {concept, action, cls} (GET …/versions/{v}/whatif), shown as
+//                          soon as a row or its button is hovered or focused
+//   renderWhatif(view)     the ranked rows ("removing brick helps Shifted test by
+//                          +6.3 pp accuracy") with their across-class actions, and the
+//                          effect table; after an apply, the retrained measures (the
+//                          tune's reply) beside the predicted ones.
+
+import { shownSplit, splitLabel, orderSplits } from '../../splits.js';
+import { rankingLine, effectRows, ppText, scopeWords } from '../../whatif.js';
+import { canTune, viewing, whatifClass } from './state.js';
+import { tune } from './actions.js';
+import { render } from './render.js';
+
+const SHOWN = 8;   // ranked rows shown: the best candidates (the list is best first)
+const KEEP = 64;   // rankings and effects kept, newest last
+const pct = (v) => (typeof v === 'number' ? `${(v * 100).toFixed(1)}%` : '–');
+
+function keep(map, key, value) {
+  map.set(key, value);
+  if (map.size > KEEP) map.delete(map.keys().next().value);
+}
+
+// Whether the what-if can be read for what is shown (a fresh student, a known class).
+function readable(view) {
+  const { info } = view.state;
+  const k = whatifClass(view);
+  return !!info && !info.none && !info.student?.stale && (!k || (info.student?.classes || []).includes(k));
+}
+
+export function loadWhatif(view) {
+  const { store, api, state } = view;
+  const g = ++state.whatifGen;
+  state.candidate = null; state.effect = null;
+  if (!readable(view)) { state.whatif = null; state.whatifState = 'idle'; return; }
+  const sid = state.info.student.id, v = viewing(view), k = whatifClass(view), split = shownSplit(store);
+  const key = `${sid}:${v}:${k ?? '*'}:${split}`;
+  const kept = state.whatifKept.get(key);
+  if (kept) { state.whatif = kept; state.whatifState = 'ok'; return; }
+  state.whatifState = 'loading'; state.whatifError = '';
+  api.get(`/api/v1/students/${sid}/versions/${v}/whatif/concepts`, { query: { split, class: k ?? undefined } })
+    .then((r) => {
+      keep(state.whatifKept, key, r);
+      if (g !== state.whatifGen) return;
+      state.whatif = r; state.whatifState = 'ok';
+      render(view);
+    }, (e) => {
+      if (g !== state.whatifGen) return;
+      state.whatif = null; state.whatifState = 'error'; state.whatifError = e.message;
+      render(view);
+    });
+}
+
+export function showCandidate(view, cand) {
+  const { api, state } = view;
+  if (!cand || !readable(view)) return;
+  const same = state.candidate && ['concept', 'action', 'cls'].every((f) => state.candidate[f] === cand[f]);
+  if (same) return;
+  state.candidate = cand;
+  const sid = state.info.student.id, v = viewing(view);
+  const factor = cand.action === 'remove' ? undefined : state.factor;
+  const key = `${sid}:${v}:${cand.action}:${cand.concept}:${cand.cls ?? '*'}:${factor ?? ''}`;
+  const kept = state.effectKept.get(key);
+  if (kept) { state.effect = kept; render(view); return; }
+  const g = ++state.effectGen;
+  api.get(`/api/v1/students/${sid}/versions/${v}/whatif`, {
+    query: { action: cand.action, concept: cand.concept, class: cand.cls ?? undefined, factor },
+    background: true, // a hover's read: the views are not waiting on it
+  }).then((r) => {
+    keep(state.effectKept, key, r);
+    if (g !== state.effectGen) return;
+    state.effect = r;
+    render(view);
+  }, () => { /* the table keeps saying "hover a concept"; the apply still works */ });
+}
+
+const ACTS = [
+  { action: 'remove', label: 'Remove', mark: '✕' },
+  { action: 'downtune', label: 'Downtune', mark: '▼' },
+  { action: 'uptune', label: 'Uptune', mark: '▲' },
+];
+
+export function renderWhatif(view) {
+  const { store, state, ui } = view;
+  const w = ui.whatif;
+  const split = shownSplit(store);
+  const k = whatifClass(view);
+  const sel = store.get('class');
+  const show = !!state.info && !state.info.none && !state.info.student?.stale;
+  w.box.attr('hidden', show ? null : true);
+  if (!show) return;
+  w.title.text(`What if a concept went? On the ${splitLabel(split).toLowerCase()} split`);
+  w.scope.selectAll('option').data([sel, null].filter((c, i) => i === 1 || c), (c) => c ?? '*').join('option')
+    .attr('value', (c) => c ?? '*').text((c) => (c ? `${c} only` : 'every class'));
+  w.scope.property('value', k ?? '*');
+  const by = state.whatif?.by || 'accuracy';
+  const items = state.whatifState === 'ok' && state.whatif ? state.whatif.items.slice(0, SHOWN) : [];
+  w.note.attr('data-kind', state.whatifState === 'error' ? 'error' : null).text(
+    state.whatifState === 'loading' && !state.whatif ? 'Computing every concept’s removal…'
+      : state.whatifState === 'error' ? `Could not compute the what-if: ${state.whatifError}`
+        : state.whatif ? `Removing each of the ${state.whatif.total} concepts with a weight ${scopeWords(k)}, best for ` +
+          `${by} first (exact for this linear student, before retraining). Hover or focus one to see every split.`
+          : '');
+  const editable = canTune(view);
+  const acts = editable ? ACTS : [];
+  const rows = w.list.selectAll('li.wi-row').data(items, (d) => d.concept).join((enter) => {
+    const li = enter.append('li').attr('class', 'wi-row');
+    li.append('span').attr('class', 'wi-concept');
+    li.append('span').attr('class', 'wi-effect');
+    li.append('span').attr('class', 'wi-actions');
+    return li;
+  })
+    .attr('data-concept', (d) => d.concept)
+    .attr('data-effect', (d) => d.effect)
+    .classed('is-candidate', (d) => state.candidate?.concept === d.concept)
+    .on('mouseenter', (ev, d) => showCandidate(view, { concept: d.concept, action: 'remove', cls: k }));
+  rows.select('.wi-concept').text((d) => d.concept);
+  rows.select('.wi-effect').text((d) => rankingLine(d, state.whatif.split, by))
+    .attr('class', (d) => `wi-effect ${d.effect}`);
+  rows.select('.wi-actions').selectAll('button').data((d) => acts.map((a) => ({ ...a, d })), (x) => x.action).join('button')
+    .attr('type', 'button').attr('class', (x) => `quiet wi-act wi-${x.action}`)
+    .attr('data-action', (x) => x.action)
+    .attr('aria-label', (x) => `${x.label} ${x.d.concept} ${scopeWords(k, x.action)}${x.action === 'remove' ? '' : ` by ×${state.factor}`} (one new version)`)
+    .attr('title', (x) => `${x.label} ${scopeWords(k, x.action)}${x.action === 'remove' ? '' : ` ×${state.factor}`}: one new version`)
+    .property('disabled', !!state.busy || state.adding)
+    .text((x) => (state.busy && state.busy.concept === x.d.concept && state.busy.action === x.action ? '…' : x.mark))
+    .on('mouseenter focus', (ev, x) => showCandidate(view, { concept: x.d.concept, action: x.action, cls: k }))
+    .on('click', (ev, x) => tune(view, x.action, x.d.concept, k));
+  renderEffect(view);
+}
+
+// The candidate's effect on every split; after an apply, the retrained measures beside.
+function renderEffect(view) {
+  const { store, state, ui } = view;
+  const w = ui.whatif;
+  const split = shownSplit(store);
+  const applied = state.applied;
+  const cand = state.candidate;
+  const eff = state.effect && cand && state.effect.action?.concept === cand.concept &&
+    state.effect.action?.action === cand.action ? state.effect : null;
+  const showApplied = !cand && applied;
+  const src = showApplied ? applied.effect : eff;
+  const act = showApplied ? applied : cand;
+  const factor = act && act.action !== 'remove' && !showApplied ? ` ×${state.factor}` : '';
+  w.effectCaption.text(!act ? 'Hover or focus a concept above to see its removal’s effect on every split.'
+    : showApplied ? `Applied as version ${applied.number}: ${applied.action} “${applied.concept}” ${scopeWords(applied.cls, applied.action)}. ` +
+      (applied.effect ? 'Predicted before retraining, then measured after it:' : 'Measured after retraining:')
+      : !eff ? `Computing ${act.action} “${act.concept}” ${scopeWords(act.cls, act.action)}…`
+        : `If you ${act.action} “${act.concept}” ${scopeWords(act.cls, act.action)}${factor} (before retraining; the retrained classes may make up for it):`);
+  const rows = src ? effectRows(src, showApplied ? applied.measures : null)
+    : showApplied ? orderSplits(Object.keys(applied.measures?.splits || {})).map((s) => ({ split: s, n: applied.measures.splits[s].n,
+      fidelity: null, accuracy: null, retrained: { fidelity: applied.measures.splits[s].fidelity, accuracy: applied.measures.splits[s].student_accuracy } }))
+      : [];
+  const withPredicted = !!src, withRetrained = !!showApplied;
+  w.effectTable.attr('hidden', rows.length ? null : true);
+  const heads = ['split', ...(withPredicted ? ['fidelity', 'accuracy'] : []),
+    ...(withRetrained ? ['retrained fidelity', 'retrained accuracy'] : [])];
+  w.effectTable.select('thead tr').selectAll('th').data(heads, (h) => h).join('th').attr('scope', 'col').text((h) => h);
+  const measure = (m) => (m ? `${pct(m.before)} → ${pct(m.after)} (${ppText(m.delta)})` : '–');
+  const tr = w.effectTable.select('tbody').selectAll('tr').data(rows, (r) => r.split).join('tr')
+    .attr('data-split', (r) => r.split)
+    .classed('is-split', (r) => r.split === split);
+  tr.selectAll('td').data((r) => [
+    { c: 'wi-split', t: `${splitLabel(r.split)} (${r.n})` },
+    ...(withPredicted ? [{ c: 'wi-fid', t: measure(r.fidelity) }, { c: 'wi-acc', t: measure(r.accuracy) }] : []),
+    ...(withRetrained ? [{ c: 'wi-rfid', t: pct(r.retrained?.fidelity) }, { c: 'wi-racc', t: pct(r.retrained?.accuracy) }] : []),
+  ], (d) => d.c).join('td').attr('class', (d) => d.c).text((d) => d.t);
+}
+
+// The panel's nodes (built once by dom.js).
+export function buildWhatif(view, main) {
+  const { state } = view;
+  const box = main.append('section').attr('class', 'whatif').attr('aria-labelledby', 'whatif-title').attr('hidden', true);
+  const title = box.append('h3').attr('id', 'whatif-title');
+  const pick = box.append('div').attr('class', 'wi-pick');
+  pick.append('label').attr('for', 'whatif-scope').text('Remove from');
+  const scope = pick.append('select').attr('id', 'whatif-scope')
+    .on('change', (ev) => { state.whatifAll = ev.target.value === '*'; loadWhatif(view); render(view); });
+  const note = box.append('p').attr('class', 'wi-note').attr('role', 'status');
+  const list = box.append('ol').attr('class', 'wi-list').attr('aria-label', 'Concepts whose removal helps most first')
+    .on('mouseleave', () => { state.candidate = null; render(view); });
+  const effectCaption = box.append('p').attr('class', 'wi-effect-caption').attr('aria-live', 'polite');
+  const effectTable = box.append('table').attr('class', 'wi-table').attr('hidden', true)
+    .attr('aria-label', 'The candidate action’s effect on every split');
+  effectTable.append('thead').append('tr');
+  effectTable.append('tbody');
+  return { box, title, scope, note, list, effectCaption, effectTable };
+}
