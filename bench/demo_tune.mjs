@@ -4,22 +4,25 @@
 // are there (queues them when missing), distils a student unless one of that pair
 // exists, reports its fidelity on test and its accuracy on shifted, then chooses from
 // data the background concepts the student uses for each class (the background words
-// among the class's top positive influences on train) and removes (or downtunes) them
-// in one new version, and reports the shifted accuracy before and after. Last line:
-// one JSON object.
+// among the class's top positive influences on train), reads what the what-if says
+// removing each from every class would do on shifted, and removes (or downtunes) them
+// across every class in one new version (one action per word, no class: issue 16's
+// across-class action), and reports the shifted accuracy before and after. Last
+// line: one JSON object.
 //
 //   node bench/demo_tune.mjs --url http://127.0.0.1:8080 --token TOKEN
 //   node bench/demo_tune.mjs --db URL --data DIR [--demo off|small|full] [--bin build/inficond]
 //        [--port 18790] [--token T]      (starts `inficond serve` itself, stops it at the end)
 // Options: --action remove|downtune (remove), --factor X for downtune (10), --top K
-// (how many of a class's top positive influences to look through, 3), --everywhere
-// yes|no (yes: a further version takes the chosen words out of every other class too),
-// --project NAME.
+// (how many of a class's top positive influences to look through, 3), --scope
+// every|class (every: one version, each word in every class; class: the older way,
+// per class where it was chosen, then with --everywhere yes a further version for the
+// other classes), --project NAME.
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const BACKGROUNDS = ['grass', 'water', 'sand', 'wood', 'brick', 'snow'];
-const args = { action: 'remove', factor: 10, top: 3, everywhere: 'yes', project: 'demo', demo: 'off', bin: 'build/inficond',
+const args = { action: 'remove', factor: 10, top: 3, scope: 'every', everywhere: 'yes', project: 'demo', demo: 'off', bin: 'build/inficond',
   port: 18790, token: 'demo-tune-bench-token-0123456789abcdef' };
 for (let i = 2; i < process.argv.length; i++) {
   const k = process.argv[i].replace(/^--/, '');
@@ -27,6 +30,7 @@ for (let i = 2; i < process.argv.length; i++) {
   args[k] = process.argv[++i];
 }
 if (!['remove', 'downtune'].includes(args.action)) throw new Error('--action must be remove or downtune');
+if (!['every', 'class'].includes(args.scope)) throw new Error('--scope must be every or class');
 const log = (...m) => console.error('demo_tune:', ...m);
 
 let server = null;
@@ -147,20 +151,42 @@ try {
         : { action: 'downtune', concept: it.concept, class: cls, factor: Number(args.factor) });
   }
   log('chosen:', JSON.stringify(chosen));
-  let after = before, version = head.number, retrained = [];
-  if (actions.length) {
+  const words = [...new Set(actions.map((a) => a.concept))];
+  // What the what-if says before anything is applied: removing each word from every
+  // class, on shifted (exact for the linear student, before retraining).
+  const t1 = Date.now();
+  const wi = await call('GET', `/api/v1/students/${student.id}/versions/${head.number}/whatif/concepts?split=shifted`);
+  const whatifMs = Date.now() - t1;
+  const whatif = Object.fromEntries(wi.items.filter((it) => words.includes(it.concept))
+    .map((it) => [it.concept, { rank: wi.items.indexOf(it) + 1, shifted_accuracy_points: Math.round(it.accuracy * 1000) / 10 }]));
+  log('what-if on shifted:', JSON.stringify(whatif));
+  let after = before, version = head.number, retrained = [], tuneMs = null;
+  let all = after, versionAll = version;
+  if (args.scope === 'every' && words.length) {
+    // One version: each chosen word in every class (an action without a class).
+    const t = Date.now();
+    const v = await call('POST', `/api/v1/students/${student.id}/versions`, {
+      parent: head.number,
+      actions: words.map((w) => (args.action === 'remove' ? { action: 'remove', concept: w }
+        : { action: 'downtune', concept: w, factor: Number(args.factor) })),
+      note: `demo_tune: ${args.action} the background concepts the teacher leans on, in every class`,
+    });
+    tuneMs = Date.now() - t;
+    after = all = v.measures.splits;
+    version = versionAll = v.number;
+    retrained = v.retrained;
+  } else if (actions.length) {
     const v = await call('POST', `/api/v1/students/${student.id}/versions`,
       { parent: head.number, actions, note: `demo_tune: ${args.action} the background concepts the teacher leans on` });
-    after = v.measures.splits;
-    version = v.number;
+    after = all = v.measures.splits;
+    version = versionAll = v.number;
     retrained = v.retrained;
   }
-  // Step 2: the same words in every other class. A class's negative weight on "brick"
-  // ("not a t-shirt: it is on brick") is the same shortcut seen from the other side.
-  let all = after, versionAll = version;
-  if (args.everywhere !== 'no') {
+  // --scope class: step 2, the same words in every other class. A class's negative
+  // weight on "brick" ("not a t-shirt: it is on brick") is the same shortcut seen from
+  // the other side.
+  if (args.scope === 'class' && args.everywhere !== 'no') {
     const done = new Set(actions.map((a) => `${a.class}\u0000${a.concept}`));
-    const words = [...new Set(actions.map((a) => a.concept))];
     const more = [];
     for (const cls of student.classes)
       for (const w of words)
@@ -181,14 +207,15 @@ try {
   console.log(JSON.stringify({
     bench: 'demo_tune', project: project.id, student: student.id, concepts: student.concepts,
     distill_seconds: distillSeconds, action: args.action, factor: args.action === 'downtune' ? Number(args.factor) : null,
-    chosen, version_before: head.number, version_after: version, retrained,
+    scope: args.scope, chosen, words, whatif_shifted: whatif, whatif_ms: whatifMs, tune_ms: tuneMs,
+    version_before: head.number, version_after: version, versions_made: versionAll - head.number, retrained,
     teacher: { test: r4(before.test.teacher_accuracy), shifted: r4(before.shifted.teacher_accuracy) },
     before: { test_fidelity: r4(before.test.fidelity), test_accuracy: r4(before.test.student_accuracy),
       shifted_fidelity: r4(before.shifted.fidelity), shifted_accuracy: r4(before.shifted.student_accuracy) },
     after: { test_fidelity: r4(after.test.fidelity), test_accuracy: r4(after.test.student_accuracy),
       shifted_fidelity: r4(after.shifted.fidelity), shifted_accuracy: r4(after.shifted.student_accuracy) },
     shifted_gain_points: Math.round(gain * 1000) / 10,
-    every_class: args.everywhere === 'no' ? null : { version: versionAll, test_fidelity: r4(all.test.fidelity),
+    every_class: args.scope === 'class' && args.everywhere === 'no' ? null : { version: versionAll, test_fidelity: r4(all.test.fidelity),
       test_accuracy: r4(all.test.student_accuracy), shifted_accuracy: r4(all.shifted.student_accuracy),
       shifted_gain_points: Math.round((all.shifted.student_accuracy - before.shifted.student_accuracy) * 1000) / 10 },
     targets: { test_fidelity: 0.85, shifted_gain_points: 5 },

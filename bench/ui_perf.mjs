@@ -9,8 +9,14 @@
 //              select_rapid: the same with each click as soon as the last is drawn
 //   tune       a downtune/uptune click in the Concepts view -> all views show the
 //              new head (target < 500 ms)
+//   whatif     a class picked in the Student performance view -> the Concepts view's
+//              what-if list (every concept's removal ranked on the split) drawn for
+//              that class (target < 100 ms), the page left to settle before each click
+//   tune_all   a downtune/uptune across every class, clicked in the what-if list
+//              (one new version) -> all views show the new head (target < 500 ms)
 // Prints each run, the slowest requests inside the median run, and last one JSON
-// line {workspace, select, select_rapid, tune: {median_ms, max_ms, runs}, ...}.
+// line {workspace, select, select_rapid, tune, whatif, tune_all: {median_ms, max_ms,
+// runs}, ...}.
 //
 // Against a running server (e.g. the full demo):
 //   node bench/ui_perf.mjs --url http://host:port --token TOKEN [--project ID]
@@ -29,7 +35,7 @@ import { mkdirSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { chromium } from 'playwright-core';
 
-const TARGETS = { workspace: 2000, select: 100, tune: 500 };
+const TARGETS = { workspace: 2000, select: 100, tune: 500, whatif: 100, tune_all: 500 };
 const argv = process.argv.slice(2);
 const flag = (name) => argv.includes(`--${name}`);
 function opt(name, env, def) {
@@ -279,6 +285,53 @@ async function main() {
       tunes.push(r.ms);
     }
     out.tune = summary(tunes, TARGETS.tune);
+
+    // 4. The what-if list after a class click: from the click to the list drawn for
+    // that class (its box names the ranking it shows), the page settled before each.
+    const wi = [];
+    for (let i = 0; i < reps; i++) {
+      const cls = order[(i + 1) % order.length];
+      await settle(page);
+      const ms = await page.evaluate((c) => new Promise((resolve, reject) => {
+        const b = [...document.querySelectorAll('#view-performance button.perf-row')].find((x) => x.dataset.class === c);
+        if (!b) { reject(new Error(`no row for class ${c}`)); return; }
+        const box = document.querySelector('#view-concepts .whatif');
+        const t0 = performance.now();
+        b.click();
+        const tick = () => {
+          if (box.getAttribute('data-for')?.startsWith(`${c}:`) && box.querySelector('.wi-row')) resolve(performance.now() - t0);
+          else if (performance.now() - t0 > 60000) reject(new Error('the what-if list did not come'));
+          else requestAnimationFrame(tick);
+        };
+        tick();
+      }), cls);
+      say(`  whatif ${cls} ${i + 1}: ${ms.toFixed(1)} ms`);
+      wi.push(ms);
+    }
+    out.whatif = summary(wi, TARGETS.whatif);
+
+    // 5. Across every class, from the what-if list: one version per click.
+    await page.selectOption('#whatif-scope', '*');
+    await page.locator('#view-concepts .whatif[data-for^="*:"] .wi-row').first().waitFor({ timeout: 60000 });
+    const wordAll = await page.locator('#view-concepts .whatif .wi-row').first().getAttribute('data-concept');
+    const alls = [];
+    for (let i = 0; i < reps; i++) {
+      const action = i % 2 ? 'Uptune' : 'Downtune';
+      const n = await measureCount(page, 'tune-updated');
+      const name = `${action} “${wordAll}” in every class ×2: apply as one new version`;
+      await page.waitForFunction((nm) => {
+        const b = [...document.querySelectorAll('#view-concepts button.wi-act')].find((x) => x.getAttribute('aria-label') === nm);
+        return b && !b.disabled;
+      }, name, { timeout: 60000 });
+      await page.evaluate((nm) => [...document.querySelectorAll('#view-concepts button.wi-act')]
+        .find((x) => x.getAttribute('aria-label') === nm).click(), name);
+      const r = await nextMeasure(page, 'tune-updated', n);
+      const st = await page.locator('#view-concepts .tuning-status').textContent();
+      if (!/is the new head/.test(st)) fail(`across-class tune ${i + 1} was not applied: ${st}`);
+      show(`tune_all ${action.toLowerCase()} ${wordAll}`, i, r);
+      alls.push(r.ms);
+    }
+    out.tune_all = summary(alls, TARGETS.tune_all);
     await page.context().close();
   } finally {
     await browser.close();
@@ -297,6 +350,8 @@ async function main() {
   say(`selection -> views updated: median ${out.select.median_ms} ms, max ${out.select.max_ms} ms (target < ${TARGETS.select}); ` +
     `clicked without a pause: median ${out.select_rapid.median_ms} ms, max ${out.select_rapid.max_ms} ms`);
   say(`tune click -> views updated: median ${out.tune.median_ms} ms, max ${out.tune.max_ms} ms (target < ${TARGETS.tune})`);
+  say(`class click -> what-if list drawn: median ${out.whatif.median_ms} ms, max ${out.whatif.max_ms} ms (target < ${TARGETS.whatif})`);
+  say(`across-class tune -> views updated: median ${out.tune_all.median_ms} ms, max ${out.tune_all.max_ms} ms (target < ${TARGETS.tune_all})`);
   console.log(JSON.stringify({
     bench: 'ui_perf', url: base, project: project.id, student: student.id,
     images: project.parts.dataset.image_count, classes: classes.length, concepts: version.concepts.length,

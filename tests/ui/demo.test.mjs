@@ -2,11 +2,12 @@
 // 1280x800, against a real inficond that builds the small demo world itself (the
 // demo.build job; the world's scenes and trained models are cached in
 // var/ui-demo-small so later runs skip the training, and reused only while the code
-// that builds it is unchanged: see demoCodeKey), with the keyboard for the
+// that builds it is unchanged: demo_world.mjs), with the keyboard for the
 // main actions: sign in; open the demo project; distil a student and watch its
 // progress reach 100%; select a class; downtune its most influential concept; see
 // the new provenance entry and the changed measures in the performance view;
-// restore the previous version; add a typed concept and distil again. Every
+// restore the previous version; add a typed concept (suggested by the concept
+// model's vocabulary), which makes a new version with it, the student never stale. Every
 // control has a name for screen readers; no console error, page error, failed
 // request or HTTP error answer happens along the way. Screenshots of the workspace
 // and of each view go to test-artifacts/ui/demo-*.png.
@@ -17,103 +18,29 @@
 // build/inficond when there is one, else INFICOND_BIN).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, cpSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { startServer, call, waitJob, run } from '../api/harness.mjs';
-import { freshDatabase } from '../api/pgtools.mjs';
+import { call } from '../api/harness.mjs';
 import { ART, noBrowser, launchBrowser, openPage as open, shot, signIn } from './browser.mjs';
+import { noDemoData, startDemoWorld, stopDemoWorld } from './demo_world.mjs';
 
-const BIN = process.env.INFICOND_BIN || 'build/asan/inficond';
-const WORLD_BIN = process.env.INFICOND_WORLD_BIN || (existsSync('build/inficond') ? 'build/inficond' : BIN);
-const WORLD = 'var/ui-demo-small'; // the small demo world, seed 1 (ignored by git)
-const WORLD_KEY = `${WORLD}.code-sha256`; // the demoCodeKey it was built from
-const WORLD_ARGS = ['demo', '--scale', 'small'];
-const skip = noBrowser
-  || (existsSync('/usr/share/datasets/fashion-mnist') ? false : 'needs /usr/share/datasets/fashion-mnist (apt-get install dataset-fashion-mnist)');
+const skip = noBrowser || noDemoData;
 const VIEWS = ['configuration', 'performance', 'concepts', 'instances', 'overview', 'provenance'];
 
+let world;
 let server;
 let browser;
-let dataDir;
-let db; // a database of its own: the first start must find no demo project (other suites make one)
 const demo = {};
-
-// The key of the cached world: sha256 over the code that builds it, every file under
-// server/ (any depth) named demo_*.c, demo_*.h, scenes.* or cmd_demo.c and shim's
-// demo_models.*, each hashed by name and content in name order (so moving a file to
-// another folder keeps the key, changing one changes it), and the demo command's
-// arguments.
-function demoCodeKey() {
-  const files = [];
-  const walk = (dir, match) => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      if (e.isDirectory()) walk(join(dir, e.name), match);
-      else if (match.test(e.name)) files.push(join(dir, e.name));
-    }
-  };
-  walk('server', /^(demo_.*\.[ch]|scenes\..*|cmd_demo\.c)$/);
-  walk('shim', /^demo_models\./);
-  assert.ok(files.some((f) => basename(f) === 'cmd_demo.c'), `demoCodeKey found no cmd_demo.c under server/: ${files}`);
-  files.sort((a, b) => (basename(a) < basename(b) ? -1 : basename(a) > basename(b) ? 1 : 0));
-  const h = createHash('sha256').update(`${WORLD_ARGS.join(' ')}\n`);
-  for (const f of files) {
-    const body = readFileSync(f);
-    h.update(`${basename(f)} ${body.length}\n`).update(body);
-  }
-  return h.digest('hex');
-}
-
-// The world is what takes long to make (training through libtorch): built once per
-// version of its code, awaited (minutes), and reused only when its key matches.
-async function worldCache() {
-  const key = demoCodeKey();
-  const have = existsSync(WORLD_KEY) ? readFileSync(WORLD_KEY, 'utf8').trim() : null;
-  if (have === key && existsSync(join(WORLD, 'report.json'))) {
-    console.log(`demo world: reusing ${WORLD} (code key ${key.slice(0, 12)})`);
-    return;
-  }
-  console.log(`demo world: building ${WORLD} (code key ${key.slice(0, 12)}; cached: ${have ? have.slice(0, 12) : 'none'})`);
-  const tmp = `${WORLD}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  await run(WORLD_BIN, [...WORLD_ARGS, '--out', tmp],
-    { env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=0', OMP_NUM_THREADS: '1' } });
-  rmSync(WORLD_KEY, { force: true });
-  rmSync(WORLD, { recursive: true, force: true });
-  renameSync(tmp, WORLD);
-  writeFileSync(WORLD_KEY, `${key}\n`);
-}
 
 before(async () => {
   if (skip) return;
-  await worldCache();
-  dataDir = mkdtempSync(join(tmpdir(), 'inficond-uidemo-'));
-  cpSync(WORLD, join(dataDir, 'demo-small-1'), { recursive: true });
-  db = freshDatabase('_uidemo');
-  server = await startServer({ dataDir, env: { DATABASE_URL: db.url, INFICOND_DEMO: 'small', INFICOND_WORKERS: '2', OMP_NUM_THREADS: '1' } });
-  // serve answers /health before its start-up hook has queued the demo build (it
-  // starts HTTP first): on a busy machine the job may come a moment later.
-  let jobs = [];
-  for (const end = Date.now() + 30000; jobs.length === 0 && Date.now() < end; await sleep(200))
-    jobs = (await call(server, 'GET', '/api/v1/jobs?kind=demo.build')).json.items;
-  assert.equal(jobs.length, 1, 'the server queued the demo build on its first start');
-  const built = await waitJob(server, jobs[0].id, undefined, 600000);
-  assert.equal(built.state, 'succeeded', JSON.stringify(built));
-  assert.ok(built.result.reused.includes('world'), 'the cached world was used');
-  const extracted = await waitJob(server, built.result.extraction_job_id, undefined, 600000);
-  assert.equal(extracted.state, 'succeeded', JSON.stringify(extracted));
-  Object.assign(demo, built.result);
-  demo.dataset = (await call(server, 'GET', `/api/v1/datasets/${demo.dataset_id}`)).json;
+  world = await startDemoWorld('_uidemo', 'inficond-uidemo-');
+  server = world.server;
+  Object.assign(demo, world.demo);
   browser = await launchBrowser();
 });
 
 after(async () => {
   await browser?.close();
-  await server?.stop();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-  db?.drop();
+  await stopDemoWorld(world);
 });
 
 // The demo world is far bigger than the suites' small pipeline: a longer default timeout.
@@ -278,22 +205,27 @@ test('demo world: sign in, distil, select, downtune, provenance, restore, add a 
   assert.deepEqual(await unnamedControls(page), []);
   assert.equal(await page.locator('#announcer').getAttribute('aria-live'), 'polite');
 
-  // 7. A typed concept: "small" is a caption word the corpus does not list yet.
+  // 7. A typed concept: "small" is a caption word the corpus does not list yet. The
+  // box suggests the concept model's words; adding it makes version 4 with it as a
+  // concept (the student never goes stale; no "Distil again").
   assert.ok(!v1.concepts.includes('small'));
   const box = concepts.getByLabel('New concept');
+  await box.fill('sm');
+  await page.waitForFunction(() => document.querySelector('#concepts-new-words option[value="small"]') ||
+    /reads any text/.test(document.querySelector('#view-concepts .add-hint')?.textContent || ''));
   await box.fill('small');
   await box.press('Enter');
-  await concepts.locator('.inf-row.pending[data-concept="small"]').waitFor();
-  const stale = concepts.locator('.tuning-stale');
-  await stale.waitFor({ state: 'visible' });
-  assert.match(await stale.textContent(), /Added “small”/);
-  await shots(page, '06-concept-added');
-  await press(stale.getByRole('button', { name: 'Distil again' }));
-  await concepts.locator('.inf-row:not(.pending)[data-concept="small"]').waitFor({ timeout: 120000 });
+  await concepts.locator('.tuning-status', { hasText: 'Version 4 is the new head: added “small”' }).waitFor({ timeout: 120000 });
+  await concepts.locator('.inf-row[data-concept="small"]').waitFor();
   assert.equal(await concepts.locator('.inf-row').count(), v1.concepts.length + 1);
   await page.locator('#view-overview .ov-caption', { hasText: `${classes.length} classes × ${v1.concepts.length + 1} concepts` }).waitFor();
-  await shots(page, '07-redistilled');
-  await viewShots(page, '07');
+  assert.equal(await concepts.locator('.tuning-stale').isVisible(), false);
+  const v4 = (await call(server, 'GET', `/api/v1/students/${sid}/versions/4`)).json;
+  assert.deepEqual(v4.concepts, [...v1.concepts, 'small']);
+  assert.equal((await call(server, 'GET', `/api/v1/students/${sid}`)).json.stale, false);
+  assert.match(await prov.locator('li.prov-item[data-version="4"] .prov-actions').textContent(), /added the concept “small”/);
+  await shots(page, '06-concept-added');
+  await viewShots(page, '06');
 
   await close();
 });

@@ -7,7 +7,8 @@
 //   - provenance: each entry's change on every split side by side, per class on
 //     demand, the shown split marked; a distillation shows its measures;
 //   - notices that no longer hold go: "Version N is the new head" and a 409 conflict
-//     after a restore made a later head; the restore's outcome after the next tune;
+//     after a later head; a restore from a page that missed a head is refused (409,
+//     explained) like a tune; the restore's outcome after the next tune;
 //   - the disagreement flags mark only the classes standout.js picks;
 //   - the confusion matrix fits its panel at 10 and at 20 classes (1280x800);
 //   - Try an image: a dataset JPEG gives the API's class, scores and top concepts,
@@ -240,10 +241,20 @@ test('notices that no longer hold are cleared: the new head, a conflict, a resto
   await concepts.locator('.inf-row').first().locator('button.tune-uptune').click();
   const conflict = concepts.locator('.tuning-conflict');
   await conflict.waitFor({ state: 'visible' });
-  // A restore made in Provenance: a later head. Neither notice holds any more.
+  // A restore from this page, which still shows version h + 1: refused too (it names
+  // the head it saw as parent), explained, nothing stored.
   await prov.locator('li.prov-item[data-version="1"] .prov-restore').click();
-  await prov.locator('.prov-outcome', { hasText: `Version 1 restored as version ${h + 3}.` }).waitFor();
+  const provNotice = prov.locator('.prov-notice');
+  await provNotice.filter({ hasText: 'The student changed since this page read it' }).waitFor();
+  assert.equal(await head(), h + 2);
+  await shot(page, '71-restore-409');
+  // Reload the head from there, then restore: a later head. Neither notice holds any more.
+  await provNotice.getByRole('button', { name: 'Reload the head' }).click();
   await conflict.waitFor({ state: 'hidden' });
+  await concepts.locator('.tuning-caption', { hasText: `version ${h + 2} (head)` }).waitFor();
+  await prov.locator('li.prov-item[data-version="1"] .prov-restore').click();
+  await prov.locator('.prov-outcome', { hasText: `Version 1 restored as version ${h + 3}, with its ` }).waitFor();
+  await provNotice.waitFor({ state: 'hidden' });
   await concepts.locator('.tuning-caption', { hasText: `version ${h + 3} (head)` }).waitFor();
   assert.doesNotMatch(await status.textContent(), /is the new head/);
   await shot(page, '72-notices-cleared');
@@ -252,7 +263,7 @@ test('notices that no longer hold are cleared: the new head, a conflict, a resto
   await status.filter({ hasText: `Version ${h + 4} is the new head` }).waitFor();
   await prov.locator('li.prov-item[data-version="' + (h + 4) + '"]').waitFor();
   await prov.locator('.prov-outcome').waitFor({ state: 'hidden' });
-  await close([/HTTP 409: POST .*\/api\/v1\/students\/\d+\/versions$/, /console error: .*status of 409/]);
+  await close([/HTTP 409: POST .*\/api\/v1\/students\/\d+\/versions(\/1\/restore)?$/, /console error: .*status of 409/]);
 });
 
 test('try an image and export: the predict route from the page, JSON and TorchScript downloads', { skip, timeout: 120000 }, async () => {

@@ -40,6 +40,7 @@ export function createState(snap) {
     whatifState: 'idle',     // idle | loading | ok | error
     whatifError: '',
     whatifKept: new Map(),   // `${student}:${version}:${class|*}:${split}` -> ranking (versions never change)
+    whatifReads: new Map(),  // the same keys -> the read in flight (a prefetch joined)
     candidate: null,         // {concept, action, cls} hovered or focused: its effect is shown
     effect: null,            // the candidate's …/whatif answer
     effectKept: new Map(),   // `${student}:${version}:${action}:${concept}:${class|*}:${factor}` -> answer

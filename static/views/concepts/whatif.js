@@ -2,7 +2,8 @@
 //   loadWhatif(view)       every concept's removal ranked by its exact effect on the
 //                          shown split (GET …/versions/{v}/whatif/concepts?split=&class=),
 //                          for the selected class or every class; read once per
-//                          (student, version, class, split): versions never change
+//                          (student, version, class, split): versions never change; the
+//                          other classes' rankings are read in idle time (prefetch.js)
 //   showCandidate(view, c) the exact effect on every split of one candidate action
 //                          {concept, action, cls} (GET …/versions/{v}/whatif), shown as
 //                          soon as a row or its button is hovered or focused
@@ -11,6 +12,8 @@
 //                          effect table; after an apply, the retrained measures (the
 //                          tune's reply) beside the predicted ones.
 
+import { track } from '../../perf.js';
+import { prefetchInIdle } from '../../prefetch.js';
 import { shownSplit, splitLabel, orderSplits } from '../../splits.js';
 import { rankingLine, effectRows, ppText, scopeWords } from '../../whatif.js';
 import { canTune, viewing, whatifClass } from './state.js';
@@ -34,26 +37,47 @@ function readable(view) {
 }
 
 export function loadWhatif(view) {
-  const { store, api, state } = view;
+  const { store, state } = view;
   const g = ++state.whatifGen;
   state.candidate = null; state.effect = null;
   if (!readable(view)) { state.whatif = null; state.whatifState = 'idle'; return; }
   const sid = state.info.student.id, v = viewing(view), k = whatifClass(view), split = shownSplit(store);
-  const key = `${sid}:${v}:${k ?? '*'}:${split}`;
-  const kept = state.whatifKept.get(key);
+  const kept = state.whatifKept.get(`${sid}:${v}:${k ?? '*'}:${split}`);
   if (kept) { state.whatif = kept; state.whatifState = 'ok'; return; }
   state.whatifState = 'loading'; state.whatifError = '';
-  api.get(`/api/v1/students/${sid}/versions/${v}/whatif/concepts`, { query: { split, class: k ?? undefined } })
-    .then((r) => {
-      keep(state.whatifKept, key, r);
-      if (g !== state.whatifGen) return;
-      state.whatif = r; state.whatifState = 'ok';
-      render(view);
-    }, (e) => {
-      if (g !== state.whatifGen) return;
-      state.whatif = null; state.whatifState = 'error'; state.whatifError = e.message;
-      render(view);
-    });
+  readRanking(view, sid, v, k, split).then((r) => {
+    if (g !== state.whatifGen) return;
+    state.whatif = r; state.whatifState = 'ok';
+    render(view);
+    prefetchRankings(view);
+  }, (e) => {
+    if (g !== state.whatifGen) return;
+    state.whatif = null; state.whatifState = 'error'; state.whatifError = e.message;
+    render(view);
+  });
+}
+
+// One ranking, read once (a prefetch in flight is joined and then waited for).
+function readRanking(view, sid, v, k, split, { background = false } = {}) {
+  const { api, state } = view;
+  const key = `${sid}:${v}:${k ?? '*'}:${split}`;
+  const inFlight = state.whatifReads.get(key);
+  if (inFlight) return background ? inFlight : track(inFlight);
+  const p = api.get(`/api/v1/students/${sid}/versions/${v}/whatif/concepts`, { query: { split, class: k ?? undefined }, background })
+    .then((r) => { keep(state.whatifKept, key, r); return r; });
+  state.whatifReads.set(key, p);
+  p.then(() => state.whatifReads.delete(key), () => state.whatifReads.delete(key));
+  return p;
+}
+
+// Every class's ranking (and every class at once) of the shown version, in idle time,
+// so that picking another class shows its what-if at once.
+function prefetchRankings(view) {
+  const { store, state } = view;
+  const sid = state.info.student.id, v = viewing(view), split = shownSplit(store);
+  const todo = [null, ...(state.info.student.classes || [])].filter((c) => !state.whatifKept.has(`${sid}:${v}:${c ?? '*'}:${split}`));
+  prefetchInIdle(todo.map((c) => () => readRanking(view, sid, v, c, split, { background: true })),
+    () => state.info?.student?.id === sid && !state.info.student.stale && viewing(view) === v && shownSplit(store) === split);
 }
 
 export function showCandidate(view, cand) {
@@ -94,6 +118,8 @@ export function renderWhatif(view) {
   const show = !!state.info && !state.info.none && !state.info.student?.stale;
   w.box.attr('hidden', show ? null : true);
   if (!show) return;
+  // Which ranking is drawn (bench/ui_perf.mjs waits for it after a class click).
+  w.box.attr('data-for', state.whatifState === 'ok' && state.whatif ? `${state.whatif.class ?? '*'}:${state.whatif.split}` : null);
   w.title.text(`What if a concept went? On the ${splitLabel(split).toLowerCase()} split`);
   w.scope.selectAll('option').data([sel, null].filter((c, i) => i === 1 || c), (c) => c ?? '*').join('option')
     .attr('value', (c) => c ?? '*').text((c) => (c ? `${c} only` : 'every class'));
@@ -125,7 +151,7 @@ export function renderWhatif(view) {
   rows.select('.wi-actions').selectAll('button').data((d) => acts.map((a) => ({ ...a, d })), (x) => x.action).join('button')
     .attr('type', 'button').attr('class', (x) => `quiet wi-act wi-${x.action}`)
     .attr('data-action', (x) => x.action)
-    .attr('aria-label', (x) => `${x.label} ${x.d.concept} ${scopeWords(k, x.action)}${x.action === 'remove' ? '' : ` by ×${state.factor}`} (one new version)`)
+    .attr('aria-label', (x) => `${x.label} “${x.d.concept}” ${scopeWords(k, x.action)}${x.action === 'remove' ? '' : ` ×${state.factor}`}: apply as one new version`)
     .attr('title', (x) => `${x.label} ${scopeWords(k, x.action)}${x.action === 'remove' ? '' : ` ×${state.factor}`}: one new version`)
     .property('disabled', !!state.busy || state.adding)
     .text((x) => (state.busy && state.busy.concept === x.d.concept && state.busy.action === x.action ? '…' : x.mark))
