@@ -204,7 +204,7 @@ export function buildWhatif(view, main) {
   const box = main.append('section').attr('class', 'whatif').attr('aria-labelledby', 'whatif-title').attr('hidden', true);
   const title = box.append('h3').attr('id', 'whatif-title');
   const pick = box.append('div').attr('class', 'wi-pick');
-  pick.append('label').attr('for', 'whatif-scope').text('Remove from');
+  pick.append('label').attr('for', 'whatif-scope').text('Classes');
   const scope = pick.append('select').attr('id', 'whatif-scope')
     .on('change', (ev) => { state.whatifAll = ev.target.value === '*'; loadWhatif(view); render(view); });
   const note = box.append('p').attr('class', 'wi-note').attr('role', 'status');
