@@ -14,7 +14,8 @@
 // (student, version, query). Only a clicked image reads its
 // contributions (GET …/versions/{v}/images/{id}/contributions, cached too); the
 // outlines come from GET /extractions/{x}/images/{id}/segments (cached per image).
-// A stale student (its data changed) has no answers: a class's images then come from
+// A stale student (its teacher output or a presence column it uses was computed
+// again) has no answers: a class's images then come from
 // GET /datasets/{d}/images?label=k&split=s and are shown without them (a concept's
 // gallery still keeps to the split).
 //
@@ -323,7 +324,7 @@ export function init(store, api, el) {
       state === 'loading' ? 'Loading images…'
         : state === 'error' ? `Could not load the images: ${error}`
           : !items.length ? (m === 'concept' ? `None of the images where “${s.concept}” is most present is on this split.` : 'No images here.')
-            : info.student.stale ? 'The student is out of date (its concepts changed), so its answers are not shown; distil it again.'
+            : info.student.stale ? 'The student’s head is out of date (its teacher output or a presence column it uses was computed again), so its answers are not shown: restore a version that is not stale (Provenance), or distil again.'
               : c ? `Outlined: segments nearest to “${c}”.` : 'Hover a concept to outline its segments; pick an image for its top concepts.');
 
     // While the next page or selection loads, the current thumbnails stay (dimmed).

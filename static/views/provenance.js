@@ -132,7 +132,7 @@ export function init(store, api, el) {
     headLine.text(`${snap.student.name || `Student ${sid}`}: ${head} version${head === 1 ? '' : 's'}, head is version ${head}.`);
     useLabel.text(`Version ${shown}:`);
     tryBtn.text('Try an image').property('disabled', !!snap.student.stale)
-      .attr('title', snap.student.stale ? 'The student is out of date: distil it again to use it' : null)
+      .attr('title', snap.student.stale ? 'This version is out of date (its inputs were computed again): restore one that is not stale, or distil again' : null)
       .attr('aria-label', `Try an image with version ${shown}`);
     jsonBtn.property('disabled', exporting !== null).attr('aria-label', `Export version ${shown} as JSON`)
       .text(exporting === 'json' ? 'Exporting…' : 'Export JSON');
