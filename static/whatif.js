@@ -4,6 +4,8 @@
 //
 //   rankingLine(item, split, by)   'helps Shifted test by +6.3 pp accuracy' (item: one
 //                                  of …/whatif/concepts' items; by: 'accuracy' | 'fidelity')
+//   effectOf(item, by)             'helps' | 'hurts' | 'none' as the line says it: a
+//                                  change that rounds to zero is 'none', whatever its sign
 //   effectRows(whatif, measures)   [{split, n, fidelity, accuracy, retrained}] in reading
 //                                  order: each measure {before, after, delta} as fractions
 //                                  (null without labels); retrained: the applied tune's
@@ -23,10 +25,17 @@ export function ppText(delta) {
   return `${shown > 0 ? '+' : MINUS}${Math.abs(shown).toFixed(1)} pp`;
 }
 
+const tenths = (d) => (typeof d === 'number' && Number.isFinite(d) ? Math.round(d * 1000) / 10 : 0);
+
+export function effectOf(item, by) {
+  const shown = tenths(by === 'fidelity' ? item.fidelity : item.accuracy);
+  return shown > 0 ? 'helps' : shown < 0 ? 'hurts' : 'none';
+}
+
 export function rankingLine(item, split, by) {
   const d = by === 'fidelity' ? item.fidelity : item.accuracy;
   const where = splitLabel(split);
-  const shown = typeof d === 'number' ? Math.round(d * 1000) / 10 : 0;
+  const shown = tenths(d);
   if (shown === 0) return `changes nothing on ${where} at this precision`;
   return `${shown > 0 ? 'helps' : 'hurts'} ${where} by ${ppText(d)} ${by}`;
 }

@@ -17,7 +17,7 @@ import { splitOptions, orderSplits, shownSplit } from '../../static/splits.js';
 import { formatDelta, formatValue } from '../../static/deltas.js';
 import { standsOut, standoutMargin, MIN_SHORTFALL } from '../../static/standout.js';
 import { maskPath } from '../../static/outline.js';
-import { ppText, rankingLine, effectRows, scopeWords } from '../../static/whatif.js';
+import { ppText, rankingLine, effectRows, scopeWords, effectOf } from '../../static/whatif.js';
 
 // A window with just what the store touches: location, history, popstate.
 function fakeWindow(search = '') {
@@ -374,7 +374,9 @@ test('whatif: a removal helps or hurts a split by the rounded change; rows in re
   const item = { concept: 'brick', effect: 'helps', fidelity: -0.01, accuracy: 0.063 };
   assert.equal(rankingLine(item, 'shifted', 'accuracy'), 'helps Shifted test by +6.3 pp accuracy');
   assert.equal(rankingLine(item, 'shifted', 'fidelity'), 'hurts Shifted test by \u22121.0 pp fidelity');
-  assert.equal(rankingLine({ ...item, accuracy: 0.0001 }, 'val', 'accuracy'), 'changes nothing on Validation at this precision');
+  assert.equal(rankingLine({ ...item, accuracy: -0.0001 }, 'val', 'accuracy'), 'changes nothing on Validation at this precision');
+  assert.deepEqual([effectOf(item, 'accuracy'), effectOf(item, 'fidelity'), effectOf({ ...item, accuracy: -0.0001 }, 'accuracy')],
+    ['helps', 'hurts', 'none']);
   const m = (b, a) => ({ before: b, after: a, delta: a - b });
   const whatif = { splits: { shifted: { n: 10, fidelity: m(0.5, 0.6), accuracy: m(0.4, 0.5) },
     train: { n: 30, fidelity: m(0.9, 0.8), accuracy: null } } };

@@ -80,11 +80,11 @@ test('scenario: shifted split, what-if, remove a background concept from every c
     assert.equal(await concepts.locator('.tuning-stale').isVisible(), false, `${label}: never stale`);
     return body;
   }
-  await consistent(1, 'distilled');
 
   // 2. The shifted split, everywhere.
   await page.locator('#split-select').selectOption('shifted');
   await page.waitForFunction(() => new URL(location.href).searchParams.get('split') === 'shifted');
+  await consistent(1, 'distilled');
 
   // 3. The what-if list (no class selected: removal from every class), ranked on shifted.
   await whatif.locator('h3', { hasText: 'On the shifted test split' }).waitFor();
@@ -113,6 +113,7 @@ test('scenario: shifted split, what-if, remove a background concept from every c
 
   // 4. Remove it from every class: one action, one version, one provenance entry.
   await removeAll.click();
+  await page.mouse.move(1, 1); // off the list: the panel speaks of the applied action, not a hovered one
   await concepts.locator('.tuning-status', { hasText: `Version 2 is the new head: removed “${bg.concept}” in every class.` }).waitFor({ timeout: 60000 });
   const v2 = await consistent(2, 'removed');
   const j = v2.concepts.indexOf(bg.concept);

@@ -61,13 +61,14 @@ export function buildDom(view, el) {
     onDone: () => reloadStudent(store, { full: true }), // a new student
   });
 
+  // What removing each concept would do, above the (long) ranking it is about.
+  const whatif = buildWhatif(view, main);
+
   const count = main.append('p').attr('class', 'tuning-count').attr('id', 'concepts-count');
   // What the bars are, beside them (the heat map shows weights for the same pairs).
   const defs = main.append('p').attr('class', 'tuning-defs').attr('id', 'concepts-defs');
   const list = main.append('ul').attr('class', 'inf-list').attr('aria-label', 'Concepts by influence')
     .attr('aria-describedby', 'concepts-defs');
-
-  const whatif = buildWhatif(view, main);
 
   const addForm = main.append('form').attr('class', 'add-concept').attr('novalidate', true)
     .on('submit', (ev) => { ev.preventDefault(); addWord(view); });

@@ -15,12 +15,13 @@
 import { track } from '../../perf.js';
 import { prefetchInIdle } from '../../prefetch.js';
 import { shownSplit, splitLabel, orderSplits } from '../../splits.js';
-import { rankingLine, effectRows, ppText, scopeWords } from '../../whatif.js';
+import { rankingLine, effectOf, ppText, scopeWords } from '../../whatif.js';
+import { headOf } from '../../sources/student.js';
 import { canTune, viewing, whatifClass } from './state.js';
 import { tune } from './actions.js';
 import { render } from './render.js';
 
-const SHOWN = 8;   // ranked rows shown: the best candidates (the list is best first)
+const SHOWN = 6;   // ranked rows shown: the best candidates (the list is best first)
 const KEEP = 64;   // rankings and effects kept, newest last
 const pct = (v) => (typeof v === 'number' ? `${(v * 100).toFixed(1)}%` : '–');
 
@@ -142,12 +143,12 @@ export function renderWhatif(view) {
     return li;
   })
     .attr('data-concept', (d) => d.concept)
-    .attr('data-effect', (d) => d.effect)
+    .attr('data-effect', (d) => effectOf(d, by))
     .classed('is-candidate', (d) => state.candidate?.concept === d.concept)
     .on('mouseenter', (ev, d) => showCandidate(view, { concept: d.concept, action: 'remove', cls: k }));
   rows.select('.wi-concept').text((d) => d.concept);
   rows.select('.wi-effect').text((d) => rankingLine(d, state.whatif.split, by))
-    .attr('class', (d) => `wi-effect ${d.effect}`);
+    .attr('class', (d) => `wi-effect ${effectOf(d, by)}`);
   rows.select('.wi-actions').selectAll('button').data((d) => acts.map((a) => ({ ...a, d })), (x) => x.action).join('button')
     .attr('type', 'button').attr('class', (x) => `quiet wi-act wi-${x.action}`)
     .attr('data-action', (x) => x.action)
@@ -160,42 +161,50 @@ export function renderWhatif(view) {
   renderEffect(view);
 }
 
-// The candidate's effect on every split; after an apply, the retrained measures beside.
+// One row per split, always (the table keeps its place while the mouse moves over the
+// list): the measures now; with a candidate, now → after it (its exact effect, before
+// retraining); after an apply, the retrained measures beside the prediction.
 function renderEffect(view) {
   const { store, state, ui } = view;
   const w = ui.whatif;
   const split = shownSplit(store);
-  const applied = state.applied;
-  const cand = state.candidate;
+  const { applied, candidate: cand, whatif } = state;
   const eff = state.effect && cand && state.effect.action?.concept === cand.concept &&
     state.effect.action?.action === cand.action ? state.effect : null;
-  const showApplied = !cand && applied;
-  const src = showApplied ? applied.effect : eff;
-  const act = showApplied ? applied : cand;
+  const showApplied = !cand && applied && applied.number === headOf(state.info) ? applied : null;
+  const src = showApplied ? showApplied.effect : eff;
+  const act = showApplied || cand;
   const factor = act && act.action !== 'remove' && !showApplied ? ` ×${state.factor}` : '';
-  w.effectCaption.text(!act ? 'Hover or focus a concept above to see its removal’s effect on every split.'
-    : showApplied ? `Applied as version ${applied.number}: ${applied.action} “${applied.concept}” ${scopeWords(applied.cls, applied.action)}. ` +
-      (applied.effect ? 'Predicted before retraining, then measured after it:' : 'Measured after retraining:')
+  w.effectCaption.text(!act ? 'The measures now; hover or focus a concept to see what its removal would do on every split.'
+    : showApplied ? `Applied as version ${showApplied.number}: ${showApplied.action} “${showApplied.concept}” ${scopeWords(showApplied.cls, showApplied.action)}. ` +
+      (showApplied.effect ? 'Predicted before retraining, then measured after it:' : 'Measured after retraining:')
       : !eff ? `Computing ${act.action} “${act.concept}” ${scopeWords(act.cls, act.action)}…`
         : `If you ${act.action} “${act.concept}” ${scopeWords(act.cls, act.action)}${factor} (before retraining; the retrained classes may make up for it):`);
-  const rows = src ? effectRows(src, showApplied ? applied.measures : null)
-    : showApplied ? orderSplits(Object.keys(applied.measures?.splits || {})).map((s) => ({ split: s, n: applied.measures.splits[s].n,
-      fidelity: null, accuracy: null, retrained: { fidelity: applied.measures.splits[s].fidelity, accuracy: applied.measures.splits[s].student_accuracy } }))
-      : [];
-  const withPredicted = !!src, withRetrained = !!showApplied;
+  const base = whatif?.baseline || {};
+  const retrained = showApplied?.measures?.splits || null;
+  const names = orderSplits(Object.keys(src?.splits || retrained || base));
+  const rows = names.map((s) => ({
+    split: s,
+    n: src?.splits?.[s]?.n ?? base[s]?.n ?? retrained?.[s]?.n,
+    fidelity: src ? src.splits[s]?.fidelity ?? null : base[s] ? { before: base[s].fidelity } : null,
+    accuracy: src ? src.splits[s]?.accuracy ?? null : base[s] ? { before: base[s].accuracy } : null,
+    retrained: retrained?.[s] ? { fidelity: retrained[s].fidelity, accuracy: retrained[s].student_accuracy } : null,
+  }));
   w.effectTable.attr('hidden', rows.length ? null : true);
-  const heads = ['split', ...(withPredicted ? ['fidelity', 'accuracy'] : []),
-    ...(withRetrained ? ['retrained fidelity', 'retrained accuracy'] : [])];
+  const heads = ['split', 'fidelity', 'accuracy', ...(retrained ? ['retrained fidelity', 'retrained accuracy'] : [])];
   w.effectTable.select('thead tr').selectAll('th').data(heads, (h) => h).join('th').attr('scope', 'col').text((h) => h);
-  const measure = (m) => (m ? `${pct(m.before)} → ${pct(m.after)} (${ppText(m.delta)})` : '–');
+  // Two lines per measure, always (now; → after it), so no row grows under the mouse.
+  const measure = (m) => (!m || m.before == null ? ['–', '\u00a0'] : m.after == null ? [pct(m.before), '\u00a0']
+    : [`${pct(m.before)} `, `→ ${pct(m.after)} (${ppText(m.delta)})`]);
   const tr = w.effectTable.select('tbody').selectAll('tr').data(rows, (r) => r.split).join('tr')
     .attr('data-split', (r) => r.split)
     .classed('is-split', (r) => r.split === split);
   tr.selectAll('td').data((r) => [
-    { c: 'wi-split', t: `${splitLabel(r.split)} (${r.n})` },
-    ...(withPredicted ? [{ c: 'wi-fid', t: measure(r.fidelity) }, { c: 'wi-acc', t: measure(r.accuracy) }] : []),
-    ...(withRetrained ? [{ c: 'wi-rfid', t: pct(r.retrained?.fidelity) }, { c: 'wi-racc', t: pct(r.retrained?.accuracy) }] : []),
-  ], (d) => d.c).join('td').attr('class', (d) => d.c).text((d) => d.t);
+    { c: 'wi-split', t: `${splitLabel(r.split)}${r.n != null ? ` (${r.n})` : ''}` },
+    { c: 'wi-fid', t: measure(r.fidelity) }, { c: 'wi-acc', t: measure(r.accuracy) },
+    ...(retrained ? [{ c: 'wi-rfid', t: [pct(r.retrained?.fidelity)] }, { c: 'wi-racc', t: [pct(r.retrained?.accuracy)] }] : []),
+  ], (d) => d.c).join('td').attr('class', (d) => d.c)
+    .selectAll('span').data((d) => [].concat(d.t)).join('span').text((t) => t);
 }
 
 // The panel's nodes (built once by dom.js).
@@ -208,12 +217,12 @@ export function buildWhatif(view, main) {
   const scope = pick.append('select').attr('id', 'whatif-scope')
     .on('change', (ev) => { state.whatifAll = ev.target.value === '*'; loadWhatif(view); render(view); });
   const note = box.append('p').attr('class', 'wi-note').attr('role', 'status');
-  const list = box.append('ol').attr('class', 'wi-list').attr('aria-label', 'Concepts whose removal helps most first')
-    .on('mouseleave', () => { state.candidate = null; render(view); });
   const effectCaption = box.append('p').attr('class', 'wi-effect-caption').attr('aria-live', 'polite');
   const effectTable = box.append('table').attr('class', 'wi-table').attr('hidden', true)
-    .attr('aria-label', 'The candidate action’s effect on every split');
+    .attr('aria-label', 'The measures on every split, and the candidate action’s effect on them');
   effectTable.append('thead').append('tr');
   effectTable.append('tbody');
+  const list = box.append('ol').attr('class', 'wi-list').attr('aria-label', 'Concepts whose removal helps most first')
+    .on('mouseleave', () => { state.candidate = null; render(view); });
   return { box, title, scope, note, list, effectCaption, effectTable };
 }
