@@ -181,7 +181,10 @@ function renderEffect(view) {
       : !eff ? `Computing ${act.action} “${act.concept}” ${scopeWords(act.cls, act.action)}…`
         : `If you ${act.action} “${act.concept}” ${scopeWords(act.cls, act.action)}${factor} (before retraining; the retrained classes may make up for it):`);
   const base = whatif?.baseline || {};
-  const retrained = showApplied?.measures?.splits || null;
+  // The applied version's retrained measures stay while it is the head, hovered or
+  // not: a third line in each cell (its presence never changes under the mouse).
+  const done = applied && applied.number === headOf(state.info) ? applied : null;
+  const retrained = done?.measures?.splits || null;
   const names = orderSplits(Object.keys(src?.splits || retrained || base));
   const rows = names.map((s) => ({
     split: s,
@@ -191,20 +194,24 @@ function renderEffect(view) {
     retrained: retrained?.[s] ? { fidelity: retrained[s].fidelity, accuracy: retrained[s].student_accuracy } : null,
   }));
   w.effectTable.attr('hidden', rows.length ? null : true);
-  const heads = ['split', 'fidelity', 'accuracy', ...(retrained ? ['retrained fidelity', 'retrained accuracy'] : [])];
-  w.effectTable.select('thead tr').selectAll('th').data(heads, (h) => h).join('th').attr('scope', 'col').text((h) => h);
-  // Two lines per measure, always (now; → after it), so no row grows under the mouse.
-  const measure = (m) => (!m || m.before == null ? ['–', '\u00a0'] : m.after == null ? [pct(m.before), '\u00a0']
-    : [`${pct(m.before)} `, `→ ${pct(m.after)} (${ppText(m.delta)})`]);
+  w.effectTable.select('thead tr').selectAll('th').data(['split', 'fidelity', 'accuracy'], (h) => h).join('th')
+    .attr('scope', 'col').text((h) => h);
+  // Lines per measure, always the same number (now; → after the candidate; the
+  // applied version retrained), so no row grows under the mouse.
+  const measure = (m, r) => [
+    { c: 'wi-now', t: !m || m.before == null ? '–' : m.after == null ? pct(m.before) : `${pct(m.before)} ` },
+    { c: 'wi-after', t: m && m.before != null && m.after != null ? `→ ${pct(m.after)} (${ppText(m.delta)})` : '\u00a0' },
+    ...(done ? [{ c: 'wi-retrained', t: `v${done.number} retrained ${pct(r)}` }] : []),
+  ];
   const tr = w.effectTable.select('tbody').selectAll('tr').data(rows, (r) => r.split).join('tr')
     .attr('data-split', (r) => r.split)
     .classed('is-split', (r) => r.split === split);
   tr.selectAll('td').data((r) => [
-    { c: 'wi-split', t: `${splitLabel(r.split)}${r.n != null ? ` (${r.n})` : ''}` },
-    { c: 'wi-fid', t: measure(r.fidelity) }, { c: 'wi-acc', t: measure(r.accuracy) },
-    ...(retrained ? [{ c: 'wi-rfid', t: [pct(r.retrained?.fidelity)] }, { c: 'wi-racc', t: [pct(r.retrained?.accuracy)] }] : []),
+    { c: 'wi-split', t: [{ c: 'wi-name', t: `${splitLabel(r.split)}${r.n != null ? ` (${r.n})` : ''}` }] },
+    { c: 'wi-fid', t: measure(r.fidelity, r.retrained?.fidelity) },
+    { c: 'wi-acc', t: measure(r.accuracy, r.retrained?.accuracy) },
   ], (d) => d.c).join('td').attr('class', (d) => d.c)
-    .selectAll('span').data((d) => [].concat(d.t)).join('span').text((t) => t);
+    .selectAll('span').data((d) => d.t, (x) => x.c).join('span').attr('class', (x) => x.c).text((x) => x.t);
 }
 
 // The panel's nodes (built once by dom.js).
