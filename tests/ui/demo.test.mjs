@@ -192,7 +192,7 @@ test('demo world: sign in, distil, select, downtune, provenance, restore, add a 
 
   // 6. Restore version 1 (keyboard): a new head with version 1's weights and measures.
   await press(prov.locator('li.prov-item[data-version="1"]').getByRole('button', { name: 'Restore version 1 as a new head' }));
-  await prov.locator('.prov-outcome', { hasText: 'Version 1 restored as version 3.' }).waitFor();
+  await prov.locator('.prov-outcome', { hasText: `Version 1 restored as version 3, with its ${v1.concepts.length} concepts: ` }).waitFor();
   assert.match(await prov.locator('li.prov-item[data-version="3"] .prov-actions').textContent(), /restored version 1/);
   await summary.filter({ hasText: `version 3 (head), on the test split (${t1.n} images): fidelity ${pct(t1.fidelity)}` }).waitFor();
   await row.locator('.m-fidelity .perf-val', { hasText: pct(t1.classes[k].fidelity) }).waitFor();
