@@ -36,7 +36,7 @@ export function rankingLine(item, split, by) {
   const d = by === 'fidelity' ? item.fidelity : item.accuracy;
   const where = splitLabel(split);
   const shown = tenths(d);
-  if (shown === 0) return `changes nothing on ${where} at this precision`;
+  if (shown === 0) return `no change on ${where} (±0.0 pp)`;
   return `${shown > 0 ? 'helps' : 'hurts'} ${where} by ${ppText(d)} ${by}`;
 }
 

@@ -374,7 +374,7 @@ test('whatif: a removal helps or hurts a split by the rounded change; rows in re
   const item = { concept: 'brick', effect: 'helps', fidelity: -0.01, accuracy: 0.063 };
   assert.equal(rankingLine(item, 'shifted', 'accuracy'), 'helps Shifted test by +6.3 pp accuracy');
   assert.equal(rankingLine(item, 'shifted', 'fidelity'), 'hurts Shifted test by \u22121.0 pp fidelity');
-  assert.equal(rankingLine({ ...item, accuracy: -0.0001 }, 'val', 'accuracy'), 'changes nothing on Validation at this precision');
+  assert.equal(rankingLine({ ...item, accuracy: -0.0001 }, 'val', 'accuracy'), 'no change on Validation (±0.0 pp)');
   assert.deepEqual([effectOf(item, 'accuracy'), effectOf(item, 'fidelity'), effectOf({ ...item, accuracy: -0.0001 }, 'accuracy')],
     ['helps', 'hurts', 'none']);
   const m = (b, a) => ({ before: b, after: a, delta: a - b });

@@ -107,7 +107,7 @@ test('scenario: shifted split, what-if, remove a background concept from every c
   await concepts.locator('.wi-effect-caption', { hasText: `If you remove “${bg.concept}” from every class` }).waitFor();
   const shiftedCell = concepts.locator('.wi-table tr[data-split="shifted"] td.wi-acc');
   const a = effect.splits.shifted.accuracy;
-  const predicted = `${pct(a.before)} → ${pct(a.after)} (+${(Math.round(a.delta * 1000) / 10).toFixed(1)} pp)`;
+  const predicted = `${pct(a.before)} → ${pct(a.after)} (+${(Math.round(a.delta * 1000) / 10).toFixed(1)})`;
   assert.equal(await shiftedCell.textContent(), predicted);
   assert.equal(await concepts.locator('.wi-table tbody tr').count(), Object.keys(effect.splits).length);
   await shot(page, 'scenario-02-candidate');

@@ -194,20 +194,21 @@ function renderEffect(view) {
     retrained: retrained?.[s] ? { fidelity: retrained[s].fidelity, accuracy: retrained[s].student_accuracy } : null,
   }));
   w.effectTable.attr('hidden', rows.length ? null : true);
-  w.effectTable.select('thead tr').selectAll('th').data(['split', 'fidelity', 'accuracy'], (h) => h).join('th')
+  w.effectTable.select('thead tr').selectAll('th').data(['split', 'fidelity (Δ pp)', 'accuracy (Δ pp)'], (h) => h).join('th')
     .attr('scope', 'col').text((h) => h);
   // Lines per measure, always the same number (now; → after the candidate; the
   // applied version retrained), so no row grows under the mouse.
+  // Short enough for the view's narrowest width (the header says the changes are pp).
   const measure = (m, r) => [
     { c: 'wi-now', t: !m || m.before == null ? '–' : m.after == null ? pct(m.before) : `${pct(m.before)} ` },
-    { c: 'wi-after', t: m && m.before != null && m.after != null ? `→ ${pct(m.after)} (${ppText(m.delta)})` : '\u00a0' },
+    { c: 'wi-after', t: m && m.before != null && m.after != null ? `→ ${pct(m.after)} (${ppText(m.delta).replace(' pp', '')})` : '\u00a0' },
     ...(done ? [{ c: 'wi-retrained', t: `v${done.number} retrained ${pct(r)}` }] : []),
   ];
   const tr = w.effectTable.select('tbody').selectAll('tr').data(rows, (r) => r.split).join('tr')
     .attr('data-split', (r) => r.split)
     .classed('is-split', (r) => r.split === split);
   tr.selectAll('td').data((r) => [
-    { c: 'wi-split', t: [{ c: 'wi-name', t: `${splitLabel(r.split)}${r.n != null ? ` (${r.n})` : ''}` }] },
+    { c: 'wi-split', t: [{ c: 'wi-name', t: r.split }, { c: 'wi-n', t: r.n != null ? `${r.n} images` : '\u00a0' }] },
     { c: 'wi-fid', t: measure(r.fidelity, r.retrained?.fidelity) },
     { c: 'wi-acc', t: measure(r.accuracy, r.retrained?.accuracy) },
   ], (d) => d.c).join('td').attr('class', (d) => d.c)
