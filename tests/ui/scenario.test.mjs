@@ -3,9 +3,9 @@
 // the cache demo_world.mjs keeps): distil; switch every view to the shifted split;
 // find the background concepts from the what-if list (every concept's removal ranked
 // on shifted, for every class) with a candidate's exact effect on every split shown
-// before anything is applied; remove the best one from every class in one action (one
-// version, one provenance entry, its weight 0 in every class, the retrained measures
-// shown beside the prediction); add a typed concept (a new version with it); restore
+// before anything is applied; tick the background concepts that help and remove them
+// from every class in one action (one version, one provenance entry, their weights 0
+// in every class, the retrained measures shown); add a typed concept (a new version with it); restore
 // version 1 (its own concept list back). After each step every view agrees with the
 // API: the concept lists (Concepts, overview), the weights (the heat map's size), the
 // measures (performance), the provenance entries and the versions. Nothing here is a
@@ -112,23 +112,33 @@ test('scenario: shifted split, what-if, remove a background concept from every c
   assert.equal(await concepts.locator('.wi-table tbody tr').count(), Object.keys(effect.splits).length);
   await shot(page, 'scenario-02-candidate');
 
-  // 4. Remove it from every class: one action, one version, one provenance entry.
-  await removeAll.click();
+  // 4. Remove the background concepts that help from every class, ticked together:
+  // one version, one provenance entry.
+  const helpers = ranked.items.slice(0, shownRows.length).filter((d) => BACKGROUNDS.includes(d.concept) && d.effect === 'helps')
+    .map((d) => d.concept);
+  for (const c of helpers) await whatif.locator(`.wi-row[data-concept="${c}"] input.wi-pick`).check();
+  const removePicked = whatif.getByRole('button', { name: `Remove the ${helpers.length} picked from every class (one version)` });
+  await removePicked.click();
   await page.mouse.move(1, 1); // off the list: the panel speaks of the applied action, not a hovered one
-  await concepts.locator('.tuning-status', { hasText: `Version 2 is the new head: removed “${bg.concept}” in every class.` }).waitFor({ timeout: 60000 });
+  const named = helpers.map((c) => `“${c}”`).join(', ');
+  await concepts.locator('.tuning-status', { hasText: `Version 2 is the new head: removed ${named} in every class.` }).waitFor({ timeout: 60000 });
   const v2 = await consistent(2, 'removed');
-  const j = v2.concepts.indexOf(bg.concept);
-  assert.ok(j >= 0, 'remove keeps the column');
-  v2.weights.forEach((w, k) => assert.equal(w[j], 0, `${classes[k]}: the weight is 0`));
+  for (const c of helpers) {
+    const j = v2.concepts.indexOf(c);
+    assert.ok(j >= 0, 'remove keeps the column');
+    v2.weights.forEach((w, k) => assert.equal(w[j], 0, `${classes[k]}: the weight of ${c} is 0`));
+  }
+  const v1Others = v1.concepts.filter((c) => !helpers.includes(c));
+  assert.ok(v1Others.some((c) => v2.weights.some((w, k) => w[v2.concepts.indexOf(c)] !== 0)), 'the other concepts keep weights');
+  assert.equal((await api(`/api/v1/students/${sid}/provenance?limit=1`)).items[0].actions.length, helpers.length);
   assert.match(await prov.locator('li.prov-item[data-version="2"] .prov-actions').textContent(),
-    new RegExp(`^remove “${bg.concept}” in every class \\(from v1\\)$`));
-  // The retrained figures beside the prediction.
-  await concepts.locator('.wi-effect-caption', { hasText: `Applied as version 2: remove “${bg.concept}” from every class.` }).waitFor();
+    new RegExp(`^${helpers.map((c) => `remove “${c}” in every class`).join('; ')} \\(from v1\\)$`));
+  // The retrained figures.
+  await concepts.locator('.wi-effect-caption', { hasText: `Applied as version 2: remove ${named} from every class.` }).waitFor();
   assert.equal(await shiftedCell.locator('.wi-retrained').textContent(), `v2 retrained ${pct(v2.measures.splits.shifted.student_accuracy)}`);
-  assert.equal(await shiftedCell.locator(':is(.wi-now, .wi-after)').allTextContents().then((t) => t.join('')), predicted);
-  // The ranking of the new head: the removed concept has no weight left to remove.
+  // The ranking of the new head: the removed concepts have no weight left to remove.
   await page.locator('#view-concepts .whatif[data-for="*:shifted"]').waitFor();
-  await page.waitForFunction((c) => ![...document.querySelectorAll('#view-concepts .wi-row')].some((r) => r.dataset.concept === c), bg.concept);
+  await page.waitForFunction((cs) => ![...document.querySelectorAll('#view-concepts .wi-row')].some((r) => cs.includes(r.dataset.concept)), helpers);
   await shot(page, 'scenario-03-removed');
 
   // 5. A typed concept becomes a new version with it as a column.

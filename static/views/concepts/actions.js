@@ -1,6 +1,7 @@
 // views/concepts/actions.js — what the Concepts view's controls do:
 //   tune(view, action, concept, cls)  POST a new version on the head (uptune / downtune
-//                                by the factor, or remove) for class cls, or for every
+//                                by the factor, or remove) of a concept (or of each of
+//                                an array of concepts: still one version) for class cls, or for every
 //                                class when cls is null (one action: one version, one
 //                                provenance entry); a weight an earlier tune bounded is
 //                                released first. A 409 with {head} means someone else
@@ -38,32 +39,38 @@ export async function tune(view, action, concept, cls = selectedClass(view)) {
   begin('tune-updated', { until: () => !state.busy }); // click -> every view on the new head
   const sid = state.info.student.id;
   const parent = headOf(state.info);
+  // One concept, or several (the what-if's picked rows): one version either way.
+  const words = [].concat(concept);
+  const named = words.map((w) => `“${w}”`).join(', ');
   let ver = null;
   try { ver = await fetchVersion(api, sid, parent); } catch { /* bounds unknown: no release */ }
   const actions = [];
-  // A weight held by an earlier uptune/downtune must be released before a new bound.
-  const ji = ver?.concepts?.indexOf(concept) ?? -1;
-  const bounded = (ki) => ver?.bounds && ki >= 0 && ji >= 0 && (ver.bounds.lo?.[ki]?.[ji] != null || ver.bounds.hi?.[ki]?.[ji] != null);
-  if (cls ? bounded(ver?.classes?.indexOf(cls) ?? -1) : (ver?.classes || []).some((c, ki) => bounded(ki))) {
-    actions.push(cls ? { action: 'release', concept, class: cls } : { action: 'release', concept });
+  for (const w of words) {
+    // A weight held by an earlier uptune/downtune must be released before a new bound.
+    const ji = ver?.concepts?.indexOf(w) ?? -1;
+    const bounded = (ki) => ver?.bounds && ki >= 0 && ji >= 0 && (ver.bounds.lo?.[ki]?.[ji] != null || ver.bounds.hi?.[ki]?.[ji] != null);
+    if (cls ? bounded(ver?.classes?.indexOf(cls) ?? -1) : (ver?.classes || []).some((c, ki) => bounded(ki))) {
+      actions.push(cls ? { action: 'release', concept: w, class: cls } : { action: 'release', concept: w });
+    }
+    const act = { action, concept: w };
+    if (cls) act.class = cls;
+    if (action !== 'remove') act.factor = state.factor;
+    actions.push(act);
   }
-  const act = { action, concept };
-  if (cls) act.class = cls;
-  if (action !== 'remove') act.factor = state.factor;
-  actions.push(act);
   const factorText = action === 'remove' ? '' : ` ×${state.factor}`;
-  const predicted = state.effect && state.candidate?.concept === concept && state.candidate?.action === action &&
-    state.candidate?.cls === cls ? state.effect : null;
-  state.busy = { concept, action, cls };
+  const predicted = words.length === 1 && state.effect && state.candidate?.concept === words[0] &&
+    state.candidate?.action === action && state.candidate?.cls === cls ? state.effect : null;
+  state.busy = { concept: words.length === 1 ? words[0] : null, action, cls, words };
   state.conflict = null;
-  say(view, `${ACTION_WORDS[action]} “${concept}” ${forWhom(cls)}: retraining ${cls ? 'the class' : 'the classes that change'} and recomputing the measures…`, 'busy');
-  announce(`${ACTION_WORDS[action]} ${concept}…`);
+  say(view, `${ACTION_WORDS[action]} ${named} ${forWhom(cls)}: retraining ${cls ? 'the class' : 'the classes that change'} and recomputing the measures…`, 'busy');
+  announce(`${ACTION_WORDS[action]} ${words.join(', ')}…`);
   try {
     const r = await api.post(`/api/v1/students/${sid}/versions`, { parent, actions,
-      note: `${action} ${concept} ${forWhom(cls)}${factorText}` });
+      note: `${action} ${words.join(', ')} ${forWhom(cls)}${factorText}` });
     state.busy = null;
-    state.applied = { concept, action, cls, number: r.number, measures: r.measures, effect: predicted };
-    state.note = { text: `Version ${r.number} is the new head: ${action === 'remove' ? 'removed' : `${action}d${factorText}`} “${concept}” ${forWhom(cls)}.`, kind: 'ok', head: r.number };
+    state.picked.clear();
+    state.applied = { words, action, cls, number: r.number, measures: r.measures, effect: predicted };
+    state.note = { text: `Version ${r.number} is the new head: ${action === 'remove' ? 'removed' : `${action}d${factorText}`} ${named} ${forWhom(cls)}.`, kind: 'ok', head: r.number };
     announce(state.note.text);
     render(view);
     reloadStudent(store);

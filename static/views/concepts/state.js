@@ -42,9 +42,10 @@ export function createState(snap) {
     whatifKept: new Map(),   // `${student}:${version}:${class|*}:${split}` -> ranking (versions never change)
     whatifReads: new Map(),  // the same keys -> the read in flight (a prefetch joined)
     candidate: null,         // {concept, action, cls} hovered or focused: its effect is shown
+    picked: new Set(),       // concepts ticked in the what-if list, removed together in one version
     effect: null,            // the candidate's …/whatif answer
     effectKept: new Map(),   // `${student}:${version}:${action}:${concept}:${class|*}:${factor}` -> answer
-    applied: null,           // {concept, action, cls, number, measures, effect}: the last applied action
+    applied: null,           // {words, action, cls, number, measures, effect}: the last applied action
     whatifGen: 0,            // bumped per ranking load: late rankings are dropped
     effectGen: 0,            // bumped per effect read: late effects are dropped
     gen: 0,                  // bumped on a project change: late answers are dropped

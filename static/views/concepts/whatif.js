@@ -8,7 +8,9 @@
 //                          {concept, action, cls} (GET …/versions/{v}/whatif), shown as
 //                          soon as a row or its button is hovered or focused
 //   renderWhatif(view)     the ranked rows ("removing brick helps Shifted test by
-//                          +6.3 pp accuracy") with their across-class actions, and the
+//                          +6.3 pp accuracy") with their actions (on the class, or
+//                          across every class), a tick per row to remove several
+//                          together (one version), and the
 //                          effect table; after an apply, the retrained measures (the
 //                          tune's reply) beside the predicted ones.
 
@@ -137,6 +139,7 @@ export function renderWhatif(view) {
   const acts = editable ? ACTS : [];
   const rows = w.list.selectAll('li.wi-row').data(items, (d) => d.concept).join((enter) => {
     const li = enter.append('li').attr('class', 'wi-row');
+    li.append('input').attr('type', 'checkbox').attr('class', 'wi-pick');
     li.append('span').attr('class', 'wi-concept');
     li.append('span').attr('class', 'wi-effect');
     li.append('span').attr('class', 'wi-actions');
@@ -146,6 +149,12 @@ export function renderWhatif(view) {
     .attr('data-effect', (d) => effectOf(d, by))
     .classed('is-candidate', (d) => state.candidate?.concept === d.concept)
     .on('mouseenter', (ev, d) => showCandidate(view, { concept: d.concept, action: 'remove', cls: k }));
+  rows.select('input.wi-pick')
+    .classed('is-off', !editable) // kept in the grid (its column), unseen and unused
+    .attr('aria-label', (d) => `Pick “${d.concept}” to remove with the others picked`)
+    .property('checked', (d) => state.picked.has(d.concept))
+    .property('disabled', !editable || !!state.busy || state.adding)
+    .on('change', (ev, d) => { if (ev.target.checked) state.picked.add(d.concept); else state.picked.delete(d.concept); render(view); });
   rows.select('.wi-concept').text((d) => d.concept);
   rows.select('.wi-effect').text((d) => rankingLine(d, state.whatif.split, by))
     .attr('class', (d) => `wi-effect ${effectOf(d, by)}`);
@@ -155,9 +164,17 @@ export function renderWhatif(view) {
     .attr('aria-label', (x) => `${x.label} “${x.d.concept}” ${scopeWords(k, x.action)}${x.action === 'remove' ? '' : ` ×${state.factor}`}: apply as one new version`)
     .attr('title', (x) => `${x.label} ${scopeWords(k, x.action)}${x.action === 'remove' ? '' : ` ×${state.factor}`}: one new version`)
     .property('disabled', !!state.busy || state.adding)
-    .text((x) => (state.busy && state.busy.concept === x.d.concept && state.busy.action === x.action ? '…' : x.mark))
+    .text((x) => (state.busy && state.busy.words?.includes(x.d.concept) && state.busy.action === x.action ? '…' : x.mark))
     .on('mouseenter focus', (ev, x) => showCandidate(view, { concept: x.d.concept, action: x.action, cls: k }))
     .on('click', (ev, x) => tune(view, x.action, x.d.concept, k));
+  // The picked rows (still in the list) removed together: one version.
+  const shown = new Set(items.map((d) => d.concept));
+  for (const c of state.picked) if (!shown.has(c)) state.picked.delete(c);
+  const picked = [...state.picked];
+  w.removePicked.attr('hidden', editable ? null : true)
+    .property('disabled', !picked.length || !!state.busy || state.adding)
+    .text(picked.length ? `Remove the ${picked.length} picked ${scopeWords(k)} (one version)` : 'Tick concepts above to remove them together')
+    .on('click', () => { if (picked.length) tune(view, 'remove', picked, k); });
   renderEffect(view);
 }
 
@@ -176,7 +193,7 @@ function renderEffect(view) {
   const act = showApplied || cand;
   const factor = act && act.action !== 'remove' && !showApplied ? ` ×${state.factor}` : '';
   w.effectCaption.text(!act ? 'The measures now; hover or focus a concept to see what its removal would do on every split.'
-    : showApplied ? `Applied as version ${showApplied.number}: ${showApplied.action} “${showApplied.concept}” ${scopeWords(showApplied.cls, showApplied.action)}. ` +
+    : showApplied ? `Applied as version ${showApplied.number}: ${showApplied.action} ${showApplied.words.map((c) => `“${c}”`).join(', ')} ${scopeWords(showApplied.cls, showApplied.action)}. ` +
       (showApplied.effect ? 'Predicted before retraining, then measured after it:' : 'Measured after retraining:')
       : !eff ? `Computing ${act.action} “${act.concept}” ${scopeWords(act.cls, act.action)}…`
         : `If you ${act.action} “${act.concept}” ${scopeWords(act.cls, act.action)}${factor} (before retraining; the retrained classes may make up for it):`);
@@ -232,5 +249,6 @@ export function buildWhatif(view, main) {
   effectTable.append('tbody');
   const list = box.append('ol').attr('class', 'wi-list').attr('aria-label', 'Concepts whose removal helps most first')
     .on('mouseleave', () => { state.candidate = null; render(view); });
-  return { box, title, scope, note, list, effectCaption, effectTable };
+  const removePicked = box.append('button').attr('type', 'button').attr('class', 'quiet wi-remove-picked');
+  return { box, title, scope, note, list, removePicked, effectCaption, effectTable };
 }
