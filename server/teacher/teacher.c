@@ -194,7 +194,9 @@ int teacher_outputs_job(job_ctx *ctx, const json_t *params, json_t **result, err
     const size_t C = d.n_classes;
     int by_name = 0;
     double t0 = job_now();
-    if (teacher_tasks_run(ctx, &d, m, (size_t)a->cfg.chunk_images, &probs, &by_name, &tasks, e)) goto done;
+    /* Chunks of whole batches: each chunk forms the batches one whole-dataset pass forms. */
+    size_t chunk = ((size_t)a->cfg.chunk_images + TEACHER_BATCH - 1) / TEACHER_BATCH * TEACHER_BATCH;
+    if (teacher_tasks_run(ctx, &d, m, chunk, &probs, &by_name, &tasks, e)) goto done;
     double secs = job_now() - t0;
     if (job_progress(ctx, 1.0, e, "storing %zu x %zu probabilities", d.n, C)) goto done;
     char mname[160];
@@ -222,7 +224,7 @@ int teacher_outputs_job(job_ctx *ctx, const json_t *params, json_t **result, err
                         (json_int_t)dataset_id, "model_id", (json_int_t)model_id, "n", (json_int_t)d.n, "classes",
                         (json_int_t)C, "class_mapping", by_name ? "by_name" : "by_index", "seconds", secs,
                         "images_per_s", secs > 0 ? d.n / secs : 0.0, "optimized", m->fast != NULL);
-    json_object_set_new(*result, "chunk_images", json_integer(a->cfg.chunk_images));
+    json_object_set_new(*result, "chunk_images", json_integer((json_int_t)chunk));
     json_object_set_new(*result, "chunk_tasks", tasks);
     tasks = NULL;
     if (labelled) json_object_set_new(*result, "accuracy", json_real((double)correct / labelled));
