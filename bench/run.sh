@@ -127,7 +127,7 @@ if [ -z "${BENCH_WORKERS_WORLD:-}" ]; then
 elif [ $pg_started -eq 1 ]; then
   step workers_extract env DATABASE_URL="$(bash scripts/pg.sh url inficond_bench_workers)" \
     node bench/workers_extract.mjs --data "${BENCH_WORKERS_DATA:-var/bench/workers-extract}" \
-    --world "$BENCH_WORKERS_WORLD" --port $((port + 2))
+    --world "$BENCH_WORKERS_WORLD" --port $((port + 2)) --repeat "${BENCH_WORKERS_REPEAT:-2}"
 else
   skip workers_extract "needs the private PostgreSQL (a database no other server's workers use)"
 fi
