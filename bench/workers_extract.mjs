@@ -4,7 +4,8 @@
 // with INFICOND_WORKERS=1, plus one `inficond worker` with INFICOND_WORKERS=1), same
 // database and data folder. The stored segment chunks are forgotten before each run,
 // so both compute every chunk; the presence and chunk checksums must be equal (exit 1
-// otherwise). Prints images/s for each, their ratio, and one JSON line last.
+// otherwise). Prints images/s for each, their ratio, the cores each run actually got
+// (CPU seconds of our processes / wall seconds), and one JSON line last.
 //
 //   DATABASE_URL=... node bench/workers_extract.mjs --data DIR [--world WORLD_DIR]
 //     [--scale full|small] [--bin build/inficond] [--port 18997] [--repeat N]
@@ -18,7 +19,7 @@
 // project (import, teacher outputs: minutes); its own extraction job is cancelled, as
 // the two timed runs make the extraction.
 import { execFileSync, spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { psql } from '../tests/api/pgtools.mjs';
@@ -75,19 +76,29 @@ async function waitJob(id, what) {
   }
 }
 const sig3 = (v) => Number(v.toPrecision(3));
+// CPU seconds (user + system) our processes have used so far: with the wall time, how
+// many cores a run actually got on a machine other people share.
+const cpuSeconds = () => procs.filter((p) => p.exitCode === null).reduce((sum, p) => {
+  try {
+    const f = readFileSync(`/proc/${p.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return sum + (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch { return sum; }
+}, 0);
 
 async function timed(parts, label) {
   psql(db, `DELETE FROM segment_chunks WHERE dataset_id = ${parts.dataset.id} AND model_id = ${parts.concept_model.id}`);
+  const cpu0 = cpuSeconds();
   const j = await call('POST', '/api/v1/extractions',
     { dataset_id: parts.dataset.id, concept_model_id: parts.concept_model.id, corpus_id: parts.corpus.id });
   const done = await waitJob(j.id, label);
+  const cpu = cpuSeconds() - cpu0;
   if (done.state !== 'succeeded') throw new Error(`${label}: extraction ${done.state}: ${done.error}`);
   const x = await call('GET', `/api/v1/extractions/${j.extraction_id}`);
   const chunks = psql(db, `SELECT md5(string_agg(sha256, ',' ORDER BY first_image_id)) FROM segment_chunks
     WHERE dataset_id = ${parts.dataset.id} AND model_id = ${parts.concept_model.id}`);
   const r = done.result;
   return { n: r.n_images, seconds: r.seconds, images_per_s: r.images_per_s, presence: x.presence_sha256, chunks,
-           workers: r.chunk_tasks.workers.length, tasks: r.chunk_tasks.tasks };
+           workers: r.chunk_tasks.workers.length, tasks: r.chunk_tasks.tasks, cpu, cores: cpu / r.seconds };
 }
 
 let code = 0;
@@ -130,7 +141,7 @@ try {
   const all = [...ones, ...twos];
   const same = all.every((r) => r.presence === one.presence && r.chunks === one.chunks);
   const ratio = two.images_per_s / one.images_per_s;
-  const list = (runs) => runs.map((r) => sig3(r.images_per_s)).join(', ');
+  const list = (runs) => runs.map((r) => `${sig3(r.images_per_s)} (${sig3(r.cores)} cores)`).join(', ');
   console.log(`1 worker process:   ${one.n} images in ${sig3(one.seconds)} s, ${sig3(one.images_per_s)} images/s (${one.tasks} chunk tasks; runs: ${list(ones)} images/s)`);
   console.log(`2 worker processes: ${two.n} images in ${sig3(two.seconds)} s, ${sig3(two.images_per_s)} images/s (chunks made by ${two.workers} processes; runs: ${list(twos)} images/s)`);
   console.log(`ratio ${sig3(ratio)}x (best of ${ones.length} each); presence ${one.presence.slice(0, 12)}… and chunk checksums ${same ? 'equal in every run' : 'DIFFER'}`);
@@ -138,6 +149,8 @@ try {
     bench: 'workers_extract', n_images: one.n, one_worker_images_per_s: sig3(one.images_per_s),
     two_workers_images_per_s: sig3(two.images_per_s), ratio: sig3(ratio), checksums_equal: same,
     runs_one: ones.map((r) => sig3(r.images_per_s)), runs_two: twos.map((r) => sig3(r.images_per_s)),
+    cores_one: ones.map((r) => sig3(r.cores)), cores_two: twos.map((r) => sig3(r.cores)),
+    cpu_seconds_one: sig3(one.cpu), cpu_seconds_two: sig3(two.cpu),
     presence_sha256: one.presence, cpus: Number(execFileSync('nproc').toString().trim()),
   }));
   if (!same) code = 1;
