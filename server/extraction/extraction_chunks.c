@@ -3,6 +3,7 @@
  */
 #include "extraction/extraction_chunks.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,10 +13,12 @@
 
 /* The stored chunk for this exact image range, if its blob verifies: its sha in
  * sha_out and its failures (new JSON) in *failures. 1 found, 0 not, -1 error. */
-static int chunk_lookup(app *a, int64_t ds, int64_t model, int64_t first, int64_t last, int n, char sha_out[65],
-                        json_t **failures, err *e) {
+static int chunk_lookup(app *a, int64_t ds, int64_t model, int64_t first, int64_t last, int n, const char *fresh_sha,
+                        char sha_out[65], json_t **failures, err *e) {
     int found = extraction_chunk_find(a, ds, model, first, last, n, sha_out, failures, e);
     if (found <= 0) return found;
+    /* Just written by this job's task: the presence pass reads it checksummed anyway. */
+    if (fresh_sha && !strcmp(fresh_sha, sha_out)) return 1;
     err ve = {0};
     /* A damaged chunk (checksum, logged) is not reused: recomputing it rewrites the file. */
     if (blobstore_verify(a->cfg.data_dir, sha_out, &ve)) {
@@ -82,7 +85,7 @@ int extraction_chunks_missing(app *a, const dataset_images *d, int64_t model_id,
         job_chunk_range(d->n, chunk_images, c, &lo, &n);
         char sha[65];
         json_t *f = NULL;
-        int found = chunk_lookup(a, d->id, model_id, d->ids[lo], d->ids[lo + n - 1], (int)n, sha, &f, e);
+        int found = chunk_lookup(a, d->id, model_id, d->ids[lo], d->ids[lo + n - 1], (int)n, NULL, sha, &f, e);
         json_decref(f);
         if (found < 0) return -1;
         if (!found) missing[(*n_missing)++] = (int)c;
@@ -91,7 +94,8 @@ int extraction_chunks_missing(app *a, const dataset_images *d, int64_t model_id,
 }
 
 int extraction_chunks_segment(job_ctx *ctx, extraction_encoder *enc, const dataset_images *d, extraction *x,
-                              size_t chunk_images, json_t *failures, int *reused, int *computed, err *e) {
+                              size_t chunk_images, const json_t *fresh, json_t *failures, int *reused, int *computed,
+                              err *e) {
     app *a = job_app(ctx);
     size_t done_images = 0;
     for (size_t c = 0; c < x->n_chunks; c++) {
@@ -101,7 +105,10 @@ int extraction_chunks_segment(job_ctx *ctx, extraction_encoder *enc, const datas
         int64_t first = d->ids[lo], last = d->ids[lo + n - 1];
         x->chunk_sizes[c] = n;
         json_t *f = NULL;
-        int found = chunk_lookup(a, x->dataset_id, x->model_id, first, last, n, x->chunks[c], &f, e);
+        char key[24];
+        snprintf(key, sizeof key, "%zu", c);
+        const char *fresh_sha = json_string_value(json_object_get(json_object_get(fresh, key), "sha256"));
+        int found = chunk_lookup(a, x->dataset_id, x->model_id, first, last, n, fresh_sha, x->chunks[c], &f, e);
         if (found < 0) return -1;
         if (found) {
             (*reused)++;

@@ -29,9 +29,13 @@
  * for the images of d, with the model behind enc (x->model_id). Images that fail to
  * read are appended to failures ([{image_id, reason}]) and get no segments.
  * *reused and *computed count the chunks taken from the cache and made here.
+ * fresh (nullable): {"<chunk>": {sha256}} of chunks this job's tasks just stored; a
+ * stored chunk with that checksum is taken without re-hashing it here (the presence
+ * pass reads every chunk checksummed).
  * Reports progress (0..1 over the images) and stops between batches on cancel. */
 int extraction_chunks_segment(job_ctx *ctx, extraction_encoder *enc, const dataset_images *d, extraction *x,
-                              size_t chunk_images, json_t *failures, int *reused, int *computed, err *e) WARN_UNUSED;
+                              size_t chunk_images, const json_t *fresh, json_t *failures, int *reused, int *computed,
+                              err *e) WARN_UNUSED;
 
 /* The chunks (indices, ascending) of d under model_id that are not stored yet or
  * whose blob fails its checksum: missing holds job_chunk_count(d->n, chunk_images). */

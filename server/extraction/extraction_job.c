@@ -57,6 +57,7 @@ typedef struct extract_run {
     json_t *failures;      /* [{image_id, reason}] */
     size_t chunk_images;   /* images per chunk (task) */
     json_t *tasks;         /* {tasks, attempts, retried, workers} of the chunk tasks */
+    json_t *fresh;         /* {"<chunk>": {sha256, …}} the chunks those tasks stored */
     int queued;            /* chunks given to tasks by this run */
     int reused, computed, segments;
     float *X;              /* (N, d) presence */
@@ -106,7 +107,8 @@ static int embed_words(extract_run *r, err *e) {
 
 static int segment_tasks(extract_run *r, err *e) {
     r->chunk_images = (size_t)r->a->cfg.chunk_images;
-    return extraction_tasks_run(r->ctx, &r->d, r->model_id, r->dim, r->chunk_images, &r->tasks, &r->queued, e);
+    return extraction_tasks_run(r->ctx, &r->d, r->model_id, r->dim, r->chunk_images, &r->tasks, &r->fresh, &r->queued,
+                                e);
 }
 
 static int segment(extract_run *r, err *e) {
@@ -117,7 +119,7 @@ static int segment(extract_run *r, err *e) {
     x->chunks = calloc(x->n_chunks, sizeof *x->chunks);
     x->chunk_sizes = calloc(x->n_chunks, sizeof *x->chunk_sizes);
     if (!x->chunks || !x->chunk_sizes || !r->failures) return err_set(e, ERR_INTERNAL, "out of memory");
-    return extraction_chunks_segment(r->ctx, &r->enc, &r->d, x, r->chunk_images, r->failures, &r->reused,
+    return extraction_chunks_segment(r->ctx, &r->enc, &r->d, x, r->chunk_images, r->fresh, r->failures, &r->reused,
                                      &r->computed, e);
 }
 
@@ -167,6 +169,7 @@ static void extract_run_free(extract_run *r) {
     json_decref(r->failures);
     json_decref(r->galleries);
     json_decref(r->tasks);
+    json_decref(r->fresh);
     model_registry_release(r->m);
     dataset_images_free(&r->d);
 }

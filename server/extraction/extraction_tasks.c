@@ -11,7 +11,7 @@
 #include "models/model_registry.h"
 
 int extraction_tasks_run(job_ctx *ctx, const dataset_images *d, int64_t model_id, int dim, size_t chunk_images,
-                         json_t **summary, int *queued, err *e) {
+                         json_t **summary, json_t **fresh, int *queued, err *e) {
     size_t n_chunks = job_chunk_count(d->n, chunk_images), n_missing = 0;
     int *missing = malloc((n_chunks + 1) * sizeof *missing);     // (n_chunks)
     json_t **params = calloc(n_chunks + 1, sizeof *params);      // (n_missing)
@@ -27,7 +27,7 @@ int extraction_tasks_run(job_ctx *ctx, const dataset_images *d, int64_t model_id
         params[i] = json_pack("{s:i,s:I,s:i}", "chunk", missing[i], "chunk_images", (json_int_t)chunk_images, "dim", dim);
     *queued = (int)n_missing;
     rc = job_tasks_queue(ctx, missing, params, n_missing, e) ||
-                 job_tasks_finish(ctx, 0.0, 1.0, "segments", summary, e)
+                 job_tasks_finish(ctx, 0.0, 1.0, "segments", summary, e) || !(*fresh = job_tasks_results(ctx, e))
              ? -1
              : 0;
 done:

@@ -16,9 +16,10 @@
 /* In the job: queue a task per chunk of d (chunk_images each) not stored for
  * model_id, then work and wait until all are stored. dim: the concept embedding
  * width the encoder must produce. *summary (new) gets {tasks, attempts, retried,
- * workers} of this job's chunk tasks; *queued the chunks queued now. */
+ * workers} of this job's chunk tasks; *fresh (new) {"<chunk>": {sha256, …}} the
+ * chunks its tasks stored; *queued the chunks queued now. */
 int extraction_tasks_run(job_ctx *ctx, const dataset_images *d, int64_t model_id, int dim, size_t chunk_images,
-                         json_t **summary, int *queued, err *e) WARN_UNUSED;
+                         json_t **summary, json_t **fresh, int *queued, err *e) WARN_UNUSED;
 
 /* The task (job_kind.run_task of "concepts.extract"): job params {dataset_id,
  * concept_model_id}, task params {chunk, chunk_images, dim}. Result {sha256,
