@@ -231,7 +231,10 @@ json_t *jobs_cancel(app *a, int64_t id, err *e) {
     if (!r) return NULL;
     int changed = PQntuples(r) > 0;
     PQclear(r);
-    if (changed && job_tasks_cancel(a, id, e)) return NULL;
+    err te = {0};
+    /* Best effort: a cancelled job's queued tasks are never claimed anyway. */
+    if (changed && job_tasks_cancel(a, id, &te))
+        log_warn("jobs: job %lld cancelled; its queued chunk tasks not marked: %s", (long long)id, te.msg);
     json_t *job = jobs_get_json(a, id, e);
     if (!job) return NULL;
     if (!changed) {
