@@ -117,6 +117,21 @@ fi
 # whatif: every concept's removal on every split (N=50,000, d=584, C=20; target <= 50 ms)
 step whatif build/inficond bench whatif
 
+# workers_extract: the full demo's extraction (32k images, demo concept model) with 1
+# worker process, then 2 (serve + `inficond worker`), same database and data folder;
+# checksums compared, images/s and the ratio (target >= 1.6x on 2 cores). Needs a built
+# full demo world folder in BENCH_WORKERS_WORLD (e.g. <data>/demo-full-1); its first run
+# imports it into var/bench/workers-extract (minutes), later runs reuse that.
+if [ -z "${BENCH_WORKERS_WORLD:-}" ]; then
+  skip workers_extract "set BENCH_WORKERS_WORLD to a built full demo world folder"
+elif [ $pg_started -eq 1 ]; then
+  step workers_extract env DATABASE_URL="$(bash scripts/pg.sh url inficond_bench_workers)" \
+    node bench/workers_extract.mjs --data "${BENCH_WORKERS_DATA:-var/bench/workers-extract}" \
+    --world "$BENCH_WORKERS_WORLD" --port $((port + 2)) --repeat "${BENCH_WORKERS_REPEAT:-2}"
+else
+  skip workers_extract "needs the private PostgreSQL (a database no other server's workers use)"
+fi
+
 # load: read routes under wrk (50 connections, 30 s) while an extraction runs
 step load_read env BASE=http://127.0.0.1:$port TOKEN=$token DEMO=$extract_demo bash bench/load_read.sh
 

@@ -33,6 +33,8 @@ static const char help_text[] =
     "  INFICOND_STALE_AFTER_MS  silence after which a running job's worker counts as dead\n"
     "                           and the job is re-queued or failed (15000)\n"
     "  INFICOND_JOB_MAX_ATTEMPTS  runs a job gets before it is failed (2)\n"
+    "  INFICOND_CHUNK_IMAGES      images per chunk task of an extraction or teacher\n"
+    "                             outputs, the unit workers share (2048)\n"
     "  INFICOND_LOG_LEVEL       debug | info | warn | error (info)\n"
     "  INFICOND_MAX_IMPORT_IMAGES  images one import may hold; a larger one fails\n"
     "                           before storing anything (1000000)\n"
@@ -104,7 +106,7 @@ static int env_long(const char *name, long def, long lo, long hi, long *out, err
 
 int config_from_env(config *c, err *e) {
     memset(c, 0, sizeof *c);
-    long port, workers, http_threads, pool, body_mb, upload_mb, torch, hb, stale, attempts;
+    long port, workers, http_threads, pool, body_mb, upload_mb, torch, hb, stale, attempts, chunk;
     if (env_long("INFICOND_PORT", 8080, 1, 65535, &port, e) ||
         env_long("INFICOND_WORKERS", 2, 0, 64, &workers, e) ||
         env_long("INFICOND_HTTP_THREADS", 4, 1, 64, &http_threads, e) ||
@@ -114,7 +116,8 @@ int config_from_env(config *c, err *e) {
         env_long("INFICOND_TORCH_THREADS", 1, 1, 256, &torch, e) ||
         env_long("INFICOND_HEARTBEAT_MS", 2000, 50, 600000, &hb, e) ||
         env_long("INFICOND_STALE_AFTER_MS", 15000, 200, 86400000, &stale, e) ||
-        env_long("INFICOND_JOB_MAX_ATTEMPTS", 2, 1, 100, &attempts, e))
+        env_long("INFICOND_JOB_MAX_ATTEMPTS", 2, 1, 100, &attempts, e) ||
+        env_long("INFICOND_CHUNK_IMAGES", 2048, 1, 1 << 20, &chunk, e))
         return -1;
     if (stale <= 2 * hb)
         return err_set(e, ERR_UNPROCESSABLE,
@@ -130,6 +133,7 @@ int config_from_env(config *c, err *e) {
     c->heartbeat_ms = (int)hb;
     c->stale_after_ms = (int)stale;
     c->job_max_attempts = (int)attempts;
+    c->chunk_images = (int)chunk;
     if (env_str("INFICOND_BIND", "127.0.0.1", c->bind, sizeof c->bind, e) ||
         env_str("INFICOND_DATA_DIR", "./var", c->data_dir, sizeof c->data_dir, e) ||
         env_str("INFICOND_STATIC_DIR", "./static", c->static_dir, sizeof c->static_dir, e) ||

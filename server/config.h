@@ -25,6 +25,7 @@ typedef struct config {
     int heartbeat_ms;              /* INFICOND_HEARTBEAT_MS, 2000                       */
     int stale_after_ms;            /* INFICOND_STALE_AFTER_MS, 15000                    */
     int job_max_attempts;          /* INFICOND_JOB_MAX_ATTEMPTS, 2                      */
+    int chunk_images;              /* INFICOND_CHUNK_IMAGES, 2048: images per chunk task */
     char log_level[16];            /* INFICOND_LOG_LEVEL, info                          */
     long max_import_images;        /* INFICOND_MAX_IMPORT_IMAGES, 1000000: per import   */
     int max_corpus_concepts;       /* INFICOND_MAX_CORPUS_CONCEPTS, 10000 (<= CONCEPT_CORPUS_MAX) */

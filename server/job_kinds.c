@@ -1,15 +1,18 @@
 /* job_kinds.c — the table of job kinds: name, handler, the role needed to start it
- * through POST /api/v1/jobs. Each pipeline stage declares its job in its own header
- * and adds its kind here. */
+ * through POST /api/v1/jobs, and its chunk tasks (job_tasks.h) when it splits its
+ * work across workers. Each pipeline stage declares its job in its own header and
+ * adds its kind here. */
 #include <string.h>
 #include <unistd.h>
 
 #include "dataset/dataset_import.h"
 #include "demo/demo_job.h"
 #include "extraction/extraction_job.h"
+#include "extraction/extraction_tasks.h"
 #include "job_kinds.h"
 #include "student/student_distill.h"
 #include "teacher/teacher.h"
+#include "teacher/teacher_tasks.h"
 
 /* diag.sleep — an operator's check that workers claim, report progress, heartbeat
  * and honour cancel, end to end through the database. Params: {"seconds": 0..3600,
@@ -32,12 +35,12 @@ static int diag_sleep(job_ctx *ctx, const json_t *params, json_t **result, err *
 }
 
 static const job_kind kinds[] = {
-    {"diag.sleep", diag_sleep, "admin"},
-    {"dataset.import", dataset_import_job, "admin"}, /* params name server files; editors upload */
-    {"teacher.outputs", teacher_outputs_job, "editor"},
-    {"concepts.extract", extraction_job, "editor"},
-    {"student.distill", ss_distill_job, "editor"},
-    {"demo.build", demo_build_job, "admin"}, /* builds and registers the demo project */
+    {"diag.sleep", diag_sleep, "admin", NULL},
+    {"dataset.import", dataset_import_job, "admin", NULL}, /* params name server files; editors upload */
+    {"teacher.outputs", teacher_outputs_job, "editor", teacher_chunk_task},
+    {"concepts.extract", extraction_job, "editor", extraction_chunk_task},
+    {"student.distill", ss_distill_job, "editor", NULL},
+    {"demo.build", demo_build_job, "admin", NULL}, /* builds and registers the demo project */
 };
 
 const job_kind *job_kinds_all(int *count) {

@@ -20,19 +20,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "job_tasks.h"
+#include "jobs_internal.h"
 #include "log.h"
 
 #define MAX_RUNNING 64
-
-struct job_ctx {
-    app *app;
-    int64_t id;
-    int attempt;
-    char kind[64];
-    atomic_int cancel;      /* set by the heartbeat thread from cancel_requested   */
-    uint64_t last_write_ms; /* progress writes are rate-limited                    */
-    double last_fraction;
-};
 
 struct job_workers {
     app *app;
@@ -47,13 +39,13 @@ struct job_workers {
 static pthread_mutex_t running_lock = PTHREAD_MUTEX_INITIALIZER;
 static job_ctx *running[MAX_RUNNING];
 
-static uint64_t mono_ms(void) {
+uint64_t jobs_mono_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static void running_add(job_ctx *c) {
+void jobs_running_add(job_ctx *c) {
     pthread_mutex_lock(&running_lock);
     for (int i = 0; i < MAX_RUNNING; i++)
         if (!running[i]) {
@@ -63,10 +55,17 @@ static void running_add(job_ctx *c) {
     pthread_mutex_unlock(&running_lock);
 }
 
-static void running_remove(job_ctx *c) {
+void jobs_running_remove(job_ctx *c) {
     pthread_mutex_lock(&running_lock);
     for (int i = 0; i < MAX_RUNNING; i++)
         if (running[i] == c) running[i] = NULL;
+    pthread_mutex_unlock(&running_lock);
+}
+
+void jobs_running_stop_task(int64_t task_id) {
+    pthread_mutex_lock(&running_lock);
+    for (int i = 0; i < MAX_RUNNING; i++)
+        if (running[i] && running[i]->task_id == task_id) atomic_store(&running[i]->cancel, 1);
     pthread_mutex_unlock(&running_lock);
 }
 
@@ -85,9 +84,10 @@ static int stop_error(job_ctx *c, err *e) {
 
 int job_progress(job_ctx *c, double fraction, err *e, const char *fmt, ...) {
     if (job_should_stop(c)) return stop_error(c, e);
+    if (c->task_id > 0) return 0; /* a task's progress is its job's count of tasks done */
     if (fraction < 0) fraction = 0;
     if (fraction > 1) fraction = 1;
-    uint64_t now = mono_ms();
+    uint64_t now = jobs_mono_ms();
     /* At most ~4 writes a second per job, but always the first and the last. */
     if (c->last_write_ms && now - c->last_write_ms < 250 && fraction < 1.0) return 0;
     c->last_write_ms = now;
@@ -231,6 +231,10 @@ json_t *jobs_cancel(app *a, int64_t id, err *e) {
     if (!r) return NULL;
     int changed = PQntuples(r) > 0;
     PQclear(r);
+    err te = {0};
+    /* Best effort: a cancelled job's queued tasks are never claimed anyway. */
+    if (changed && job_tasks_cancel(a, id, &te))
+        log_warn("jobs: job %lld cancelled; its queued chunk tasks not marked: %s", (long long)id, te.msg);
     json_t *job = jobs_get_json(a, id, e);
     if (!job) return NULL;
     if (!changed) {
@@ -319,13 +323,13 @@ static void run_claimed(app *a, job_ctx *ctx, const char *params_text) {
     json_t *params = json_loads(params_text, 0, &je);
     err e = {0};
     json_t *result = NULL;
-    uint64_t t0 = mono_ms();
+    uint64_t t0 = jobs_mono_ms();
     log_info("jobs: job %lld (%s) started, attempt %d", (long long)ctx->id, ctx->kind, ctx->attempt);
     int rc;
     if (!k) rc = err_set(&e, ERR_UNPROCESSABLE, "unknown job kind '%s' in this version", ctx->kind);
     else if (!params) rc = err_set(&e, ERR_UNPROCESSABLE, "bad job parameters: %s", je.text);
     else rc = k->run(ctx, params, &result, &e);
-    double secs = (double)(mono_ms() - t0) / 1000.0;
+    double secs = (double)(jobs_mono_ms() - t0) / 1000.0;
     if (rc == 0) {
         finish(a, ctx, "succeeded", NULL, result, "done");
         log_info("jobs: job %lld (%s) succeeded in %.2fs", (long long)ctx->id, ctx->kind, secs);
@@ -376,9 +380,9 @@ int jobs_run_one(app *a, err *e) {
     ctx->attempt = atoi(PQgetvalue(r, 0, 3));
     char *params = strdup(PQgetvalue(r, 0, 2));
     PQclear(r);
-    running_add(ctx);
+    jobs_running_add(ctx);
     run_claimed(a, ctx, params ? params : "{}");
-    running_remove(ctx);
+    jobs_running_remove(ctx);
     free(params);
     free(ctx);
     return 1;
@@ -388,7 +392,9 @@ static void *worker_main(void *arg) {
     job_workers *w = arg;
     while (!atomic_load(&w->stop) && !atomic_load(&w->app->stopping)) {
         err e = {0};
-        int ran = jobs_run_one(w->app, &e);
+        /* A chunk of a job already running before a new job: the running one ends sooner. */
+        int ran = job_tasks_run_one(w->app, 0, &e);
+        if (ran == 0) ran = jobs_run_one(w->app, &e);
         if (ran < 0) log_warn("jobs: cannot claim work: %s", e.msg);
         if (ran != 1)
             for (int i = 0; i < 5 && !atomic_load(&w->stop); i++) usleep(60000);
@@ -401,15 +407,22 @@ static void *heart_main(void *arg) {
     job_workers *w = arg;
     app *a = w->app;
     while (!atomic_load(&w->stop)) {
-        char ids[MAX_RUNNING * 24] = "{";
-        int n = 0;
+        char ids[MAX_RUNNING * 24] = "{", task_ids[MAX_RUNNING * 24] = "{";
+        int n = 0, n_tasks = 0;
         pthread_mutex_lock(&running_lock);
-        for (int i = 0; i < MAX_RUNNING; i++)
-            if (running[i])
+        for (int i = 0; i < MAX_RUNNING; i++) {
+            if (!running[i]) continue;
+            if (running[i]->task_id > 0)
+                n_tasks += snprintf(task_ids + strlen(task_ids), sizeof task_ids - strlen(task_ids), "%s%lld",
+                                    n_tasks ? "," : "", (long long)running[i]->task_id) > 0;
+            else
                 n += snprintf(ids + strlen(ids), sizeof ids - strlen(ids), "%s%lld", n ? "," : "",
                               (long long)running[i]->id) > 0;
+        }
         pthread_mutex_unlock(&running_lock);
         strcat(ids, "}");
+        strcat(task_ids, "}");
+        if (n_tasks) job_tasks_heartbeat(a, task_ids);
         err e = {0};
         if (n) {
             const char *p[] = {ids, a->worker_name};
@@ -427,7 +440,8 @@ static void *heart_main(void *arg) {
                     int64_t id = atoll(PQgetvalue(r, i, 0));
                     if (PQgetvalue(r, i, 1)[0] != 't') continue;
                     for (int k = 0; k < MAX_RUNNING; k++)
-                        if (running[k] && running[k]->id == id) atomic_store(&running[k]->cancel, 1);
+                        if (running[k] && !running[k]->task_id && running[k]->id == id)
+                            atomic_store(&running[k]->cancel, 1);
                 }
                 pthread_mutex_unlock(&running_lock);
                 PQclear(r);
@@ -436,6 +450,9 @@ static void *heart_main(void *arg) {
         err_clear(&e);
         if (jobs_reap_stale(a, &e) < 0 && e.code != ERR_UNAVAILABLE)
             log_warn("jobs: reaper: %s", e.msg);
+        err_clear(&e);
+        if (job_tasks_reap_stale(a, &e) < 0 && e.code != ERR_UNAVAILABLE)
+            log_warn("jobs: task reaper: %s", e.msg);
         for (int slept = 0; slept < a->cfg.heartbeat_ms && !atomic_load(&w->stop); slept += 50)
             usleep(50000);
     }

@@ -28,10 +28,18 @@ typedef struct job_ctx job_ctx;
  * user sees as the job's error). */
 typedef int (*job_fn)(job_ctx *ctx, const json_t *params, json_t **result, err *e);
 
+/* Runs one chunk task of a job of this kind (job_tasks.h): `job_params` are the
+ * job's, `task_params` what job_tasks_queue was given for this task (both borrowed).
+ * On success may set *result (stolen) to what the job assembles from. ctx's
+ * job_progress only says when to stop (the task's heartbeat is written for it). */
+typedef int (*job_task_fn)(job_ctx *ctx, const json_t *job_params, const json_t *task_params, json_t **result,
+                           err *e);
+
 typedef struct job_kind {
     const char *name;      /* e.g. "dataset.import"                     */
     job_fn run;
     const char *min_role;  /* role needed to start it via the API        */
+    job_task_fn run_task;  /* its chunk tasks (NULL: the kind makes none) */
 } job_kind;
 
 /* The kind named `name` among a->job_kinds (the table the process was started

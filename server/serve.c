@@ -176,7 +176,11 @@ int cmd_worker(int argc, char **argv) {
     if (wants_help(argc, argv,
                    "Usage: inficond worker\n\n"
                    "Runs INFICOND_WORKERS job workers against DATABASE_URL without serving HTTP:\n"
-                   "start more of them, on more machines, to scale out.\n"))
+                   "start more of them, on more machines, to scale out. They take whole jobs and\n"
+                   "the chunk tasks of an extraction or a teacher-outputs run (INFICOND_CHUNK_IMAGES\n"
+                   "images each). Every process must share the database and the data folder\n"
+                   "(INFICOND_DATA_DIR: one Docker volume, or a network file system mounted at the\n"
+                   "same path) and run the same version.\n"))
         return 0;
     sigset_t set;
     block_signals(&set);

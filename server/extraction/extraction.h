@@ -2,7 +2,7 @@
  * presence of a dataset under a concept model and a corpus (README.md of this folder
  * gives the whole stage; docs/ARCHITECTURE.md "The pipeline's data" the flow).
  *
- * Segments are stored per chunk of EXTRACTION_CHUNK images (ascending id) as
+ * Segments are stored per chunk of INFICOND_CHUNK_IMAGES images (ascending id) as
  * segment-store blobs, shared by every corpus extracted with the same model.
  * Presence is an (N, d) float32 matrix blob over the corpus words, with per-word
  * galleries (the top EXTRACTION_TOP_K images and the segment behind each).
@@ -19,7 +19,6 @@
 #include "err.h"
 #include "extraction/extraction_store.h" /* the row type, extraction_load and _free */
 
-#define EXTRACTION_CHUNK 2048        /* images per segment blob                  */
 #define EXTRACTION_TOP_K 48          /* gallery images kept per concept          */
 
 /* The extraction's image ids (n, ascending), a new malloc'd array. */

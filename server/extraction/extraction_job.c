@@ -5,8 +5,11 @@
  *   embed_words      the words through the text side (concepts.c; unknown words,
  *                    over-long texts and a text side of the wrong size fail here,
  *                    in a second, before any image is read), then the encoder
- *   segment          per chunk of EXTRACTION_CHUNK images, the stored blob for that
- *                    range or a new one (extraction_chunks.c)
+ *   segment_tasks    the chunks of INFICOND_CHUNK_IMAGES images not stored yet, as
+ *                    chunk tasks any worker of any process makes (extraction_tasks.c);
+ *                    this job makes its share and waits for the rest
+ *   segment          per chunk, the stored blob for that range (all there now; a
+ *                    chunk that is not is made here) (extraction_chunks.c)
  *   compute_presence one SGEMM per chunk into the (N, d) matrix and the galleries
  *   store_ready      matrix and ids as blobs, then the row ready in one transaction
  *   extraction_sync  words changed while it ran: the matrix brought to them
@@ -31,6 +34,8 @@
 #include "extraction/extraction_presence.h"
 #include "extraction/extraction_store.h"
 #include "extraction/extraction_sync.h"
+#include "extraction/extraction_tasks.h"
+#include "job_tasks.h"
 #include "models/model_registry.h"
 
 #define EXTRACTION_JOB_KIND "concepts.extract"
@@ -50,6 +55,10 @@ typedef struct extract_run {
     extraction_encoder enc;
     extraction x;          /* the row being built; x.words borrowed from words */
     json_t *failures;      /* [{image_id, reason}] */
+    size_t chunk_images;   /* images per chunk (task) */
+    json_t *tasks;         /* {tasks, attempts, retried, workers} of the chunk tasks */
+    json_t *fresh;         /* {"<chunk>": {sha256, …}} the chunks those tasks stored */
+    int queued;            /* chunks given to tasks by this run */
     int reused, computed, segments;
     float *X;              /* (N, d) presence */
     json_t *galleries;     /* {word: gallery} */
@@ -96,15 +105,22 @@ static int embed_words(extract_run *r, err *e) {
                : 0;
 }
 
+static int segment_tasks(extract_run *r, err *e) {
+    r->chunk_images = (size_t)r->a->cfg.chunk_images;
+    return extraction_tasks_run(r->ctx, &r->d, r->model_id, r->dim, r->chunk_images, &r->tasks, &r->fresh, &r->queued,
+                                e);
+}
+
 static int segment(extract_run *r, err *e) {
     extraction *x = &r->x;
     x->id = r->xid, x->dataset_id = r->dataset_id, x->model_id = r->model_id, x->corpus_id = r->corpus_id;
     x->n = (int)r->d.n, x->dim = r->dim, x->d = (int)r->n_words, x->words = r->words, x->corpus_version = r->version;
-    x->n_chunks = (r->d.n + EXTRACTION_CHUNK - 1) / EXTRACTION_CHUNK;
+    x->n_chunks = job_chunk_count(r->d.n, r->chunk_images);
     x->chunks = calloc(x->n_chunks, sizeof *x->chunks);
     x->chunk_sizes = calloc(x->n_chunks, sizeof *x->chunk_sizes);
     if (!x->chunks || !x->chunk_sizes || !r->failures) return err_set(e, ERR_INTERNAL, "out of memory");
-    return extraction_chunks_segment(r->ctx, &r->enc, &r->d, x, r->failures, &r->reused, &r->computed, e);
+    return extraction_chunks_segment(r->ctx, &r->enc, &r->d, x, r->chunk_images, r->fresh, r->failures, &r->reused,
+                                     &r->computed, e);
 }
 
 static int compute_presence(extract_run *r, err *e) {
@@ -131,11 +147,16 @@ static int store_ready(extract_run *r, err *e) {
     return rc;
 }
 
+/* chunks_computed: the chunks this run made (its tasks', by any worker, and any its
+ * own pass made); chunks_reused: those stored before it; chunk_tasks: the tasks'
+ * {tasks, attempts, retried, workers} (attempts > tasks: a worker died mid-chunk). */
 static json_t *result_json(const extract_run *r, double secs) {
-    return json_pack("{s:I,s:I,s:i,s:i,s:i,s:i,s:i,s:i,s:f,s:f}", "extraction_id", (json_int_t)r->xid, "dataset_id",
-                     (json_int_t)r->dataset_id, "n_images", r->x.n, "d", r->x.d, "segments", r->segments, "failed",
-                     (int)json_array_size(r->failures), "chunks_computed", r->computed, "chunks_reused", r->reused,
-                     "seconds", secs, "images_per_s", secs > 0 ? r->x.n / secs : 0.0);
+    int reused = r->reused - r->queued; /* the pass found the tasks' chunks stored */
+    return json_pack("{s:I,s:I,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:O,s:f,s:f}", "extraction_id", (json_int_t)r->xid,
+                     "dataset_id", (json_int_t)r->dataset_id, "n_images", r->x.n, "d", r->x.d, "segments", r->segments,
+                     "failed", (int)json_array_size(r->failures), "chunks_computed", r->queued + r->computed,
+                     "chunks_reused", reused > 0 ? reused : 0, "chunk_images", (int)r->chunk_images, "chunk_tasks",
+                     r->tasks ? r->tasks : json_null(), "seconds", secs, "images_per_s", secs > 0 ? r->x.n / secs : 0.0);
 }
 
 static void extract_run_free(extract_run *r) {
@@ -147,6 +168,8 @@ static void extract_run_free(extract_run *r) {
     free(r->X);
     json_decref(r->failures);
     json_decref(r->galleries);
+    json_decref(r->tasks);
+    json_decref(r->fresh);
     model_registry_release(r->m);
     dataset_images_free(&r->d);
 }
@@ -158,7 +181,7 @@ int extraction_job(job_ctx *ctx, const json_t *params, json_t **result, err *e) 
         return -1;
     r.failures = json_array();
     double t0 = now_s();
-    int rc = start_row(&r, e) || load_inputs(&r, e) || embed_words(&r, e) || segment(&r, e) ||
+    int rc = start_row(&r, e) || load_inputs(&r, e) || embed_words(&r, e) || segment_tasks(&r, e) || segment(&r, e) ||
              compute_presence(&r, e) || store_ready(&r, e) || extraction_sync(r.a, r.xid, NULL, e);
     if (!rc) {
         *result = result_json(&r, now_s() - t0);

@@ -1,8 +1,8 @@
 /* teacher.c — teacher outputs: preprocessing and softmax shared by the job, the
  * extraction and the benchmarks, and the "teacher.outputs" job.
  *
- * The job runs a registered teacher over every image of a dataset in batches of
- * TEACHER_BATCH: read the JPEG from the blob store (checksum verified), decode,
+ * The job runs a registered teacher over every image of a dataset, split into chunk
+ * tasks that any worker makes (teacher_tasks.c), in batches of TEACHER_BATCH: read the JPEG from the blob store (checksum verified), decode,
  * resize + normalise as the manifest says, forward through the shared model, softmax
  * in C. The (N, C) float32 matrix and the image ids go to the blob store and one
  * row of teacher_outputs is upserted (teacher_store_put), so a re-run (after a crash, or by hand)
@@ -20,6 +20,7 @@
 #include "db_json.h"
 #include "models/model_registry.h"
 #include "teacher/teacher_store.h"
+#include "teacher/teacher_tasks.h"
 
 /* ---- numbers ------------------------------------------------------------- */
 
@@ -95,12 +96,19 @@ static int class_map(const model_manifest *mf, const dataset_images *d, int *map
 
 int teacher_outputs_compute(job_ctx *ctx, const dataset_images *d, const model_ref *m, double lo, double hi,
                             const char *what, float **probs_out, int *by_name, err *e) {
+    return teacher_outputs_compute_rows(ctx, d, m, 0, d->n, lo, hi, what, probs_out, by_name, e);
+}
+
+int teacher_outputs_compute_rows(job_ctx *ctx, const dataset_images *d, const model_ref *m, size_t first, size_t n,
+                                 double lo, double hi, const char *what, float **probs_out, int *by_name, err *e) {
     *probs_out = NULL;
     const model_manifest *mf = &m->mf;
     const size_t C = d->n_classes, per = (size_t)mf->channels * mf->height * mf->width;
     if (mf->n_classes != C) return err_set(e, ERR_UNPROCESSABLE, "the teacher has %zu classes but dataset '%s' has %zu",
                                            mf->n_classes, d->name, C);
-    float *probs = malloc(d->n * C * sizeof(float));          // (N, C)
+    if (first > d->n || n > d->n - first)
+        return err_set(e, ERR_UNPROCESSABLE, "rows %zu..%zu are past the dataset's %zu images", first, first + n, d->n);
+    float *probs = malloc((n ? n : 1) * C * sizeof(float));   // (n, C)
     float *x = malloc(per * TEACHER_BATCH * sizeof(float));   // (B, channels, H, W)
     float *scratch = malloc(3 * (size_t)mf->height * mf->width * sizeof(float));
     int *map = malloc(C * sizeof(int));
@@ -111,14 +119,16 @@ int teacher_outputs_compute(job_ctx *ctx, const dataset_images *d, const model_r
     }
     int matched = class_map(mf, d, map);
     if (by_name) *by_name = matched;
-    for (size_t at = 0; at < d->n; at += TEACHER_BATCH) {
-        size_t b = d->n - at < TEACHER_BATCH ? d->n - at : TEACHER_BATCH;
-        if (job_progress(ctx, lo + (hi - lo) * (double)at / d->n, e, "%s%zu of %zu images", what, at, d->n)) goto done;
+    /* Batches start at `first`: a chunk of a multiple of TEACHER_BATCH rows sees the
+     * very batches a whole-dataset run sees, so its probabilities are the same bytes. */
+    for (size_t at = 0; at < n; at += TEACHER_BATCH) {
+        size_t b = n - at < TEACHER_BATCH ? n - at : TEACHER_BATCH;
+        if (job_progress(ctx, lo + (hi - lo) * (double)at / n, e, "%s%zu of %zu images", what, at, n)) goto done;
         for (size_t i = 0; i < b; i++) {
             uint8_t *buf;
             size_t len;
             image_rgb img;
-            if (blobstore_read(job_app(ctx)->cfg.data_dir, d->shas[at + i], &buf, &len, e)) goto done;
+            if (blobstore_read(job_app(ctx)->cfg.data_dir, d->shas[first + at + i], &buf, &len, e)) goto done;
             int bad = jpeg_decode(buf, len, &img, e);
             free(buf);
             if (!bad) bad = teacher_preprocess(mf, &img, x + i * per, scratch, e);
@@ -127,7 +137,7 @@ int teacher_outputs_compute(job_ctx *ctx, const dataset_images *d, const model_r
                 char why[400];
                 memcpy(why, e->msg, sizeof why - 1);
                 why[sizeof why - 1] = 0;
-                snprintf(e->msg, sizeof e->msg, "image %lld: %s", (long long)d->ids[at + i], why);
+                snprintf(e->msg, sizeof e->msg, "image %lld: %s", (long long)d->ids[first + at + i], why);
                 goto done;
             }
         }
@@ -169,6 +179,7 @@ int teacher_outputs_job(job_ctx *ctx, const json_t *params, json_t **result, err
     if (dataset_store_load(a, dataset_id, &d, e)) return -1;
     model_ref *m = NULL;
     float *probs = NULL;
+    json_t *tasks = NULL; /* {tasks, attempts, retried, workers} of the chunk tasks */
     int rc = -1;
     if (d.n == 0) {
         err_set(e, ERR_UNPROCESSABLE, "dataset '%s' has no images", d.name);
@@ -183,7 +194,9 @@ int teacher_outputs_job(job_ctx *ctx, const json_t *params, json_t **result, err
     const size_t C = d.n_classes;
     int by_name = 0;
     double t0 = job_now();
-    if (teacher_outputs_compute(ctx, &d, m, 0.0, 1.0, "", &probs, &by_name, e)) goto done;
+    /* Chunks of whole batches: each chunk forms the batches one whole-dataset pass forms. */
+    size_t chunk = ((size_t)a->cfg.chunk_images + TEACHER_BATCH - 1) / TEACHER_BATCH * TEACHER_BATCH;
+    if (teacher_tasks_run(ctx, &d, m, chunk, &probs, &by_name, &tasks, e)) goto done;
     double secs = job_now() - t0;
     if (job_progress(ctx, 1.0, e, "storing %zu x %zu probabilities", d.n, C)) goto done;
     char mname[160];
@@ -211,9 +224,13 @@ int teacher_outputs_job(job_ctx *ctx, const json_t *params, json_t **result, err
                         (json_int_t)dataset_id, "model_id", (json_int_t)model_id, "n", (json_int_t)d.n, "classes",
                         (json_int_t)C, "class_mapping", by_name ? "by_name" : "by_index", "seconds", secs,
                         "images_per_s", secs > 0 ? d.n / secs : 0.0, "optimized", m->fast != NULL);
+    json_object_set_new(*result, "chunk_images", json_integer((json_int_t)chunk));
+    json_object_set_new(*result, "chunk_tasks", tasks);
+    tasks = NULL;
     if (labelled) json_object_set_new(*result, "accuracy", json_real((double)correct / labelled));
     rc = 0;
 done:
+    json_decref(tasks);
     model_registry_release(m);
     dataset_images_free(&d);
     free(probs);

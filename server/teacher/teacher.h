@@ -47,11 +47,18 @@ int teacher_row_is_probs(const float *row, size_t c);
  * a bad image fails it with the image's id in the message. */
 int teacher_outputs_compute(job_ctx *ctx, const dataset_images *d, const model_ref *m, double lo, double hi,
                             const char *what, float **probs, int *by_name, err *e) WARN_UNUSED;
+/* The same for image rows [first, first + n) of d only: *probs (n, C). Batches of
+ * TEACHER_BATCH start at `first`. */
+int teacher_outputs_compute_rows(job_ctx *ctx, const dataset_images *d, const model_ref *m, size_t first, size_t n,
+                                 double lo, double hi, const char *what, float **probs, int *by_name,
+                                 err *e) WARN_UNUSED;
 
-/* Job "teacher.outputs": params {"dataset_id", "model_id"}; computes and stores
- * (teacher_store_put) the teacher's outputs on the dataset. Result: {teacher_output_id,
- * dataset_id, model_id, n, classes, class_mapping, seconds, images_per_s, optimized,
- * accuracy (when some image has a label)}. */
+/* Job "teacher.outputs": params {"dataset_id", "model_id"}; computes (as chunk tasks
+ * any worker makes, teacher_tasks.h) and stores (teacher_store_put) the teacher's
+ * outputs on the dataset. Result: {teacher_output_id, dataset_id, model_id, n,
+ * classes, class_mapping, seconds, images_per_s, optimized, chunk_images,
+ * chunk_tasks: {tasks, attempts, retried, workers}, accuracy (when some image has a
+ * label)}. */
 int teacher_outputs_job(job_ctx *ctx, const json_t *params, json_t **result, err *e);
 
 #endif

@@ -16,7 +16,8 @@ static const char *vars[] = {"INFICOND_PORT", "INFICOND_WORKERS", "INFICOND_MAX_
                              "INFICOND_LOG_LEVEL", "INFICOND_DB_POOL", "INFICOND_HTTP_THREADS",
                              "INFICOND_MAX_IMPORT_IMAGES", "INFICOND_MAX_CORPUS_CONCEPTS",
                              "INFICOND_LOGIN_MAX_FAILURES", "INFICOND_LOGIN_WINDOW_S",
-                             "INFICOND_TLS_CERT", "INFICOND_TLS_KEY", "INFICOND_DATA_DIR"};
+                             "INFICOND_TLS_CERT", "INFICOND_TLS_KEY", "INFICOND_DATA_DIR",
+                             "INFICOND_CHUNK_IMAGES"};
 
 static int clean(void **state) {
     (void)state;
@@ -34,6 +35,7 @@ static void defaults(void **state) {
     assert_int_equal(c.http_threads, 4);
     assert_int_equal(c.db_pool_size, 8);
     assert_int_equal(c.max_body_bytes, 16u << 20);
+    assert_int_equal(c.chunk_images, 2048);
     char cwd[PATH_MAX], want[PATH_MAX + 8];
     assert_non_null(getcwd(cwd, sizeof cwd));
     snprintf(want, sizeof want, "%s/var", strcmp(cwd, "/") ? cwd : "");
@@ -102,10 +104,12 @@ static void values(void **state) {
     (void)state;
     setenv("INFICOND_PORT", "9000", 1);
     setenv("INFICOND_MAX_BODY_MB", "2", 1);
+    setenv("INFICOND_CHUNK_IMAGES", "512", 1);
     config c;
     err e = {0};
     assert_int_equal(config_from_env(&c, &e), 0);
     assert_int_equal(c.port, 9000);
+    assert_int_equal(c.chunk_images, 512);
     assert_int_equal(c.max_body_bytes, 2u << 20);
 }
 
@@ -123,6 +127,7 @@ static void refusals(void **state) {
         {"INFICOND_MAX_CORPUS_CONCEPTS", "20001", "[1, 20000]"},
         {"INFICOND_LOGIN_MAX_FAILURES", "ten", "INFICOND_LOGIN_MAX_FAILURES"},
         {"INFICOND_LOGIN_WINDOW_S", "0", "INFICOND_LOGIN_WINDOW_S"},
+        {"INFICOND_CHUNK_IMAGES", "0", "INFICOND_CHUNK_IMAGES"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         clean(NULL);
