@@ -6,6 +6,7 @@
 
 #include "dataset/dataset_import.h"
 #include "demo/demo_job.h"
+#include "demo/demo_story.h"
 #include "extraction/extraction_job.h"
 #include "job_kinds.h"
 #include "student/student_distill.h"
@@ -38,6 +39,7 @@ static const job_kind kinds[] = {
     {"concepts.extract", extraction_job, "editor"},
     {"student.distill", ss_distill_job, "editor"},
     {"demo.build", demo_build_job, "admin"}, /* builds and registers the demo project */
+    {"demo.story", demo_story_job, "admin"}, /* the demo's student and its report, after its extraction */
 };
 
 const job_kind *job_kinds_all(int *count) {
