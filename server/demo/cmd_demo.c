@@ -5,8 +5,8 @@
  * queues a "demo.build" job (or follows one already queued or running, or reuses a
  * succeeded one with the same scale and seed), runs job workers in this process so
  * it works with no server running, follows the job's progress on stderr (then the
- * project's concept extraction job, so the project is ready to distil, then the
- * demo.story job that distils and tunes the demo student) and prints
+ * project's concept extraction job, so the project is ready to distil, then queues
+ * and follows the demo.story job that distils and tunes the demo student) and prints
  * the report as JSON on stdout's last line (a short table before it). Needs
  * DATABASE_URL. With --out DIR it only builds the world into DIR (no database),
  * which is what tests use; --evaluate re-measures the models found in DIR.
@@ -27,6 +27,8 @@
 #include "commands.h"
 #include "config.h"
 #include "demo/demo_job.h"
+#include "db_json.h"
+#include "demo/demo_story.h"
 #include "demo/demo_world.h"
 #include "inficond_shim.h"
 #include "job_kinds.h"
@@ -139,6 +141,18 @@ static int open_app(app *a, err *e) {
     return migrate_pool(a->db, a->cfg.migrations_dir, &applied, e);
 }
 
+/* The succeeded demo.story job of demo.build job build_id (its JSON, new), or NULL. */
+static json_t *demo_find_story(app *a, json_int_t build_id, err *e) {
+    char bs[24];
+    snprintf(bs, sizeof bs, "%lld", (long long)build_id);
+    const char *p[] = {bs};
+    int64_t id = db_json_id(a,
+                            "SELECT id::text FROM jobs WHERE kind = 'demo.story' AND state = 'succeeded'"
+                            " AND params->>'build_job_id' = $1 ORDER BY id DESC LIMIT 1",
+                            1, p, e);
+    return id > 0 ? jobs_get_json(a, id, e) : NULL;
+}
+
 static int report_main(void) {
     config cfg;
     err e = {0};
@@ -153,8 +167,7 @@ static int report_main(void) {
             json_t *job = demo_find_job(&a, "{succeeded}", NULL, 0, &e);
             report = json_incref(json_object_get(json_object_get(job, "result"), "report"));
             /* With the student's fields when its demo.story job succeeded. */
-            json_int_t sjob = json_integer_value(json_object_get(json_object_get(job, "result"), "story_job_id"));
-            json_t *sj = sjob > 0 ? jobs_get_json(&a, sjob, &e) : NULL;
+            json_t *sj = job ? demo_find_story(&a, json_integer_value(json_object_get(job, "id")), &e) : NULL;
             const char *st = sj ? json_string_value(json_object_get(sj, "state")) : NULL;
             json_t *full = st && !strcmp(st, "succeeded") ? json_object_get(json_object_get(sj, "result"), "report") : NULL;
             if (full) {
@@ -283,8 +296,9 @@ static int build_main(const char *scale, unsigned long long seed) {
     err_clear(&e);
     json_t *report = json_incref(json_object_get(result, "report"));
     /* The student's story (demo.story) follows the extraction: its report is the full one. */
-    json_int_t sjob = json_integer_value(json_object_get(result, "story_job_id"));
-    json_t *sj = sjob > 0 && w ? jobs_get_json(&a, sjob, &e) : NULL;
+    int64_t sjob = demo_story_queue(&a, id, &e);
+    if (sjob > 0 && !w && !(w = job_workers_start(&a, a.cfg.workers > 0 ? a.cfg.workers : 1, &e))) sjob = -1;
+    json_t *sj = sjob > 0 ? jobs_get_json(&a, sjob, &e) : NULL;
     if (sj) {
         fprintf(stderr, "demo: following the student's story (distil on val, tune), job %lld\n", (long long)sjob);
         int interrupted = 0;
@@ -300,7 +314,7 @@ static int build_main(const char *scale, unsigned long long seed) {
     if (full) {
         json_decref(report);
         report = json_incref(full);
-    } else if (sjob > 0) {
+    } else {
         fprintf(stderr, "demo: the student's story (job %lld) is %s%s%s\n", (long long)sjob, sstate ? sstate : "not run",
                 sj && json_string_value(json_object_get(sj, "error")) ? ": " : "",
                 sj && json_string_value(json_object_get(sj, "error")) ? json_string_value(json_object_get(sj, "error")) : "");

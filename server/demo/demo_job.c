@@ -7,8 +7,7 @@
  * storing helpers the "teacher.outputs" job uses, run here so the bar keeps moving
  * forward and a single worker cannot deadlock waiting on a second job), then the
  * corpus, the concept extraction (queued as its own "concepts.extract" job; the
- * project reports its readiness), the project row and the demo.story job that
- * distils and tunes the student once the extraction is ready (demo_story.h). Every step looks for what an
+ * project reports its readiness) and the project row. Every step looks for what an
  * earlier attempt finished first, so a crashed build resumes where it stopped.
  */
 #include "demo/demo_job.h"
@@ -274,25 +273,6 @@ static int64_t project_step(app *a, const int64_t ids[6], err *e) {
 
 /* ---- the job --------------------------------------------------------------- */
 
-/* The demo.story job for this extraction (demo_story.h): the one queued, running or
- * done already, else a new one. Queued after the extraction, so one worker runs them
- * in order. */
-static int64_t story_step(app *a, const char *out, int64_t extraction_id, int64_t teacher_output_id, err *e) {
-    char xs[24];
-    id_text(xs, sizeof xs, extraction_id);
-    const char *p[] = {xs};
-    int64_t id = db_json_id(a,
-                            "SELECT id::text FROM jobs WHERE kind = 'demo.story' AND params->>'extraction_id' = $1"
-                            " AND state IN ('queued', 'running', 'succeeded') ORDER BY id DESC LIMIT 1",
-                            1, p, e);
-    if (id != 0) return id;
-    json_t *params = json_pack("{s:s,s:I,s:I}", "out_dir", out, "extraction_id", (json_int_t)extraction_id,
-                               "teacher_output_id", (json_int_t)teacher_output_id);
-    id = params ? jobs_enqueue(a, "demo.story", params, 0, e) : err_set(e, ERR_INTERNAL, "out of memory");
-    json_decref(params);
-    return id;
-}
-
 int demo_build_job(job_ctx *ctx, const json_t *params, json_t **result, err *e) {
     app *a = job_app(ctx);
     json_t *js = json_object_get(params, "scale"), *jseed = json_object_get(params, "seed");
@@ -311,7 +291,7 @@ int demo_build_job(job_ctx *ctx, const json_t *params, json_t **result, err *e) 
     json_t *reused = json_array();
     int r = 0;
     int64_t ids[6] = {0}; /* dataset, teacher, teacher output, concepts, corpus, extraction */
-    int64_t xjob = 0, project = -1, story = 0;
+    int64_t xjob = 0, project = -1;
     json_t *report = world_step(ctx, out, small, seed, &r, e);
     if (!report) goto fail;
     if (r) json_array_append_new(reused, json_string("world"));
@@ -338,14 +318,12 @@ int demo_build_job(job_ctx *ctx, const json_t *params, json_t **result, err *e) 
     if (r) json_array_append_new(reused, json_string("corpus"));
     if ((ids[5] = extraction_step(a, ids[0], ids[3], ids[4], &xjob, e)) < 0) goto fail;
     if ((project = project_step(a, ids, e)) < 0) goto fail;
-    if ((story = story_step(a, out, ids[5], ids[2], e)) < 0) goto fail;
 
-    *result = json_pack("{s:o,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "report", report, "out_dir", out,
+    *result = json_pack("{s:o,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "report", report, "out_dir", out,
                         "scale", scale, "seed", (json_int_t)seed, "dataset_id", (json_int_t)ids[0],
                         "teacher_model_id", (json_int_t)ids[1], "teacher_output_id", (json_int_t)ids[2],
                         "concept_model_id", (json_int_t)ids[3], "corpus_id", (json_int_t)ids[4], "extraction_id",
-                        (json_int_t)ids[5], "extraction_job_id", (json_int_t)xjob, "project_id", (json_int_t)project, "story_job_id",
-                        (json_int_t)story,
+                        (json_int_t)ids[5], "extraction_job_id", (json_int_t)xjob, "project_id", (json_int_t)project,
                         "reused", reused);
     log_info("demo: project '%s' ready (dataset %lld, teacher %lld, concept model %lld, corpus %lld)",
              DEMO_PROJECT_NAME, (long long)ids[0], (long long)ids[1], (long long)ids[3], (long long)ids[4]);

@@ -8,8 +8,7 @@
  * Params: {"scale": "small"|"full" (default "full"), "seed": integer >= 0 (default 1)}.
  * Result: {"report": <demo_world report>, "out_dir", "scale", "seed", "dataset_id",
  *          "teacher_model_id", "concept_model_id", "teacher_output_id", "corpus_id",
- *          "extraction_id", "extraction_job_id", "project_id", "story_job_id" (demo.story,
- *          demo_story.h: the student and the report's student fields), "reused": [step...]}.
+ *          "extraction_id", "extraction_job_id", "project_id", "reused": [step...]}.
  * Idempotent: every step first looks for what an earlier attempt finished (the world
  * folder's report.json, rows by their unique names) and reuses it.
  */

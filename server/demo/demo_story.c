@@ -65,7 +65,7 @@ static void truth_item(scene_truth *t, const json_t *item) {
  * kept in *keep (their strings are pointed at). */
 static int read_truth(const char *out_dir, scene_truth *truth[SCENES_SPLITS], int count[SCENES_SPLITS],
                       json_t **keep, err *e) {
-    char path[PATH_MAX];
+    char path[PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/scenes/scenes.jsonl", out_dir);
     FILE *f = fopen(path, "r");
     if (!f) return err_set(e, ERR_IO, "cannot read %s", path);
@@ -284,13 +284,42 @@ static json_t *lambda_on_val(job_ctx *ctx, int64_t xid, int64_t tid, double *bes
 
 /* ---- the job ---------------------------------------------------------------------- */
 
+int64_t demo_story_queue(app *a, int64_t build_job_id, err *e) {
+    char bs[24];
+    snprintf(bs, sizeof bs, "%lld", (long long)build_job_id);
+    const char *p[] = {bs};
+    int64_t id = db_json_id(a,
+                            "SELECT id::text FROM jobs WHERE kind = 'demo.story' AND params->>'build_job_id' = $1"
+                            " AND state IN ('queued', 'running', 'succeeded') ORDER BY id DESC LIMIT 1",
+                            1, p, e);
+    if (id != 0) return id;
+    json_t *params = json_pack("{s:I}", "build_job_id", (json_int_t)build_job_id);
+    id = params ? jobs_enqueue(a, "demo.story", params, 0, e) : err_set(e, ERR_INTERNAL, "out of memory");
+    json_decref(params);
+    return id;
+}
+
 int demo_story_job(job_ctx *ctx, const json_t *params, json_t **result, err *e) {
     app *a = job_app(ctx);
-    const char *out_dir = json_string_value(json_object_get(params, "out_dir"));
-    int64_t xid = json_integer_value(json_object_get(params, "extraction_id"));
-    int64_t tid = json_integer_value(json_object_get(params, "teacher_output_id"));
-    if (!out_dir || xid <= 0 || tid <= 0)
-        return err_set(e, ERR_UNPROCESSABLE, "params need out_dir, extraction_id and teacher_output_id");
+    int64_t bid = json_integer_value(json_object_get(params, "build_job_id"));
+    if (bid <= 0) return err_set(e, ERR_UNPROCESSABLE, "params need build_job_id (a succeeded demo.build job)");
+    json_t *build = jobs_get_json(a, bid, e);
+    if (!build) return -1;
+    const json_t *br = json_object_get(build, "result");
+    const char *kind = json_string_value(json_object_get(build, "kind"));
+    const char *state = json_string_value(json_object_get(build, "state"));
+    if (!kind || strcmp(kind, "demo.build") || !state || strcmp(state, "succeeded") || !br) {
+        json_decref(build);
+        return err_set(e, ERR_UNPROCESSABLE, "job %lld is not a succeeded demo.build", (long long)bid);
+    }
+    char out_dir[PATH_MAX];
+    snprintf(out_dir, sizeof out_dir, "%s", json_string_value(json_object_get(br, "out_dir")) ? json_string_value(json_object_get(br, "out_dir")) : "");
+    int64_t xid = json_integer_value(json_object_get(br, "extraction_id"));
+    int64_t tid = json_integer_value(json_object_get(br, "teacher_output_id"));
+    json_decref(build);
+    if (!out_dir[0] || xid <= 0 || tid <= 0)
+        return err_set(e, ERR_UNPROCESSABLE, "demo.build job %lld's result lacks out_dir, extraction_id or teacher_output_id",
+                       (long long)bid);
     int64_t dataset_id = 0;
     if (wait_extraction(ctx, xid, &dataset_id, e)) return -1;
 
@@ -359,7 +388,7 @@ int demo_story_job(job_ctx *ctx, const json_t *params, json_t **result, err *e) 
     json_decref(tuned);
 
     /* Merged into the world's report, and written beside it. */
-    char path[PATH_MAX];
+    char path[PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/report.json", out_dir);
     json_t *report = json_load_file(path, 0, NULL);
     if (!report) report = json_object();

@@ -14,19 +14,29 @@
  * world's report (also written to <out_dir>/report.json, which `inficond demo
  * --report` reads): "selection": "val", "student": {...}, "concepts_product": {...}.
  *
- * Params: {"out_dir", "extraction_id", "teacher_output_id"}; queued by demo.build
- * after the extraction. Waits (polling) while the extraction is queued or running.
+ * Params: {"build_job_id": a succeeded demo.build job} (its out_dir, extraction and
+ * teacher output are used). Queued by `inficond demo` once the build succeeded, not
+ * by serve's first start: the demo project a person first opens has no student, so
+ * the person is the one who finds and removes the shortcut. Waits (polling) while the
+ * extraction is queued or running.
  */
 #ifndef INFICOND_DEMO_STORY_H
 #define INFICOND_DEMO_STORY_H
 
 #include <jansson.h>
+#include <stdint.h>
+
+#include "app.h"
 
 #include "err.h"
 #include "jobs.h"
 
 /* Candidate L1 weights of the student, chosen among on val fidelity. */
 #define DEMO_STORY_LAMBDAS {1e-5, 1e-4, 1e-3}
+
+/* The demo.story job of demo.build job build_job_id: the one queued, running or done
+ * already, else a new one. Its id, or -1 with e set. */
+int64_t demo_story_queue(app *a, int64_t build_job_id, err *e) WARN_UNUSED;
 
 /* The job kind (job_kinds.c). *result: {"report": the merged report, "student_id",
  * "tuned_version"}. */
