@@ -132,7 +132,7 @@ int class_name_filter(app *a, int64_t dataset_id, int64_t concept_model_id, doub
     free(probe_ptrs);
     readable_mask(&m->mf, words, *n, w.word_ok);
     for (size_t c = 0; c < w.n_classes; c++) {
-        w.probe_ok[c * CLASS_FILTER_PROBES] &= w.classes[c][0] != 0;
+        if (!w.classes[c][0]) memset(w.probe_ok + c * CLASS_FILTER_PROBES, 0, CLASS_FILTER_PROBES); /* nothing left of the name */
         int any = 0;
         for (int k = 0; k < CLASS_FILTER_PROBES; k++) any |= w.probe_ok[c * CLASS_FILTER_PROBES + k];
         if (!any) json_array_append_new(not_embedded, json_string(w.classes[c]));
