@@ -82,7 +82,8 @@ int class_name_filter(app *a, int64_t dataset_id, int64_t concept_model_id, doub
                       json_t **report, err *e) {
     *report = NULL;
     if (!(tau >= -1 && tau <= 1)) return err_set(e, ERR_UNPROCESSABLE, "tau: a cosine in [-1, 1]");
-    json_t *ds = db_json_by_id(a, "dataset", dataset_id, "SELECT to_json(classes)::text FROM datasets WHERE id = $1::bigint", e);
+    json_t *ds =
+        db_json_by_id(a, "dataset", dataset_id, "SELECT to_json(classes)::text FROM datasets WHERE id = $1::bigint", e);
     if (!ds) return -1;
     model_ref *m = model_registry_acquire(a, concept_model_id, e);
     if (!m) {
@@ -132,7 +133,8 @@ int class_name_filter(app *a, int64_t dataset_id, int64_t concept_model_id, doub
     free(probe_ptrs);
     readable_mask(&m->mf, words, *n, w.word_ok);
     for (size_t c = 0; c < w.n_classes; c++) {
-        if (!w.classes[c][0]) memset(w.probe_ok + c * CLASS_FILTER_PROBES, 0, CLASS_FILTER_PROBES); /* nothing left of the name */
+        if (!w.classes[c][0]) /* nothing is left of the name */
+            memset(w.probe_ok + c * CLASS_FILTER_PROBES, 0, CLASS_FILTER_PROBES);
         int any = 0;
         for (int k = 0; k < CLASS_FILTER_PROBES; k++) any |= w.probe_ok[c * CLASS_FILTER_PROBES + k];
         if (!any) json_array_append_new(not_embedded, json_string(w.classes[c]));

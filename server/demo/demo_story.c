@@ -223,10 +223,11 @@ static int wait_extraction(job_ctx *ctx, int64_t id, int64_t *dataset_id, err *e
         *dataset_id = x.dataset_id;
         extraction_free(&x);
         if (!strcmp(state, "ready")) return 0;
-        if (!strcmp(state, "failed")) return err_set(e, ERR_CONFLICT, "the demo's extraction %lld failed", (long long)id);
+        if (!strcmp(state, "failed"))
+            return err_set(e, ERR_CONFLICT, "the demo's extraction %lld failed", (long long)id);
         if (waited >= WAIT_EXTRACTION_S)
-            return err_set(e, ERR_UNAVAILABLE, "the demo's extraction %lld is still %s after %d s", (long long)id, state,
-                           waited);
+            return err_set(e, ERR_UNAVAILABLE, "the demo's extraction %lld is still %s after %d s", (long long)id,
+                           state, waited);
         if (job_progress(ctx, 0.01, e, "waiting for the concept extraction (%s)", state)) return -1;
         sleep(2);
     }
@@ -313,13 +314,14 @@ int demo_story_job(job_ctx *ctx, const json_t *params, json_t **result, err *e) 
         return err_set(e, ERR_UNPROCESSABLE, "job %lld is not a succeeded demo.build", (long long)bid);
     }
     char out_dir[PATH_MAX];
-    snprintf(out_dir, sizeof out_dir, "%s", json_string_value(json_object_get(br, "out_dir")) ? json_string_value(json_object_get(br, "out_dir")) : "");
+    const char *od = json_string_value(json_object_get(br, "out_dir"));
+    snprintf(out_dir, sizeof out_dir, "%s", od ? od : "");
     int64_t xid = json_integer_value(json_object_get(br, "extraction_id"));
     int64_t tid = json_integer_value(json_object_get(br, "teacher_output_id"));
     json_decref(build);
     if (!out_dir[0] || xid <= 0 || tid <= 0)
-        return err_set(e, ERR_UNPROCESSABLE, "demo.build job %lld's result lacks out_dir, extraction_id or teacher_output_id",
-                       (long long)bid);
+        return err_set(e, ERR_UNPROCESSABLE,
+                       "demo.build job %lld's result lacks out_dir, extraction_id or teacher_output_id", (long long)bid);
     int64_t dataset_id = 0;
     if (wait_extraction(ctx, xid, &dataset_id, e)) return -1;
 
@@ -357,7 +359,8 @@ int demo_story_job(job_ctx *ctx, const json_t *params, json_t **result, err *e) 
     }
     json_t *actions = json_array();
     for (int b = 0; b < SCENES_BACKGROUNDS; b++)
-        json_array_append_new(actions, json_pack("{s:s,s:s}", "action", "remove", "concept", scenes_background_name(b)));
+        json_array_append_new(actions,
+                              json_pack("{s:s,s:s}", "action", "remove", "concept", scenes_background_name(b)));
     json_t *tuned = NULL;
     int head = 0;
     ss_version v1 = {0};
