@@ -278,18 +278,19 @@ test('demo world: sign in, distil, select, downtune, provenance, restore, add a 
   assert.deepEqual(await unnamedControls(page), []);
   assert.equal(await page.locator('#announcer').getAttribute('aria-live'), 'polite');
 
-  // 7. A typed concept: "small" is a caption word the corpus does not list yet.
-  assert.ok(!v1.concepts.includes('small'));
+  // 7. A typed concept: "on" is a caption word the model knows and the corpus leaves
+  // out (it lists attributes, colours, backgrounds and "small"; not class words).
+  assert.ok(!v1.concepts.includes('on'));
   const box = concepts.getByLabel('New concept');
-  await box.fill('small');
+  await box.fill('on');
   await box.press('Enter');
-  await concepts.locator('.inf-row.pending[data-concept="small"]').waitFor();
+  await concepts.locator('.inf-row.pending[data-concept="on"]').waitFor();
   const stale = concepts.locator('.tuning-stale');
   await stale.waitFor({ state: 'visible' });
-  assert.match(await stale.textContent(), /Added “small”/);
+  assert.match(await stale.textContent(), /Added “on”/);
   await shots(page, '06-concept-added');
   await press(stale.getByRole('button', { name: 'Distil again' }));
-  await concepts.locator('.inf-row:not(.pending)[data-concept="small"]').waitFor({ timeout: 120000 });
+  await concepts.locator('.inf-row:not(.pending)[data-concept="on"]').waitFor({ timeout: 120000 });
   assert.equal(await concepts.locator('.inf-row').count(), v1.concepts.length + 1);
   await page.locator('#view-overview .ov-caption', { hasText: `${classes.length} classes × ${v1.concepts.length + 1} concepts` }).waitFor();
   await shots(page, '07-redistilled');
