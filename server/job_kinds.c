@@ -7,6 +7,7 @@
 
 #include "dataset/dataset_import.h"
 #include "demo/demo_job.h"
+#include "demo/demo_story.h"
 #include "extraction/extraction_job.h"
 #include "extraction/extraction_tasks.h"
 #include "job_kinds.h"
@@ -41,6 +42,7 @@ static const job_kind kinds[] = {
     {"concepts.extract", extraction_job, "editor", extraction_chunk_task},
     {"student.distill", ss_distill_job, "editor", NULL},
     {"demo.build", demo_build_job, "admin", NULL}, /* builds and registers the demo project */
+    {"demo.story", demo_story_job, "admin", NULL}, /* the demo's student and its report, after its extraction */
 };
 
 const job_kind *job_kinds_all(int *count) {

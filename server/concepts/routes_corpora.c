@@ -7,6 +7,10 @@
  * 422 that changes nothing. Once committed, every ready extraction of the corpus is
  * brought up to date from its stored segments (extraction_sync_corpus: only new
  * words are embedded and computed) before the answer.
+ *
+ * Create and import take an optional class-name filter (class_name_filter.h): a
+ * project, or a dataset and a concept model, and tau; the dropped words are reported
+ * in the answer's class_filter.
  */
 #include "concepts/routes_corpora.h"
 
@@ -14,9 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "concepts/class_name_filter.h"
 #include "concepts/concepts.h"
 #include "concepts/corpus.h"
 #include "extraction/extraction_sync.h"
+#include "projects/project_store.h"
 
 /* Normalise a JSON array of words into *out; replies 422 naming a bad or repeated
  * word (and returns -1). */
@@ -78,16 +84,18 @@ static const char *name_or_reply(req *r, const char *name) {
     return name;
 }
 
-/* 201 with the new corpus (and the import report, stolen, when there is one). */
-static void reply_created_corpus(req *r, int64_t id, json_t *report) {
+/* 201 with the new corpus (and the import and filter reports, stolen, when there
+ * are). */
+static void reply_created_corpus(req *r, int64_t id, json_t *report, json_t *filtered) {
     err e = {0};
     json_t *j = corpus_json(r->app, id, &e);
     if (!j) {
-        json_decref(report);
+        json_decref(report), json_decref(filtered);
         reply_err(r, &e);
         return;
     }
     if (report) json_object_set_new(j, "import", report);
+    if (filtered) json_object_set_new(j, "class_filter", filtered);
     char loc[64];
     snprintf(loc, sizeof loc, "/api/v1/corpora/%lld", (long long)id);
     reply_add_header(r, "Location", loc);
@@ -113,17 +121,137 @@ static void reply_after_change(req *r, int64_t id) {
     reply_json(r, 200, j);
 }
 
+/* Where the class names and their embeddings come from, and the cut. */
+typedef struct class_filter_args {
+    int on;
+    int64_t dataset_id, concept_model_id;
+    double tau;
+} class_filter_args;
+
+/* A project's dataset and concept model ids; replies 422 naming the field (-1). */
+static int project_parts_or_reply(req *r, int64_t project_id, class_filter_args *f) {
+    err e = {0};
+    json_t *p = project_store_get_json(r->app, project_id, &e);
+    if (!p) {
+        reply_error(r, 422, "unprocessable", "class filter: field 'project_id': %s", e.msg);
+        return -1;
+    }
+    const json_t *parts = json_object_get(p, "parts");
+    f->dataset_id = json_integer_value(json_object_get(json_object_get(parts, "dataset"), "id"));
+    f->concept_model_id = json_integer_value(json_object_get(json_object_get(parts, "concept_model"), "id"));
+    json_decref(p);
+    return 0;
+}
+
+/* Parse "project_id" or "dataset_id" + "concept_model_id", and "tau", each read by
+ * get(src, key) as text or NULL. Replies 422 (-1) on a bad or missing value. */
+static int class_filter_parse_or_reply(req *r, const char *(*get)(const void *, const char *), const void *src,
+                                       class_filter_args *f) {
+    const char *keys[] = {"project_id", "dataset_id", "concept_model_id"};
+    int64_t ids[3] = {0, 0, 0};
+    for (int k = 0; k < 3; k++) {
+        const char *v = get(src, keys[k]);
+        if (!v) continue;
+        char *end;
+        long long x = strtoll(v, &end, 10);
+        if (!*v || *end || x <= 0) {
+            reply_error(r, 422, "unprocessable", "class filter: field '%s': expected a positive id", keys[k]);
+            return -1;
+        }
+        ids[k] = x;
+    }
+    f->tau = CLASS_FILTER_TAU_DEFAULT;
+    const char *t = get(src, "tau");
+    if (t) {
+        char *end;
+        f->tau = strtod(t, &end);
+        if (!*t || *end || !(f->tau >= -1 && f->tau <= 1)) {
+            reply_error(r, 422, "unprocessable", "class filter: field 'tau': a cosine in [-1, 1]");
+            return -1;
+        }
+    }
+    f->on = ids[0] || ids[1] || ids[2];
+    if (!f->on) {
+        if (t) {
+            reply_error(r, 422, "unprocessable",
+                        "class filter: 'tau' needs a 'project_id' (or a 'dataset_id' and a 'concept_model_id')");
+            return -1;
+        }
+        return 0;
+    }
+    if (ids[0]) return (ids[1] || ids[2]) ? (reply_error(r, 422, "unprocessable",
+                                                         "class filter: give a 'project_id' or a 'dataset_id' and a "
+                                                         "'concept_model_id', not both"),
+                                             -1)
+                                          : project_parts_or_reply(r, ids[0], f);
+    if (!ids[1] || !ids[2]) {
+        reply_error(r, 422, "unprocessable", "class filter: a 'dataset_id' and a 'concept_model_id' go together");
+        return -1;
+    }
+    f->dataset_id = ids[1], f->concept_model_id = ids[2];
+    return 0;
+}
+
+/* A JSON field as text (numbers printed; other types as a value no parser takes). */
+static const char *json_field_text(const void *obj, const char *key) {
+    static _Thread_local char buf[64];
+    const json_t *v = json_object_get(obj, key);
+    if (!v) return NULL;
+    if (json_is_integer(v)) snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(v));
+    else if (json_is_real(v)) snprintf(buf, sizeof buf, "%.17g", json_real_value(v));
+    else snprintf(buf, sizeof buf, "%s", "not a number");
+    return buf;
+}
+
+static const char *query_text(const void *r, const char *key) { return req_query((req *)r, key); }
+
+/* Run the filter when asked: words shrink, *report (new) says what went. Replies
+ * (-1) on an error, or 422 when no word is left. */
+static int class_filter_or_reply(req *r, const class_filter_args *f, corpus_text *w, json_t **report) {
+    *report = NULL;
+    if (!f->on) return 0;
+    err e = {0};
+    if (class_name_filter(r->app, f->dataset_id, f->concept_model_id, f->tau, w->words, &w->n, report, &e)) {
+        if (e.code == ERR_NOT_FOUND) reply_error(r, 422, "unprocessable", "class filter: %s", e.msg);
+        else reply_err(r, &e);
+        return -1;
+    }
+    if (w->n == 0) {
+        json_decref(*report);
+        *report = NULL;
+        reply_error(r, 422, "unprocessable", "class filter: every word is within tau %.3g of a class name", f->tau);
+        return -1;
+    }
+    return 0;
+}
+
 void route_corpora_create(req *r) {
     const char *name = name_or_reply(r, json_string_value(json_object_get(r->json, "name")));
     if (!name) return;
+    const json_t *jf = json_object_get(r->json, "class_filter");
+    class_filter_args f = {0};
+    if (jf && !json_is_object(jf)) {
+        reply_error(r, 422, "unprocessable", "field 'class_filter': expected an object");
+        return;
+    }
+    if (jf && class_filter_parse_or_reply(r, json_field_text, jf, &f)) return;
     corpus_text w;
     if (words_from_json_or_reply(r, json_object_get(r->json, "words"), &w)) return;
+    json_t *filtered;
+    if (class_filter_or_reply(r, &f, &w, &filtered)) {
+        corpus_text_free(&w);
+        return;
+    }
     err e = {0};
     int64_t id;
     int bad = corpus_create(r->app, name, w.words, w.n, r->user_id, &id, &e);
     corpus_text_free(&w);
-    if (bad) reply_err(r, &e);
-    else reply_created_corpus(r, id, NULL);
+    if (bad) {
+        json_decref(filtered);
+        reply_err(r, &e);
+    } else {
+        reply_created_corpus(r, id, NULL, filtered);
+    }
 }
 
 /* The import report: what was taken and what was dropped, with line numbers. */
@@ -142,6 +270,8 @@ static json_t *import_report(const corpus_text *w) {
 void route_corpora_import(req *r) {
     const char *name = name_or_reply(r, req_query(r, "name"));
     if (!name) return;
+    class_filter_args cf = {0};
+    if (class_filter_parse_or_reply(r, query_text, r, &cf)) return;
     if (!r->body_path || r->body_len == 0) {
         reply_error(r, 422, "unprocessable", "send the corpus as a text body: one concept per line");
         return;
@@ -178,16 +308,21 @@ void route_corpora_import(req *r) {
         reply_error(r, 422, "unprocessable", "the file holds no concept words: the corpus would be empty");
         return;
     }
-    json_t *report = import_report(&w);
+    json_t *report = import_report(&w), *filtered;
+    if (class_filter_or_reply(r, &cf, &w, &filtered)) {
+        json_decref(report);
+        corpus_text_free(&w);
+        return;
+    }
     int64_t id;
     int bad = corpus_create(r->app, name, w.words, w.n, r->user_id, &id, &e);
     corpus_text_free(&w);
     if (bad) {
-        json_decref(report);
+        json_decref(report), json_decref(filtered);
         reply_err(r, &e);
         return;
     }
-    reply_created_corpus(r, id, report);
+    reply_created_corpus(r, id, report, filtered);
 }
 
 void route_corpora_list(req *r) {

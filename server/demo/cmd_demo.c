@@ -5,7 +5,8 @@
  * queues a "demo.build" job (or follows one already queued or running, or reuses a
  * succeeded one with the same scale and seed), runs job workers in this process so
  * it works with no server running, follows the job's progress on stderr (then the
- * project's concept extraction job, so the project is ready to distil) and prints
+ * project's concept extraction job, so the project is ready to distil, then queues
+ * and follows the demo.story job that distils and tunes the demo student) and prints
  * the report as JSON on stdout's last line (a short table before it). Needs
  * DATABASE_URL. With --out DIR it only builds the world into DIR (no database),
  * which is what tests use; --evaluate re-measures the models found in DIR.
@@ -26,6 +27,8 @@
 #include "commands.h"
 #include "config.h"
 #include "demo/demo_job.h"
+#include "db_json.h"
+#include "demo/demo_story.h"
 #include "demo/demo_world.h"
 #include "inficond_shim.h"
 #include "job_kinds.h"
@@ -61,6 +64,13 @@ static void print_table(const json_t *r) {
            json_number_value(json_object_get(t, "shifted")));
     printf("concept AUC (test)  mean %.3f   min %.3f (%s)\n", json_number_value(json_object_get(c, "mean_auc")),
            json_number_value(json_object_get(c, "min_auc")), json_string_value(json_object_get(c, "min_word")));
+    json_t *st = json_object_get(r, "student");
+    if (st)
+        printf("student             test fidelity %.3f   shifted %.3f;  tuned: test %.3f   shifted %.3f\n",
+               json_number_value(json_object_get(st, "test_fidelity")),
+               json_number_value(json_object_get(st, "shifted_accuracy")),
+               json_number_value(json_object_get(st, "tuned_test_accuracy")),
+               json_number_value(json_object_get(st, "tuned_shifted_accuracy")));
     json_t *s = json_object_get(r, "seconds");
     if (s) printf("seconds             total %.1f\n", json_number_value(json_object_get(s, "total")));
 }
@@ -131,6 +141,18 @@ static int open_app(app *a, err *e) {
     return migrate_pool(a->db, a->cfg.migrations_dir, &applied, e);
 }
 
+/* The succeeded demo.story job of demo.build job build_id (its JSON, new), or NULL. */
+static json_t *demo_find_story(app *a, json_int_t build_id, err *e) {
+    char bs[24];
+    snprintf(bs, sizeof bs, "%lld", (long long)build_id);
+    const char *p[] = {bs};
+    int64_t id = db_json_id(a,
+                            "SELECT id::text FROM jobs WHERE kind = 'demo.story' AND state = 'succeeded'"
+                            " AND params->>'build_job_id' = $1 ORDER BY id DESC LIMIT 1",
+                            1, p, e);
+    return id > 0 ? jobs_get_json(a, id, e) : NULL;
+}
+
 static int report_main(void) {
     config cfg;
     err e = {0};
@@ -144,6 +166,15 @@ static int report_main(void) {
         if (open_app(&a, &e) == 0) {
             json_t *job = demo_find_job(&a, "{succeeded}", NULL, 0, &e);
             report = json_incref(json_object_get(json_object_get(job, "result"), "report"));
+            /* With the student's fields when its demo.story job succeeded. */
+            json_t *sj = job ? demo_find_story(&a, json_integer_value(json_object_get(job, "id")), &e) : NULL;
+            const char *st = sj ? json_string_value(json_object_get(sj, "state")) : NULL;
+            json_t *full = st && !strcmp(st, "succeeded") ? json_object_get(json_object_get(sj, "result"), "report") : NULL;
+            if (full) {
+                json_decref(report);
+                report = json_incref(full);
+            }
+            json_decref(sj);
             json_decref(job);
         }
         db_pool_close(a.db);
@@ -264,6 +295,32 @@ static int build_main(const char *scale, unsigned long long seed) {
     json_decref(xj);
     err_clear(&e);
     json_t *report = json_incref(json_object_get(result, "report"));
+    /* The student's story (demo.story) follows the extraction: its report is the full one. */
+    int64_t sjob = demo_story_queue(&a, id, &e);
+    if (sjob > 0 && !w && !(w = job_workers_start(&a, a.cfg.workers > 0 ? a.cfg.workers : 1, &e))) sjob = -1;
+    json_t *sj = sjob > 0 ? jobs_get_json(&a, sjob, &e) : NULL;
+    if (sj) {
+        fprintf(stderr, "demo: following the student's story (distil on val, tune), job %lld\n", (long long)sjob);
+        int interrupted = 0;
+        sj = follow(&a, sjob, sj, &set, &interrupted, &e);
+        if (interrupted) {
+            json_decref(job), json_decref(report);
+            rc = 130;
+            goto fail;
+        }
+    }
+    const char *sstate = sj ? json_string_value(json_object_get(sj, "state")) : NULL;
+    json_t *full = sstate && !strcmp(sstate, "succeeded") ? json_object_get(json_object_get(sj, "result"), "report") : NULL;
+    if (full) {
+        json_decref(report);
+        report = json_incref(full);
+    } else {
+        fprintf(stderr, "demo: the student's story (job %lld) is %s%s%s\n", (long long)sjob, sstate ? sstate : "not run",
+                sj && json_string_value(json_object_get(sj, "error")) ? ": " : "",
+                sj && json_string_value(json_object_get(sj, "error")) ? json_string_value(json_object_get(sj, "error")) : "");
+    }
+    json_decref(sj);
+    err_clear(&e);
     json_decref(job);
     atomic_store(&a.stopping, 1);
     job_workers_stop(w);

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 
 #include "blobstore.h"
+#include "concepts/class_name_filter.h"
 #include "concepts/concepts.h"
 #include "concepts/corpus.h"
 #include "dataset/dataset_import.h"
@@ -213,7 +214,8 @@ done:
 
 /* ---- step 5: the corpus ---------------------------------------------------- */
 
-static int64_t corpus_step(app *a, const char *out, int *reused, err *e) {
+static int64_t corpus_step(app *a, const char *out, int64_t dataset_id, int64_t concept_model_id, int *reused,
+                           err *e) {
     int64_t id;
     if (corpus_find(a, DEMO_CORPUS_NAME, &id, e)) return -1;
     *reused = id > 0;
@@ -227,6 +229,16 @@ static int64_t corpus_step(app *a, const char *out, int *reused, err *e) {
     int bad = corpus_text_parse(text, len, &ct, e);
     free(text);
     if (bad) return -1;
+    /* The class-name filter, as a user's corpus for a project gets it by default: the
+     * demo corpus holds no class words, so this drops nothing unless that changes. */
+    json_t *filtered = NULL;
+    if (class_name_filter(a, dataset_id, concept_model_id, CLASS_FILTER_TAU_DEFAULT, ct.words, &ct.n, &filtered, e)) {
+        corpus_text_free(&ct);
+        return -1;
+    }
+    size_t n_dropped = json_array_size(json_object_get(filtered, "dropped"));
+    if (n_dropped) log_warn("demo: the class-name filter dropped %zu corpus words", n_dropped);
+    json_decref(filtered);
     /* One transaction: the corpus and its words appear together. */
     bad = corpus_create(a, DEMO_CORPUS_NAME, ct.words, ct.n, 0, &id, e);
     corpus_text_free(&ct);
@@ -302,7 +314,7 @@ int demo_build_job(job_ctx *ctx, const json_t *params, json_t **result, err *e) 
     if (r) json_array_append_new(reused, json_string("teacher_outputs"));
 
     if (job_progress(ctx, 0.95, e, "creating the corpus and the project")) goto fail;
-    if ((ids[4] = corpus_step(a, out, &r, e)) < 0) goto fail;
+    if ((ids[4] = corpus_step(a, out, ids[0], ids[3], &r, e)) < 0) goto fail;
     if (r) json_array_append_new(reused, json_string("corpus"));
     if ((ids[5] = extraction_step(a, ids[0], ids[3], ids[4], &xjob, e)) < 0) goto fail;
     if ((project = project_step(a, ids, e)) < 0) goto fail;

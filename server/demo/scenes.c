@@ -53,6 +53,26 @@ static const char *const caption_words[] = {
 #define WORD_COLOUR (WORD_CLASS + SCENES_CLASSES)
 #define WORD_BG (WORD_COLOUR + SCENES_COLOURS)
 
+/* Visual attributes, as Animals-with-Attributes gives them: a table per class written
+ * here, not read off the pixels. Only parts that still show at 64 px on a 28 px
+ * Fashion-MNIST item (no hood or zip: at this size they are a few grey pixels). */
+static const char *const attribute_words[] = {
+    "sleeves", "long", "short", "collar", "buttons", "legs", "skirt",
+    "strap", "sole", "heel", "laces", "handle", "shaft"};
+#define N_ATTRIBUTES ((int)(sizeof attribute_words / sizeof *attribute_words))
+/* Per class (Fashion-MNIST order), the attributes its items have; NULL-terminated. */
+static const char *const class_attributes[SCENES_CLASSES][SCENES_MAX_ATTRIBUTES + 1] = {
+    {"sleeves", "short", NULL},                       /* t-shirt */
+    {"legs", "long", NULL},                           /* trouser */
+    {"sleeves", "long", NULL},                        /* pullover */
+    {"skirt", "long", NULL},                          /* dress */
+    {"sleeves", "long", "buttons", "collar", NULL},   /* coat */
+    {"strap", "sole", NULL},                          /* sandal */
+    {"sleeves", "collar", "buttons", NULL},           /* shirt */
+    {"laces", "sole", NULL},                          /* sneaker */
+    {"handle", "strap", NULL},                        /* bag */
+    {"heel", "sole", "shaft", NULL}};                 /* ankle boot */
+
 static const char *const extra_words[] = {
     "wheel", "cloud", "guitar", "tree", "window", "dog",
     "car", "flower", "stone", "sky", "leaf", "cat"};
@@ -85,6 +105,13 @@ int scenes_biased_background(int c) { return c >= 0 && c < SCENES_CLASSES ? bias
 const char *const *scenes_caption_words(size_t *n) {
     if (n) *n = sizeof caption_words / sizeof *caption_words;
     return caption_words;
+}
+const char *const *scenes_attribute_words(size_t *n) {
+    if (n) *n = (size_t)N_ATTRIBUTES;
+    return attribute_words;
+}
+const char *const *scenes_class_attributes(int c) {
+    return c >= 0 && c < SCENES_CLASSES ? class_attributes[c] : NULL;
 }
 const char *const *scenes_extra_words(size_t *n) {
     if (n) *n = sizeof extra_words / sizeof *extra_words;

@@ -124,6 +124,12 @@ const char *scenes_background_name(int bg);        /* "grass", ...              
 int scenes_biased_background(int cls);
 /* Every word a caption can contain (items, colours, backgrounds, "small", "on"). */
 const char *const *scenes_caption_words(size_t *n);
+/* Visual attributes of the items (sleeves, collar, sole, ...): a table per class, as
+ * Animals-with-Attributes; not in captions. */
+#define SCENES_MAX_ATTRIBUTES 4
+const char *const *scenes_attribute_words(size_t *n);
+/* The attributes of class cls, NULL-terminated (NULL when out of range). */
+const char *const *scenes_class_attributes(int cls);
 /* Words that never occur in the world, for the concept corpus ("wheel", "cloud", ...). */
 const char *const *scenes_extra_words(size_t *n);
 

@@ -8,11 +8,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, call, waitJob, errorCode, uniq, run } from './harness.mjs';
-import { NO_CLIP, clipFolder, denseFolder, fixtureDataset } from './fixtures.mjs';
+import { IMAGES, NO_CLIP, clipFolder, denseFolder, fixtureDataset, fixtureTar } from './fixtures.mjs';
 
 const BIN = process.env.INFICOND_BIN || 'build/asan/inficond';
 // The binary that builds the demo world (minutes of training): INFICOND_WORLD_BIN, else
@@ -269,6 +269,68 @@ test('dense model with a words tokenizer: unknown words named, label-map masks',
   const ok = await call(server, 'POST', `/api/v1/corpora/${corpus.id}/words`, { body: { word: 'stripes' } });
   assert.equal(ok.status, 200, ok.text);
   assert.equal((await f32(x.id)).d, 4);
+});
+
+// The class-name filter: words that restate a class ("shirt", "a shirt") leave the
+// corpus at creation or import, and what went is reported. The dense fixture reads
+// "cat", "red" and "dog" (its text side gives every word one vector: cosine 1, so
+// they all fall by embedding) but not "shirt" or "collar" (matched by name only, or
+// kept). tests/api/demo.test.mjs checks tau on a trained model.
+test('corpora: the class-name filter drops class names by name and by embedding', async () => {
+  const model = await register(uniq('dense'), denseFolder(join(work, uniq('dense'))));
+  const files = readdirSync(IMAGES);
+  const ds = (await call(server, 'POST', '/api/v1/datasets', { body: { name: uniq('cf') } })).json;
+  const up = await call(server, 'POST', `/api/v1/datasets/${ds.id}/upload`, {
+    raw: fixtureTar(join(work, uniq('cftar')), join(work, `${uniq('cf')}.tar`), { shirt: files.slice(0, 2), cat: files.slice(2) }),
+    headers: { 'Content-Type': 'application/x-tar' },
+  });
+  assert.equal(up.status, 202, up.text);
+  assert.equal((await waitJob(server, up.json.id)).state, 'succeeded');
+  const words = ['shirt', 'A Shirt', 'collar', 'red', 'cat', 'a photo of a cat', 'dog'];
+  const filter = { dataset_id: ds.id, concept_model_id: model };
+
+  const r = await call(server, 'POST', '/api/v1/corpora', { body: { name: uniq('c'), words, class_filter: { ...filter, tau: 0.99 } } });
+  assert.equal(r.status, 201, r.text);
+  assert.deepEqual(r.json.words, ['collar'], JSON.stringify(r.json.class_filter));
+  const cf = r.json.class_filter;
+  assert.equal(cf.tau, 0.99);
+  assert.deepEqual(cf.classes.slice().sort(), ['cat', 'shirt']);
+  const by = Object.fromEntries(cf.dropped.map((d) => [d.word, d]));
+  assert.deepEqual(Object.keys(by).sort(), ['a photo of a cat', 'a shirt', 'cat', 'dog', 'red', 'shirt']);
+  assert.equal(by.shirt.by, 'name');
+  assert.equal(by.shirt.cosine, null); // the model cannot read "shirt": by name only
+  assert.equal(by['a shirt'].class, 'shirt');
+  assert.equal(by.cat.by, 'name');
+  assert.equal(by.red.by, 'embedding');
+  assert.ok(by.red.cosine > 0.99, JSON.stringify(by.red));
+  assert.deepEqual(cf.classes_not_embedded, ['shirt']);
+  assert.equal(cf.words_not_embedded, 4); // shirt, a shirt, collar, a photo of a cat
+  assert.equal(cf.kept, 1);
+
+  // The import takes the filter as query parameters, tau defaulting to 0.85.
+  const imp = await call(server, 'POST', `/api/v1/corpora/import?name=${uniq('c')}&dataset_id=${ds.id}&concept_model_id=${model}`,
+    { raw: words.join('\n'), headers: { 'Content-Type': 'text/plain' } });
+  assert.equal(imp.status, 201, imp.text);
+  assert.deepEqual(imp.json.words, ['collar']);
+  assert.equal(imp.json.import.added, words.length);
+  assert.equal(imp.json.class_filter.tau, 0.85);
+  // No filter asked: the words stay.
+  const plain = await call(server, 'POST', '/api/v1/corpora', { body: { name: uniq('c'), words } });
+  assert.equal(plain.json.words.length, words.length);
+  assert.equal(plain.json.class_filter, undefined);
+
+  for (const [body, re] of [
+    [{ words, class_filter: { ...filter, tau: 2 } }, /tau/],
+    [{ words, class_filter: { dataset_id: ds.id } }, /go together/],
+    [{ words, class_filter: { project_id: 99999999 } }, /project/],
+    [{ words, class_filter: { ...filter, project_id: 1 } }, /not both/],
+    [{ words, class_filter: { dataset_id: 99999999, concept_model_id: model } }, /dataset/],
+    [{ words: ['shirt', 'a shirt'], class_filter: filter }, /every word/],
+  ]) {
+    const bad = await call(server, 'POST', '/api/v1/corpora', { body: { name: uniq('c'), ...body } });
+    assert.equal(bad.status, 422, bad.text);
+    assert.match(bad.json.error.message, re);
+  }
 });
 
 // The demo world: ~3,200 scenes, a dense concept model trained on their captions.

@@ -2,15 +2,17 @@
 // system: a server started with INFICOND_DEMO=small queues demo.build on its first
 // start, the job's progress moves forward by long-poll and it succeeds; the dataset
 // "demo" (4 splits, 2000/400/400/400), both models, the teacher outputs, the corpus
-// and the project "demo" exist and are usable; a second start queues nothing. Also
-// the projects API: create with parts checked, list, get, delete.
+// (no class words) and the project "demo" exist and are usable; the class-name filter
+// on the demo project; the demo.story job's report (selection on val, the student
+// and its tuned version, AUC of the stored presence); a second start queues nothing.
+// Also the projects API: create with parts checked, list, get, delete.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startServer, call, errorCode } from './harness.mjs';
+import { startServer, call, errorCode, waitJob, uniq } from './harness.mjs';
 
 const BUILD_MS = 6 * 60 * 1000; // under ASan on ~1 core; release takes ~1.5 min
 
@@ -100,6 +102,13 @@ test('the first start builds the demo project; a later start reuses it', { timeo
     assert.equal(demo.parts.corpus.ready, true);
     assert.ok(demo.parts.extraction.id > 0, 'the concept extraction was queued');
 
+    // The corpus names attributes, colours, backgrounds and size, not the classes.
+    for (const w of ['collar', 'sleeves', 'sole', 'red', 'grass', 'small']) assert.ok(corpus.json.words.includes(w), w);
+    for (const w of ['tshirt', 'trouser', 'pullover', 'dress', 'coat', 'sandal', 'shirt', 'sneaker', 'bag', 'boot', 'on'])
+      assert.ok(!corpus.json.words.includes(w), `class word '${w}' in the demo corpus`);
+
+    await testClassNameFilter(server, res);
+    await testStory(server, jobs[0].id);
     await testProjectsApi(server, res);
   } finally {
     await server.stop();
@@ -117,6 +126,55 @@ test('the first start builds the demo project; a later start reuses it', { timeo
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+// A corpus made for the demo project drops "shirt" (the model reads it: cosine 1) and
+// "a shirt" (it cannot read "a": by name) and keeps "collar"; tau is the caller's.
+async function testClassNameFilter(server, res) {
+  const words = ['shirt', 'a shirt', 'collar'];
+  let r = await call(server, 'POST', '/api/v1/corpora', { body: { name: uniq('cf'), words, class_filter: { project_id: res.project_id } } });
+  assert.equal(r.status, 201, r.text);
+  assert.deepEqual(r.json.words, ['collar'], JSON.stringify(r.json.class_filter));
+  const cf = r.json.class_filter;
+  assert.equal(cf.tau, 0.85);
+  assert.equal(cf.concept_model_id, res.concept_model_id);
+  assert.ok(cf.classes.includes('shirt') && cf.classes.includes('ankle boot'), cf.classes.join());
+  const shirt = cf.dropped.find((d) => d.word === 'shirt');
+  assert.ok(Math.abs(shirt.cosine - 1) < 1e-4, JSON.stringify(shirt));
+  assert.equal(cf.dropped.find((d) => d.word === 'a shirt').by, 'name');
+  // tau -1: "collar" falls too, by embedding, and nothing is left.
+  r = await call(server, 'POST', '/api/v1/corpora', { body: { name: uniq('cf'), words, class_filter: { project_id: res.project_id, tau: -1 } } });
+  assert.equal(r.status, 422, r.text);
+  assert.match(r.json.error.message, /every word/);
+}
+
+// The demo.story job (serve's first start does not queue it: the demo project opens
+// with no student; `inficond demo` queues it as this does): the report's selection,
+// student and product-presence fields.
+async function testStory(server, buildJobId) {
+  const q = await call(server, 'POST', '/api/v1/jobs', { body: { kind: 'demo.story', params: { build_job_id: buildJobId } } });
+  assert.equal(q.status, 201, q.text);
+  const job = await waitJob(server, q.json.id, undefined, 300000);
+  assert.equal(job.state, 'succeeded', JSON.stringify(job));
+  const rep = job.result.report;
+  assert.equal(rep.selection, 'val');
+  const st = rep.student;
+  for (const k of ['test_fidelity', 'shifted_accuracy', 'tuned_test_accuracy', 'tuned_shifted_accuracy', 'val_fidelity', 'tuned_val_accuracy'])
+    assert.ok(st[k] >= 0 && st[k] <= 1, `${k}: ${st[k]}`);
+  assert.ok(st.test_fidelity > 0.3, `student test fidelity ${st.test_fidelity}`);
+  assert.equal(Object.keys(st.val_fidelity_by_lambda).length, 3);
+  assert.ok(Object.values(st.val_fidelity_by_lambda).every((v) => v <= st.val_fidelity + 1e-9));
+  for (const split of ['val', 'test']) {
+    const p = rep.concepts_product[split];
+    assert.ok(p.per_word.collar > 0 && p.per_word.grass > 0.9, JSON.stringify(p.per_word));
+    assert.equal(p.per_word.shirt, undefined); // not in the corpus
+  }
+  // The tuned version is the student's head, made by the product's tune.
+  const v = await call(server, 'GET', `/api/v1/students/${st.student_id}`);
+  assert.equal(v.status, 200, v.text);
+  assert.equal(v.json.head.number, st.tuned_version);
+  assert.match(v.json.head.note, /background/);
+  assert.equal(v.json.lambda, st.lambda);
+}
 
 async function testProjectsApi(server, res) {
   // Missing parts are named together; wrong kinds and unknown ids are 422 too.

@@ -205,25 +205,26 @@ test('demo world: sign in, distil, select, downtune, provenance, restore, add a 
   assert.deepEqual(await unnamedControls(page), []);
   assert.equal(await page.locator('#announcer').getAttribute('aria-live'), 'polite');
 
-  // 7. A typed concept: "small" is a caption word the corpus does not list yet. The
+  // 7. A typed concept: "on" is a caption word the model knows and the corpus leaves
+  // out (it lists attributes, colours, backgrounds and "small"; not class words). The
   // box suggests the concept model's words; adding it makes version 4 with it as a
   // concept (the student never goes stale; no "Distil again").
-  assert.ok(!v1.concepts.includes('small'));
+  assert.ok(!v1.concepts.includes('on'));
   const box = concepts.getByLabel('New concept');
-  await box.fill('sm');
-  await page.waitForFunction(() => document.querySelector('#concepts-new-words option[value="small"]') ||
+  await box.fill('on');
+  await page.waitForFunction(() => document.querySelector('#concepts-new-words option[value="on"]') ||
     /reads any text/.test(document.querySelector('#view-concepts .add-hint')?.textContent || ''));
-  await box.fill('small');
+  await box.fill('on');
   await box.press('Enter');
-  await concepts.locator('.tuning-status', { hasText: 'Version 4 is the new head: added “small”' }).waitFor({ timeout: 120000 });
-  await concepts.locator('.inf-row[data-concept="small"]').waitFor();
+  await concepts.locator('.tuning-status', { hasText: 'Version 4 is the new head: added “on”' }).waitFor({ timeout: 120000 });
+  await concepts.locator('.inf-row[data-concept="on"]').waitFor();
   assert.equal(await concepts.locator('.inf-row').count(), v1.concepts.length + 1);
   await page.locator('#view-overview .ov-caption', { hasText: `${classes.length} classes × ${v1.concepts.length + 1} concepts` }).waitFor();
   assert.equal(await concepts.locator('.tuning-stale').isVisible(), false);
   const v4 = (await call(server, 'GET', `/api/v1/students/${sid}/versions/4`)).json;
-  assert.deepEqual(v4.concepts, [...v1.concepts, 'small']);
+  assert.deepEqual(v4.concepts, [...v1.concepts, 'on']);
   assert.equal((await call(server, 'GET', `/api/v1/students/${sid}`)).json.stale, false);
-  assert.match(await prov.locator('li.prov-item[data-version="4"] .prov-actions').textContent(), /added the concept “small”/);
+  assert.match(await prov.locator('li.prov-item[data-version="4"] .prov-actions').textContent(), /added the concept “on”/);
   await shots(page, '06-concept-added');
   await viewShots(page, '06');
 

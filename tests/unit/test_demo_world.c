@@ -59,10 +59,11 @@ static void untrained_concept_model_scores_near_chance(void **state) {
     tmpdir_mkdirs(path);
     snprintf(path, sizeof path, "%s/concepts", dir);
     tmpdir_mkdirs(path);
-    size_t nc, ne;
+    size_t nc, na, ne;
     scenes_caption_words(&nc);
+    scenes_attribute_words(&na);
     scenes_extra_words(&ne);
-    int n = 64, vocab = (int)(nc + ne > 64 ? 64 : nc + ne);
+    int n = 64, vocab = (int)(nc + na + ne > 64 ? 64 : nc + na + ne);
     size_t per = 3u * DEMO_IMAGE_SIZE * DEMO_IMAGE_SIZE;
     float *x = malloc((size_t)n * per * sizeof *x), *targets = malloc((size_t)n * vocab * sizeof *targets);
     int64_t *labels = malloc((size_t)n * sizeof *labels);

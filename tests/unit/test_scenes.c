@@ -73,6 +73,29 @@ static void test_names_and_vocabulary(void **state) {
         for (size_t j = 0; j < m; j++) assert_string_not_equal(words[i], extra[j]);
         for (size_t j = i + 1; j < n; j++) assert_string_not_equal(words[i], words[j]);
     }
+    /* Attributes: words of their own, each class with some, no two classes alike
+     * (a student could not tell them apart on attributes alone). */
+    size_t na = 0;
+    const char *const *attrs = scenes_attribute_words(&na);
+    assert_true(na >= 8);
+    for (size_t a = 0; a < na; a++) {
+        for (size_t i = 0; i < n; i++) assert_string_not_equal(attrs[a], words[i]);
+        for (size_t j = 0; j < m; j++) assert_string_not_equal(attrs[a], extra[j]);
+    }
+    unsigned sets[SCENES_CLASSES] = {0};
+    for (int c = 0; c < SCENES_CLASSES; c++) {
+        const char *const *ca = scenes_class_attributes(c);
+        assert_non_null(ca);
+        assert_non_null(ca[0]);
+        for (int k = 0; ca[k]; k++) {
+            size_t a = 0;
+            while (a < na && strcmp(attrs[a], ca[k])) a++;
+            assert_true(a < na); /* in the attribute list */
+            sets[c] |= 1u << a;
+        }
+        for (int d = 0; d < c; d++) assert_true(sets[c] != sets[d]);
+    }
+    assert_null(scenes_class_attributes(SCENES_CLASSES));
     assert_string_equal(scenes_class_word(9), "boot");
     assert_string_equal(scenes_class_name(9), "ankle boot");
     assert_string_equal(scenes_class_dir(0), "t-shirt");
