@@ -141,8 +141,10 @@ test('scenario: shifted split, what-if, remove a background concept from every c
   await page.waitForFunction((cs) => ![...document.querySelectorAll('#view-concepts .wi-row')].some((r) => cs.includes(r.dataset.concept)), helpers);
   await shot(page, 'scenario-03-removed');
 
-  // 5. A typed concept becomes a new version with it as a column.
-  const word = ['small', 'large', 'cloud', 'tree', 'stone'].find((w) => !v2.concepts.includes(w));
+  // 5. A typed concept becomes a new version with it as a column: a word the concept
+  // model reads that the corpus leaves out ("on"; the corpus lists attributes, colours,
+  // backgrounds, "small" and words that never occur).
+  const word = ['on', 'small', 'cloud', 'tree', 'stone'].find((w) => !v2.concepts.includes(w));
   const box = concepts.getByLabel('New concept');
   await box.fill(word.slice(0, 2));
   await page.waitForFunction((w) => document.querySelector(`#concepts-new-words option[value="${w}"]`) ||
