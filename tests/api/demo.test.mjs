@@ -157,6 +157,8 @@ async function testStory(server, buildJobId) {
   assert.equal(job.state, 'succeeded', JSON.stringify(job));
   const rep = job.result.report;
   assert.equal(rep.selection, 'val');
+  assert.deepEqual(rep.selection_scope.chosen_on_val, ['student lambda']);
+  assert.ok(rep.selection_scope.fixed_before.length > 0);
   const st = rep.student;
   for (const k of ['test_fidelity', 'shifted_accuracy', 'tuned_test_accuracy', 'tuned_shifted_accuracy', 'val_fidelity', 'tuned_val_accuracy'])
     assert.ok(st[k] >= 0 && st[k] <= 1, `${k}: ${st[k]}`);
