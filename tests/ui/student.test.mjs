@@ -158,7 +158,7 @@ test('student views: distil, bars, confusion, heat map, provenance, restore, exp
   await v3.waitFor();
   assert.match(await v3.locator('.prov-kind').textContent(), /restore/);
   assert.match(await v3.locator('.prov-actions').textContent(), /restored version 1/);
-  await prov.locator('.prov-outcome', { hasText: 'Version 1 restored as version 3.' }).waitFor();
+  await prov.locator('.prov-outcome', { hasText: 'Version 1 restored as version 3, with its ' }).waitFor();
   assert.equal(await param(page, 'version'), null);
   await perf.locator('.perf-summary', { hasText: 'version 3 (head)' }).waitFor();
   await page.waitForTimeout(400);
@@ -174,9 +174,10 @@ test('student views: distil, bars, confusion, heat map, provenance, restore, exp
   await page.reload();
   await prov.locator('li.prov-item[data-version="3"].is-head').waitFor();
 
-  // A conflict: the student's inputs changed under it (stale), so a restore is
-  // refused with 409; the view explains and offers to reload the head.
-  sql(`UPDATE students SET presence_sha256 = repeat('0', 64) WHERE id = ${st.id}`);
+  // A conflict: the student's inputs changed under it (stale: it no longer names the
+  // teacher output as it is, as after a recomputation), so a restore is refused with
+  // 409; the view explains and offers to reload the head.
+  sql(`UPDATE students SET probs_sha256 = repeat('0', 64) WHERE id = ${st.id}`);
   await prov.locator('li.prov-item[data-version="2"] .prov-restore').click();
   const notice = prov.locator('.prov-notice');
   await notice.waitFor();
@@ -185,9 +186,10 @@ test('student views: distil, bars, confusion, heat map, provenance, restore, exp
   await shot(page, '34-student-conflict');
   await notice.getByRole('button', { name: 'Reload the head' }).click();
   await perf.locator('.perf-summary', { hasText: '(stale)' }).waitFor();
-  // The page's idle-time reads of the other classes may meet the stale student
-  // before the page knows: refused the same way, and they stop there.
+  // The page's idle-time reads of the other classes (and of the what-if rankings) may
+  // meet the stale student before the page knows: refused the same way, and they stop
+  // there.
   await close([/HTTP 409: POST .*\/versions\/2\/restore$/, /console error: .*status of 409/,
     /HTTP 409: GET .*\/versions\/3\/classes\/[^/]+\/influence\?split=train$/,
-    /HTTP 409: GET .*\/versions\/3\/disagreements\?/]);
+    /HTTP 409: GET .*\/versions\/3\/disagreements\?/, /HTTP 409: GET .*\/versions\/3\/whatif\/concepts\?/]);
 });

@@ -165,16 +165,16 @@ test('cancelling a long job from the page ends it cancelled', { skip, timeout: 6
 test('the selection lives in the URL: reload, links and back/forward restore it', { skip, timeout: 60000 }, async () => {
   const { page, close } = await openPage();
   await signIn(page, server);
-  await page.getByLabel('Split').selectOption('train');
+  await page.locator('#split-select').selectOption('train');
   assert.equal(new URL(page.url()).searchParams.get('split'), 'train');
   await page.reload();
   await page.locator('#workspace').waitFor({ state: 'visible' }); // still signed in
-  assert.equal(await page.getByLabel('Split').inputValue(), 'train');
+  assert.equal(await page.locator('#split-select').inputValue(), 'train');
 
   // A link with a selection opens on it; every view sees it.
   await page.goto(`${server.url}/?project=p7&class=sneaker&split=shifted`);
   await page.locator('#workspace').waitFor({ state: 'visible' });
-  assert.equal(await page.getByLabel('Split').inputValue(), 'shifted');
+  assert.equal(await page.locator('#split-select').inputValue(), 'shifted');
   const chips = page.locator('#selection-chips');
   await chips.locator('li[data-key="class"]').filter({ hasText: 'sneaker' }).waitFor();
   assert.match(await page.locator('#view-concepts').textContent(), /Current selection: project p7, class sneaker/);
