@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "db_json.h"
 #include "jobs_internal.h"
 #include "log.h"
 
@@ -97,18 +98,12 @@ static int tasks_count(app *a, const char *id, long *done, long *total, long *fa
 
 static json_t *tasks_summary(app *a, const char *id, err *e) {
     const char *p[] = {id};
-    PGresult *r = exec(a,
-                       "SELECT json_build_object('tasks', count(*), 'attempts', coalesce(sum(attempts), 0),"
-                       " 'retried', count(*) FILTER (WHERE attempts > 1),"
-                       " 'workers', coalesce(json_agg(DISTINCT worker) FILTER (WHERE worker IS NOT NULL), '[]'))::text"
-                       " FROM job_tasks WHERE job_id = $1",
-                       1, p, e);
-    if (!r) return NULL;
-    json_error_t je;
-    json_t *j = json_loads(PQgetvalue(r, 0, 0), 0, &je);
-    PQclear(r);
-    if (!j) err_set(e, ERR_INTERNAL, "bad JSON from the database: %s", je.text);
-    return j;
+    return db_json(a, "job tasks",
+                   "SELECT json_build_object('tasks', count(*), 'attempts', coalesce(sum(attempts), 0),"
+                   " 'retried', count(*) FILTER (WHERE attempts > 1),"
+                   " 'workers', coalesce(json_agg(DISTINCT worker) FILTER (WHERE worker IS NOT NULL), '[]'))::text"
+                   " FROM job_tasks WHERE job_id = $1",
+                   1, p, e);
 }
 
 int job_tasks_finish(job_ctx *ctx, double lo, double hi, const char *what, json_t **summary, err *e) {
@@ -137,16 +132,10 @@ json_t *job_tasks_results(job_ctx *ctx, err *e) {
     char id[32];
     snprintf(id, sizeof id, "%lld", (long long)job_id(ctx));
     const char *p[] = {id};
-    PGresult *r = exec(job_app(ctx),
-                       "SELECT coalesce(jsonb_object_agg(idx::text, coalesce(result, 'null'::jsonb)), '{}')::text"
-                       " FROM job_tasks WHERE job_id = $1 AND state = 'done'",
-                       1, p, e);
-    if (!r) return NULL;
-    json_error_t je;
-    json_t *j = json_loads(PQgetvalue(r, 0, 0), 0, &je);
-    PQclear(r);
-    if (!j) err_set(e, ERR_INTERNAL, "bad JSON from the database: %s", je.text);
-    return j;
+    return db_json(job_app(ctx), "job tasks",
+                   "SELECT coalesce(jsonb_object_agg(idx::text, coalesce(result, 'null'::jsonb)), '{}')::text"
+                   " FROM job_tasks WHERE job_id = $1 AND state = 'done'",
+                   1, p, e);
 }
 
 /* ---------------------------------------------------------------- in the workers */
