@@ -3,7 +3,9 @@
 //   Teacher        name, accuracy per split from its teacher outputs, or a button that
 //                  runs the teacher over the dataset (job, with progress and cancel)
 //   Concept model  name, encoder; Corpus: name, version, a searchable word list;
-//                  "Run concept extraction" (POST /api/v1/extractions, a job)
+//                  "New corpus" (configuration/new-corpus.js: words typed or from a
+//                  .txt file, the class-name filter on by default; a draft selects
+//                  the corpus made); "Run concept extraction" (POST /api/v1/extractions, a job)
 //
 // The project comes from store 'project': a project id (GET /api/v1/projects/{id}),
 // or "dataset:<id>" — a draft the Projects panel offers when the server has no
@@ -19,6 +21,7 @@ import { TERMINAL, isAbort } from '../api.js';
 import { barChart } from '../charts/bars.js';
 import { createJobRunner } from '../jobrun.js';
 import { DRAFT_PREFIX, normaliseProject } from '../shapes.js';
+import { createNewCorpus } from './configuration/new-corpus.js';
 
 const d3 = window.d3;
 const THUMB = 64;            // thumbnail size asked of the server (longer side, px)
@@ -96,6 +99,31 @@ export function init(store, api, el) {
   cPick.append('label').attr('for', 'cfg-corpus-select').text('Corpus');
   cPick.append('select').attr('id', 'cfg-corpus-select')
     .on('change', (ev) => { m.choice.corpus_id = Number(ev.target.value) || null; extractRun.reset(); loadConcepts(gen); });
+  const newCorpus = createNewCorpus(api, cSec.node(), {
+    // The filter reads the classes and the concept model: the project's, or the
+    // draft's dataset and chosen model.
+    context: () => ({
+      key: gen,
+      params: !m.dataset ? null : m.draft
+        ? (m.choice.concept_model_id ? { dataset_id: m.dataset.id, concept_model_id: m.choice.concept_model_id } : null)
+        : (m.project ? { project_id: m.project.id } : null),
+      reason: 'Choose a concept model above first: the filter compares words with the class names under it.',
+      modelName: m.conceptModel?.name || '',
+    }),
+    onCreated: (corpus, key) => {
+      if (key !== gen) return;
+      if (!m.draft) {
+        m.corpusNote = `Corpus “${corpus.name}” was made for a new project; this project keeps its own corpus.`;
+        render();
+        return;
+      }
+      const item = { id: corpus.id, name: corpus.name, word_count: (corpus.words || []).length };
+      m.corpora = [...(Array.isArray(m.corpora) ? m.corpora : []), item];
+      m.choice.corpus_id = corpus.id;
+      extractRun.reset();
+      loadConcepts(gen);
+    },
+  });
   const cName = cSec.append('p').attr('class', 'cfg-name cfg-concept-name');
   const corpusName = cSec.append('p').attr('class', 'cfg-name cfg-corpus-name');
   const wordsBox = cSec.append('div').attr('class', 'words');
@@ -207,6 +235,7 @@ export function init(store, api, el) {
       .text(cp ? `Corpus: ${cp.name}, version ${cp.version ?? 1}, ${(cp.words || []).length} words` : '');
     wordsBox.attr('hidden', cp ? null : true);
     renderWords();
+    newCorpus.render({ editable: editor });
     const x = m.extraction;
     cNote.text([m.corpusNote, x ? extractionText(x) : ''].filter(Boolean).join(' '));
     extractRun.render({
@@ -264,6 +293,7 @@ export function init(store, api, el) {
     teacherRun.reset();
     extractRun.reset();
     m = blank();
+    newCorpus.reset();
     m.projectKey = key;
     if (!key) { render(); return; }
     m.loading = true;
@@ -388,7 +418,7 @@ export function init(store, api, el) {
     } else if (m.draft && m.corpora?.error) {
       notes.push(`Corpora are ${m.corpora.error}.`);
     } else if (m.draft && Array.isArray(m.corpora) && !m.corpora.length) {
-      notes.push('No corpus exists yet. An editor creates one with POST /api/v1/corpora.');
+      notes.push('No corpus exists yet. An editor makes one with “New corpus” above.');
     }
     await Promise.all(tasks);
     if (!live(g) || cid !== conceptId() || kid !== corpusId()) return;
