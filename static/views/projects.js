@@ -206,8 +206,9 @@ export function init(store, api, el) {
       .attr('aria-invalid', /name/i.test(form.error) ? 'true' : null);
   }
 
+  // Read at every opening: a corpus made in the Configuration view (or a model
+  // registered since) is offered without a reload; the old lists show meanwhile.
   async function loadFormLists() {
-    if (form.lists) return;
     const grab = (path, query) => api.get(path, { query }).then((r) => r.items || [],
       (e) => ({ error: `could not load (${e.message})` }));
     const [ds, teachers, concepts, corpora] = await Promise.all([

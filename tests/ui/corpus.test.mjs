@@ -6,7 +6,9 @@
 // report "shirt" and "a shirt" left out (by spelling, with their cosine) and "collar"
 // kept, and select the new corpus in the picker; the stored corpus must agree. With
 // the filter unchecked "shirt" stays (the words come from a .txt file this time); a τ
-// of 2 shows the server's 422 next to the form, which keeps its name and words.
+// of 2 shows the server's 422 next to the form, which keeps its name and words. In a
+// saved project the filter is asked for by project id and the project keeps its
+// corpus; the Projects panel's New project form offers the corpus made.
 // Screenshots at 1600×1000 and 1280×800 go to test-artifacts/screens/.
 //
 // Env: INFICOND_TEST_DATABASE_URL (required), INFICOND_BIN (default
@@ -18,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, call } from '../api/harness.mjs';
 import { noBrowser, launchBrowser, openPage, signIn } from './browser.mjs';
-import { SERVER_ENV, NO_CLIP, uniq, uploadDataset, registerClip } from './pipeline.mjs';
+import { SERVER_ENV, NO_CLIP, uniq, must, uploadDataset, registerClip, registerTeacher, createProject } from './pipeline.mjs';
 
 const skip = noBrowser || NO_CLIP;
 const SCREENS = 'test-artifacts/screens';
@@ -201,5 +203,42 @@ test('new corpus: without a concept model the filter is off and says why', { ski
   await page.keyboard.press('Escape');
   assert.equal(await form.isHidden(), true);
   assert.equal(await page.evaluate(() => document.activeElement.textContent), 'New corpus');
+  await close();
+});
+
+test('new corpus: in a project the filter goes by the project, which keeps its corpus', { skip, timeout: 90000 }, async () => {
+  const corpus = await must(server, 'POST', '/api/v1/corpora', { name: uniq('own'), words: ['collar'] }, 201);
+  const teacher = await registerTeacher(server, work, world.dataset);
+  const project = await createProject(server, { ...world, teacher, corpus }, uniq('proj'));
+  const { page, close } = await openPage(browser, { viewport: SIZES[1], abortedIcon: true, abortedJobs: true });
+  await signIn(page, server, `/?project=${project.id}`);
+  const view = page.locator('#view-configuration');
+  await view.locator('.cfg-corpus-name', { hasText: `Corpus: ${corpus.name},` }).waitFor();
+  // The Projects panel's New project form, opened once before (its lists read then).
+  const panel = page.locator('#projects');
+  const newProject = panel.getByRole('button', { name: 'New project' });
+  await newProject.click();
+  await page.locator('#np-corpus option', { hasText: corpus.name }).waitFor({ state: 'attached' });
+  await newProject.click();
+  const sent = [];
+  page.on('request', (r) => { if (new URL(r.url()).pathname === '/api/v1/corpora/import') sent.push(new URL(r.url()).searchParams); });
+
+  const form = await openForm(page, view);
+  assert.equal(await form.getByLabel('Leave out words that name a class').isChecked(), true);
+  const name = uniq('forlater');
+  await form.getByLabel('Name', { exact: true }).fill(name);
+  await form.getByLabel('Words, one per line').fill(WORDS.join('\n'));
+  await form.getByRole('button', { name: 'Create corpus' }).click();
+  const report = view.locator('.nc-report');
+  await report.locator('.nc-report-title', { hasText: `Created corpus “${name}” with 2 words.` }).waitFor();
+  assert.deepEqual((await report.locator('.nc-dropped .nc-word').allTextContents()).sort(), ['a shirt', 'shirt']);
+  assert.equal(sent.length, 1);
+  assert.deepEqual([sent[0].get('project_id'), sent[0].get('dataset_id'), sent[0].get('tau')], [String(project.id), null, '0.85']);
+  await view.locator('.cfg-note', { hasText: `Corpus “${name}” was made for a new project; this project keeps its own corpus.` }).waitFor();
+  assert.match(await view.locator('.cfg-corpus-name').textContent(), new RegExp(`Corpus: ${corpus.name},`));
+
+  // Opened again, the Projects panel's form lists it (its lists are read at every opening).
+  await newProject.click();
+  await page.locator('#np-corpus option', { hasText: name }).waitFor({ state: 'attached' });
   await close();
 });
