@@ -122,6 +122,7 @@ export function init(store, api, el) {
       m.choice.corpus_id = corpus.id;
       extractRun.reset();
       loadConcepts(gen);
+      render(); // the picker shows the new corpus at once, its words when loaded
     },
   });
   const cName = cSec.append('p').attr('class', 'cfg-name cfg-concept-name');
@@ -397,23 +398,28 @@ export function init(store, api, el) {
     render();
   }
 
+  let conceptsLoad = 0; // the latest loadConcepts call; only its answers are kept
   async function loadConcepts(g) {
     if (!live(g)) return;
+    const mine = ++conceptsLoad;
     m.conceptModel = null; m.corpus = null; m.corpusNote = ''; m.extraction = null;
     const cid = conceptId(); const kid = corpusId();
+    // Answers land here and reach m only from the latest call: an older one (another
+    // choice, an extraction since) may answer after it.
+    const got = { conceptModel: null, corpus: null, extraction: null };
     const notes = [];
     const tasks = [];
     if (cid) {
-      tasks.push(api.get(`/api/v1/models/${cid}`).then((c) => { m.conceptModel = c; },
+      tasks.push(api.get(`/api/v1/models/${cid}`).then((c) => { got.conceptModel = c; },
         (e) => notes.push(e.status === 404 ? `Concept model ${cid} does not exist.` : `Could not load the concept model: ${e.message}`)));
     } else if (m.draft && Array.isArray(m.concepts) && !m.concepts.length) {
       notes.push('No concept model is registered yet.');
     }
     if (kid) {
-      tasks.push(api.get(`/api/v1/corpora/${kid}`).then((c) => { m.corpus = c; },
+      tasks.push(api.get(`/api/v1/corpora/${kid}`).then((c) => { got.corpus = c; },
         (e) => notes.push(e.status === 404 ? `Corpus ${kid} does not exist.` : `Could not load the corpus: ${e.message}`)));
       tasks.push(api.get('/api/v1/extractions', { query: { dataset_id: m.dataset.id, corpus_id: kid } }).then((r) => {
-        m.extraction = (r.items || []).filter((x) => x.concept_model_id === cid).sort((a, b) => b.id - a.id)[0] || null;
+        got.extraction = (r.items || []).filter((x) => x.concept_model_id === cid).sort((a, b) => b.id - a.id)[0] || null;
       }, () => { /* extraction status is a nicety; the button still says what happens */ }));
     } else if (m.draft && m.corpora?.error) {
       notes.push(`Corpora are ${m.corpora.error}.`);
@@ -421,7 +427,8 @@ export function init(store, api, el) {
       notes.push('No corpus exists yet. An editor makes one with “New corpus” above.');
     }
     await Promise.all(tasks);
-    if (!live(g) || cid !== conceptId() || kid !== corpusId()) return;
+    if (!live(g) || mine !== conceptsLoad || cid !== conceptId() || kid !== corpusId()) return;
+    Object.assign(m, got);
     m.corpusNote = notes.join(' ');
     const running = (store.data('jobs') || []).find((j) => j.kind === 'concepts.extract' && !TERMINAL.has(j.state) &&
       j.params?.dataset_id === m.dataset.id && j.params?.concept_model_id === cid && j.params?.corpus_id === kid);
