@@ -16,6 +16,8 @@
 //   nc.render({ editable });   // editors only; call after every view render
 //   nc.reset();                // another project: the report and error go, the words stay
 
+import { announce } from '../../ui.js';
+
 const d3 = window.d3;
 const TAU_DEFAULT = 0.85;        // the server's default (CLASS_FILTER_TAU_DEFAULT)
 const MAX_TEXT_BYTES = 1 << 20;  // the import route's body limit
@@ -159,6 +161,8 @@ export function createNewCorpus(api, container, { context, onCreated }) {
       wordsIn.property('value', '');
       setOpen(false);
       render();
+      const out = corpus.class_filter?.dropped?.length;
+      announce(`Created corpus ${corpus.name}: ${(corpus.words || []).length} words${out ? `, ${out} left out as class names` : ''}.`);
       onCreated(corpus, ctx.key);
     } catch (e) {
       f.busy = false;
