@@ -15,7 +15,7 @@
 #include "job_tasks.h"
 #include "jobs.h"
 #include "student/student_distill.h"
-#include "teacher/teacher.h"
+#include "teacher/teacher_job.h"
 #include "teacher/teacher_tasks.h"
 
 /* diag.sleep — an operator's check that workers claim, report progress, heartbeat

@@ -76,6 +76,14 @@ int job_should_stop(job_ctx *c) {
     return atomic_load(&c->cancel) || atomic_load(&c->app->stopping);
 }
 
+int job_param_id(const json_t *params, const char *field, int64_t *out, err *e) {
+    json_t *v = json_object_get(params, field);
+    if (!json_is_integer(v) || json_integer_value(v) < 1)
+        return err_set(e, ERR_UNPROCESSABLE, "params.%s: expected a positive integer id", field);
+    *out = (int64_t)json_integer_value(v);
+    return 0;
+}
+
 static int stop_error(job_ctx *c, err *e) {
     if (atomic_load(&c->cancel)) return err_set(e, ERR_CANCELLED, "cancelled");
     return err_set(e, ERR_CANCELLED, "interrupted by shutdown");

@@ -77,6 +77,9 @@ int job_progress(job_ctx *ctx, double fraction, err *e, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* Has cancel been requested? Cheap (no DB query). */
 int job_should_stop(job_ctx *ctx);
+/* params.<field> as a row id (a positive integer) in *out, else ERR_UNPROCESSABLE
+ * "params.<field>: expected a positive integer id". */
+int job_param_id(const json_t *params, const char *field, int64_t *out, err *e) WARN_UNUSED;
 
 /* --- for the API and CLI --- */
 /* Queue a job; returns its id, or -1 with e set. `params` borrowed. */
