@@ -17,6 +17,7 @@ typedef struct app {
     struct busy_limit *predictions; /* predictions at once (serve only; NULL: no limit) */
     const struct job_kind *job_kinds; /* the job kinds this process knows (job_kinds.c), */
     int n_job_kinds;                  /* set at start by whoever opens the app         */
+    const struct job_task_hooks *job_tasks; /* their chunk tasks (job_tasks.c), likewise */
 } app;
 
 #endif

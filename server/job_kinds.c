@@ -1,6 +1,7 @@
 /* job_kinds.c — the table of job kinds: name, handler, the role needed to start it
  * through POST /api/v1/jobs, and its chunk tasks (job_tasks.h) when it splits its
- * work across workers. Each pipeline stage declares its job in its own header and
+ * work across workers; and the queue those tasks go through, both handed to the app
+ * by job_kinds_install. Each pipeline stage declares its job in its own header and
  * adds its kind here. */
 #include <string.h>
 #include <unistd.h>
@@ -11,8 +12,10 @@
 #include "extraction/extraction_job.h"
 #include "extraction/extraction_tasks.h"
 #include "job_kinds.h"
+#include "job_tasks.h"
+#include "jobs.h"
 #include "student/student_distill.h"
-#include "teacher/teacher.h"
+#include "teacher/teacher_job.h"
 #include "teacher/teacher_tasks.h"
 
 /* diag.sleep — an operator's check that workers claim, report progress, heartbeat
@@ -45,7 +48,8 @@ static const job_kind kinds[] = {
     {"demo.story", demo_story_job, "admin", NULL}, /* the demo's student and its report, after its extraction */
 };
 
-const job_kind *job_kinds_all(int *count) {
-    *count = (int)(sizeof kinds / sizeof *kinds);
-    return kinds;
+void job_kinds_install(app *a) {
+    a->job_kinds = kinds;
+    a->n_job_kinds = (int)(sizeof kinds / sizeof *kinds);
+    a->job_tasks = &job_tasks_hooks;
 }

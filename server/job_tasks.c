@@ -23,6 +23,8 @@
 
 #define TASK_POLL_US 100000 /* the job's look at its tasks while none is left to take */
 
+static int job_tasks_run_one(app *a, int64_t only_job, err *e);
+
 size_t job_chunk_count(size_t n_rows, size_t chunk) { return chunk ? (n_rows + chunk - 1) / chunk : 0; }
 
 void job_chunk_range(size_t n_rows, size_t chunk, size_t index, size_t *lo, size_t *count) {
@@ -196,7 +198,7 @@ static void task_run(app *a, job_ctx *t, const char *job_params_text, const char
     json_decref(tp);
 }
 
-int job_tasks_run_one(app *a, int64_t only_job, err *e) {
+static int job_tasks_run_one(app *a, int64_t only_job, err *e) {
     char only[32];
     snprintf(only, sizeof only, "%lld", (long long)only_job);
     const char *p[] = {a->worker_name, only_job > 0 ? only : NULL};
@@ -238,7 +240,7 @@ int job_tasks_run_one(app *a, int64_t only_job, err *e) {
     return 1;
 }
 
-void job_tasks_heartbeat(app *a, const char *task_ids) {
+static void job_tasks_heartbeat(app *a, const char *task_ids) {
     const char *p[] = {task_ids, a->worker_name};
     err e = {0};
     PGresult *r = exec(a,
@@ -254,7 +256,7 @@ void job_tasks_heartbeat(app *a, const char *task_ids) {
     PQclear(r);
 }
 
-int job_tasks_reap_stale(app *a, err *e) {
+static int job_tasks_reap_stale(app *a, err *e) {
     char secs[32];
     snprintf(secs, sizeof secs, "%.3f", a->cfg.stale_after_ms / 1000.0);
     const char *p[] = {secs};
@@ -278,7 +280,7 @@ int job_tasks_reap_stale(app *a, err *e) {
     return n;
 }
 
-int job_tasks_cancel(app *a, int64_t job_id, err *e) {
+static int job_tasks_cancel(app *a, int64_t job_id, err *e) {
     char id[32];
     snprintf(id, sizeof id, "%lld", (long long)job_id);
     const char *p[] = {id};
@@ -290,3 +292,10 @@ int job_tasks_cancel(app *a, int64_t job_id, err *e) {
     PQclear(r);
     return 0;
 }
+
+const job_task_hooks job_tasks_hooks = {
+    .run_one = job_tasks_run_one,
+    .heartbeat = job_tasks_heartbeat,
+    .reap_stale = job_tasks_reap_stale,
+    .cancel = job_tasks_cancel,
+};

@@ -51,19 +51,8 @@ int job_tasks_finish(job_ctx *ctx, double lo, double hi, const char *what, json_
 json_t *job_tasks_results(job_ctx *ctx, err *e);
 
 /* --- in the workers (jobs.c) --- */
-/* Claim one queued task (of job only_job when > 0, else of any running job whose
- * cancel was not requested) and run it. 1 ran, 0 none queued, -1 error. */
-int job_tasks_run_one(app *a, int64_t only_job, err *e);
-
-/* Heartbeat for the tasks running here (task_ids: "{1,2}"); flags those whose job
- * is cancelled or over, or which were taken from this worker, to stop. */
-void job_tasks_heartbeat(app *a, const char *task_ids);
-
-/* Re-queue (attempts left) or fail tasks whose heartbeat is older than
- * stale_after_ms. Returns the number recovered, -1 on error. */
-int job_tasks_reap_stale(app *a, err *e);
-
-/* The job's queued tasks cancelled (the job was). */
-int job_tasks_cancel(app *a, int64_t job_id, err *e) WARN_UNUSED;
+/* Claiming, heartbeats, recovery and cancel of tasks, as jobs.c calls them through
+ * app.job_tasks (job_kinds_install hands it this). */
+extern const job_task_hooks job_tasks_hooks;
 
 #endif

@@ -20,7 +20,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "job_tasks.h"
 #include "jobs_internal.h"
 #include "log.h"
 
@@ -75,6 +74,14 @@ int job_attempt(job_ctx *c) { return c->attempt; }
 
 int job_should_stop(job_ctx *c) {
     return atomic_load(&c->cancel) || atomic_load(&c->app->stopping);
+}
+
+int job_param_id(const json_t *params, const char *field, int64_t *out, err *e) {
+    json_t *v = json_object_get(params, field);
+    if (!json_is_integer(v) || json_integer_value(v) < 1)
+        return err_set(e, ERR_UNPROCESSABLE, "params.%s: expected a positive integer id", field);
+    *out = (int64_t)json_integer_value(v);
+    return 0;
 }
 
 static int stop_error(job_ctx *c, err *e) {
@@ -233,7 +240,7 @@ json_t *jobs_cancel(app *a, int64_t id, err *e) {
     PQclear(r);
     err te = {0};
     /* Best effort: a cancelled job's queued tasks are never claimed anyway. */
-    if (changed && job_tasks_cancel(a, id, &te))
+    if (changed && a->job_tasks && a->job_tasks->cancel(a, id, &te))
         log_warn("jobs: job %lld cancelled; its queued chunk tasks not marked: %s", (long long)id, te.msg);
     json_t *job = jobs_get_json(a, id, e);
     if (!job) return NULL;
@@ -393,7 +400,7 @@ static void *worker_main(void *arg) {
     while (!atomic_load(&w->stop) && !atomic_load(&w->app->stopping)) {
         err e = {0};
         /* A chunk of a job already running before a new job: the running one ends sooner. */
-        int ran = job_tasks_run_one(w->app, 0, &e);
+        int ran = w->app->job_tasks ? w->app->job_tasks->run_one(w->app, 0, &e) : 0;
         if (ran == 0) ran = jobs_run_one(w->app, &e);
         if (ran < 0) log_warn("jobs: cannot claim work: %s", e.msg);
         if (ran != 1)
@@ -422,7 +429,7 @@ static void *heart_main(void *arg) {
         pthread_mutex_unlock(&running_lock);
         strcat(ids, "}");
         strcat(task_ids, "}");
-        if (n_tasks) job_tasks_heartbeat(a, task_ids);
+        if (n_tasks && a->job_tasks) a->job_tasks->heartbeat(a, task_ids);
         err e = {0};
         if (n) {
             const char *p[] = {ids, a->worker_name};
@@ -451,7 +458,7 @@ static void *heart_main(void *arg) {
         if (jobs_reap_stale(a, &e) < 0 && e.code != ERR_UNAVAILABLE)
             log_warn("jobs: reaper: %s", e.msg);
         err_clear(&e);
-        if (job_tasks_reap_stale(a, &e) < 0 && e.code != ERR_UNAVAILABLE)
+        if (a->job_tasks && a->job_tasks->reap_stale(a, &e) < 0 && e.code != ERR_UNAVAILABLE)
             log_warn("jobs: task reaper: %s", e.msg);
         for (int slept = 0; slept < a->cfg.heartbeat_ms && !atomic_load(&w->stop); slept += 50)
             usleep(50000);

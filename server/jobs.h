@@ -7,7 +7,8 @@
  * worker died) is re-queued while attempts remain, else failed with the reason.
  *
  * Job kinds live in one table (job_kinds.c), handed to the process in
- * app.job_kinds. A handler reports progress with job_progress, which also tells it
+ * app.job_kinds, and the chunk tasks some kinds split into (job_tasks.h) run through
+ * app.job_tasks. A handler reports progress with job_progress, which also tells it
  * when to stop: it returns -1 with ERR_CANCELLED in e once a cancel was requested
  * or the process is stopping.
  * Handlers must be safe to re-run from the start after a crash (idempotent).
@@ -42,6 +43,26 @@ typedef struct job_kind {
     job_task_fn run_task;  /* its chunk tasks (NULL: the kind makes none) */
 } job_kind;
 
+/* The chunk-task queue (job_tasks.h) as the job queue drives it: the workers take a
+ * queued task before a new job, the heartbeat thread beats and reaps tasks with the
+ * jobs, and a cancel marks the job's queued tasks. Whoever opens the app hands it
+ * job_tasks_hooks in app.job_tasks (job_kinds_install), so that this queue needs
+ * nothing of the tasks it hosts. NULL: no task is taken by a worker (a job still
+ * makes its own while it waits for them, job_tasks_finish). */
+typedef struct job_task_hooks {
+    /* Claim one queued task (of job only_job when > 0, else of any running job whose
+     * cancel was not requested) and run it. 1 ran, 0 none queued, -1 error. */
+    int (*run_one)(app *a, int64_t only_job, err *e);
+    /* Heartbeat for the tasks running here (task_ids: "{1,2}"); flags those whose job
+     * is cancelled or over, or which were taken from this worker, to stop. */
+    void (*heartbeat)(app *a, const char *task_ids);
+    /* Re-queue (attempts left) or fail tasks whose heartbeat is older than
+     * stale_after_ms. Returns the number recovered, -1 on error. */
+    int (*reap_stale)(app *a, err *e);
+    /* The job's queued tasks cancelled (the job was). */
+    int (*cancel)(app *a, int64_t job_id, err *e);
+} job_task_hooks;
+
 /* The kind named `name` among a->job_kinds (the table the process was started
  * with, job_kinds.c), or NULL. Borrowed. */
 const job_kind *jobs_kind_find(const app *a, const char *name);
@@ -56,6 +77,9 @@ int job_progress(job_ctx *ctx, double fraction, err *e, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* Has cancel been requested? Cheap (no DB query). */
 int job_should_stop(job_ctx *ctx);
+/* params.<field> as a row id (a positive integer) in *out, else ERR_UNPROCESSABLE
+ * "params.<field>: expected a positive integer id". */
+int job_param_id(const json_t *params, const char *field, int64_t *out, err *e) WARN_UNUSED;
 
 /* --- for the API and CLI --- */
 /* Queue a job; returns its id, or -1 with e set. `params` borrowed. */

@@ -68,7 +68,7 @@ static int app_open(app *a, const char *who, err *e) {
     char host[64] = "host";
     gethostname(host, sizeof host - 1);
     snprintf(a->worker_name, sizeof a->worker_name, "%s:%d:%s", host, (int)getpid(), who);
-    a->job_kinds = job_kinds_all(&a->n_job_kinds);
+    job_kinds_install(a);
     a->db = db_pool_open(a->cfg.database_url, a->cfg.db_pool_size, e);
     if (!a->db) return -1;
     int applied = 0;

@@ -133,7 +133,7 @@ static int open_app(app *a, err *e) {
     char host[64] = "host";
     gethostname(host, sizeof host - 1);
     snprintf(a->worker_name, sizeof a->worker_name, "%s:%d:demo", host, (int)getpid());
-    a->job_kinds = job_kinds_all(&a->n_job_kinds);
+    job_kinds_install(a);
     int workers = a->cfg.workers > 0 ? a->cfg.workers : 1;
     a->db = db_pool_open(a->cfg.database_url, workers + 3, e);
     if (!a->db) return -1;

@@ -70,14 +70,6 @@ static double now_s(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static int param_id(const json_t *params, const char *field, int64_t *out, err *e) {
-    json_t *v = json_object_get(params, field);
-    if (!json_is_integer(v) || json_integer_value(v) < 1)
-        return err_set(e, ERR_UNPROCESSABLE, "params.%s: expected a positive integer id", field);
-    *out = (int64_t)json_integer_value(v);
-    return 0;
-}
-
 static int start_row(extract_run *r, err *e) {
     return extraction_upsert(r->a, r->dataset_id, r->model_id, r->corpus_id, 0, job_id(r->ctx), &r->xid, e) ||
                    extraction_set_running(r->a, r->xid, e)
@@ -176,8 +168,8 @@ static void extract_run_free(extract_run *r) {
 
 int extraction_job(job_ctx *ctx, const json_t *params, json_t **result, err *e) {
     extract_run r = {.ctx = ctx, .a = job_app(ctx)};
-    if (param_id(params, "dataset_id", &r.dataset_id, e) || param_id(params, "concept_model_id", &r.model_id, e) ||
-        param_id(params, "corpus_id", &r.corpus_id, e))
+    if (job_param_id(params, "dataset_id", &r.dataset_id, e) ||
+        job_param_id(params, "concept_model_id", &r.model_id, e) || job_param_id(params, "corpus_id", &r.corpus_id, e))
         return -1;
     r.failures = json_array();
     double t0 = now_s();

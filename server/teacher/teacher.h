@@ -1,8 +1,9 @@
 /* teacher.h — teacher outputs: the probabilities a teacher gives every image of a
- * dataset, computed here (job "teacher.outputs") or read from a predictions file
- * (teacher_predictions.h), and stored by teacher_store.h (one row per (dataset,
- * model): probabilities (N, C) in ascending image id order, columns in the
- * dataset's class order).
+ * dataset, computed here (the chunk tasks of job "teacher.outputs", teacher_tasks.h
+ * and teacher_job.h, compute their rows with teacher_outputs_compute_rows) or read
+ * from a predictions file (teacher_predictions.h), and stored by teacher_store.h
+ * (one row per (dataset, model): probabilities (N, C) in ascending image id order,
+ * columns in the dataset's class order).
  *
  * The preprocessing and softmax are also used by extraction, predictions files and
  * the benchmarks.
@@ -52,13 +53,5 @@ int teacher_outputs_compute(job_ctx *ctx, const dataset_images *d, const model_r
 int teacher_outputs_compute_rows(job_ctx *ctx, const dataset_images *d, const model_ref *m, size_t first, size_t n,
                                  double lo, double hi, const char *what, float **probs, int *by_name,
                                  err *e) WARN_UNUSED;
-
-/* Job "teacher.outputs": params {"dataset_id", "model_id"}; computes (as chunk tasks
- * any worker makes, teacher_tasks.h) and stores (teacher_store_put) the teacher's
- * outputs on the dataset. Result: {teacher_output_id, dataset_id, model_id, n,
- * classes, class_mapping, seconds, images_per_s, optimized, chunk_images,
- * chunk_tasks: {tasks, attempts, retried, workers}, accuracy (when some image has a
- * label)}. */
-int teacher_outputs_job(job_ctx *ctx, const json_t *params, json_t **result, err *e);
 
 #endif

@@ -15,6 +15,7 @@
 //   dom.js        the nodes, built once, and the ranking chart's row controls
 //   influence.js  reading (and prefetching) the rankings
 //   whatif.js     every concept's removal ranked on the split, one action's effect
+//                 (it redraws and tunes through what dom.js hands it: render.js draws it)
 //   vocabulary.js suggestions for the word typed
 //   actions.js    tune (one class or every class), reload the head after a conflict, add a word
 //   render.js     drawing the state

@@ -61,8 +61,9 @@ export function buildDom(view, el) {
     onDone: () => reloadStudent(store, { full: true }), // a new student
   });
 
-  // What removing each concept would do, above the (long) ranking it is about.
-  const whatif = buildWhatif(view, main);
+  // What removing each concept would do, above the (long) ranking it is about. It
+  // redraws and tunes through these: render.js draws it, so it cannot import them.
+  const whatif = buildWhatif(view, main, { redraw: render, tune });
 
   const count = main.append('p').attr('class', 'tuning-count').attr('id', 'concepts-count');
   // What the bars are, beside them (the heat map shows weights for the same pairs).

@@ -13,6 +13,11 @@
 //                          together (one version), and the
 //                          effect table; after an apply, the retrained measures (the
 //                          tune's reply) beside the predicted ones.
+//   buildWhatif(view, main, { redraw, tune })  the panel's nodes, with what its
+//                          controls and late answers call: redraw(view) draws the whole
+//                          view again (render.js, which draws this panel), tune(view, …)
+//                          applies an action (actions.js). dom.js hands them in, so this
+//                          file imports neither and no import runs back up to it.
 
 import { track } from '../../perf.js';
 import { prefetchInIdle } from '../../prefetch.js';
@@ -20,8 +25,6 @@ import { shownSplit, splitLabel, orderSplits } from '../../splits.js';
 import { rankingLine, effectOf, ppText, scopeWords } from '../../whatif.js';
 import { headOf } from '../../sources/student.js';
 import { canTune, viewing, whatifClass } from './state.js';
-import { tune } from './actions.js';
-import { render } from './render.js';
 
 const SHOWN = 6;   // ranked rows shown: the best candidates (the list is best first)
 const KEEP = 64;   // rankings and effects kept, newest last
@@ -51,12 +54,12 @@ export function loadWhatif(view) {
   readRanking(view, sid, v, k, split).then((r) => {
     if (g !== state.whatifGen) return;
     state.whatif = r; state.whatifState = 'ok';
-    render(view);
+    view.ui.whatif.redraw(view);
     prefetchRankings(view);
   }, (e) => {
     if (g !== state.whatifGen) return;
     state.whatif = null; state.whatifState = 'error'; state.whatifError = e.message;
-    render(view);
+    view.ui.whatif.redraw(view);
   });
 }
 
@@ -93,7 +96,7 @@ export function showCandidate(view, cand) {
   const factor = cand.action === 'remove' ? undefined : state.factor;
   const key = `${sid}:${v}:${cand.action}:${cand.concept}:${cand.cls ?? '*'}:${factor ?? ''}`;
   const kept = state.effectKept.get(key);
-  if (kept) { state.effect = kept; render(view); return; }
+  if (kept) { state.effect = kept; view.ui.whatif.redraw(view); return; }
   const g = ++state.effectGen;
   api.get(`/api/v1/students/${sid}/versions/${v}/whatif`, {
     query: { action: cand.action, concept: cand.concept, class: cand.cls ?? undefined, factor },
@@ -102,7 +105,7 @@ export function showCandidate(view, cand) {
     keep(state.effectKept, key, r);
     if (g !== state.effectGen) return;
     state.effect = r;
-    render(view);
+    view.ui.whatif.redraw(view);
   }, () => { /* the table keeps saying "hover a concept"; the apply still works */ });
 }
 
@@ -154,7 +157,7 @@ export function renderWhatif(view) {
     .attr('aria-label', (d) => `Pick “${d.concept}” to remove with the others picked`)
     .property('checked', (d) => state.picked.has(d.concept))
     .property('disabled', !editable || !!state.busy || state.adding)
-    .on('change', (ev, d) => { if (ev.target.checked) state.picked.add(d.concept); else state.picked.delete(d.concept); render(view); });
+    .on('change', (ev, d) => { if (ev.target.checked) state.picked.add(d.concept); else state.picked.delete(d.concept); w.redraw(view); });
   rows.select('.wi-concept').text((d) => d.concept);
   rows.select('.wi-effect').text((d) => rankingLine(d, state.whatif.split, by))
     .attr('class', (d) => `wi-effect ${effectOf(d, by)}`);
@@ -166,7 +169,7 @@ export function renderWhatif(view) {
     .property('disabled', !!state.busy || state.adding)
     .text((x) => (state.busy && state.busy.words?.includes(x.d.concept) && state.busy.action === x.action ? '…' : x.mark))
     .on('mouseenter focus', (ev, x) => showCandidate(view, { concept: x.d.concept, action: x.action, cls: k }))
-    .on('click', (ev, x) => tune(view, x.action, x.d.concept, k));
+    .on('click', (ev, x) => w.tune(view, x.action, x.d.concept, k));
   // The picked rows (still in the list) removed together: one version.
   const shown = new Set(items.map((d) => d.concept));
   for (const c of state.picked) if (!shown.has(c)) state.picked.delete(c);
@@ -174,7 +177,7 @@ export function renderWhatif(view) {
   w.removePicked.attr('hidden', editable ? null : true)
     .property('disabled', !picked.length || !!state.busy || state.adding)
     .text(picked.length ? `Remove the ${picked.length} picked ${scopeWords(k)} (one version)` : 'Tick concepts above to remove them together')
-    .on('click', () => { if (picked.length) tune(view, 'remove', picked, k); });
+    .on('click', () => { if (picked.length) w.tune(view, 'remove', picked, k); });
   renderEffect(view);
 }
 
@@ -232,15 +235,15 @@ function renderEffect(view) {
     .selectAll('span').data((d) => d.t, (x) => x.c).join('span').attr('class', (x) => x.c).text((x) => x.t);
 }
 
-// The panel's nodes (built once by dom.js).
-export function buildWhatif(view, main) {
+// The panel's nodes (built once by dom.js), kept with redraw and tune.
+export function buildWhatif(view, main, { redraw, tune }) {
   const { state } = view;
   const box = main.append('section').attr('class', 'whatif').attr('aria-labelledby', 'whatif-title').attr('hidden', true);
   const title = box.append('h3').attr('id', 'whatif-title');
   const pick = box.append('div').attr('class', 'wi-pick');
   pick.append('label').attr('for', 'whatif-scope').text('Classes');
   const scope = pick.append('select').attr('id', 'whatif-scope')
-    .on('change', (ev) => { state.whatifAll = ev.target.value === '*'; loadWhatif(view); render(view); });
+    .on('change', (ev) => { state.whatifAll = ev.target.value === '*'; loadWhatif(view); redraw(view); });
   const note = box.append('p').attr('class', 'wi-note').attr('role', 'status');
   const effectCaption = box.append('p').attr('class', 'wi-effect-caption').attr('aria-live', 'polite');
   const effectTable = box.append('table').attr('class', 'wi-table').attr('hidden', true)
@@ -248,7 +251,7 @@ export function buildWhatif(view, main) {
   effectTable.append('thead').append('tr');
   effectTable.append('tbody');
   const list = box.append('ol').attr('class', 'wi-list').attr('aria-label', 'Concepts whose removal helps most first')
-    .on('mouseleave', () => { state.candidate = null; render(view); });
+    .on('mouseleave', () => { state.candidate = null; redraw(view); });
   const removePicked = box.append('button').attr('type', 'button').attr('class', 'quiet wi-remove-picked');
-  return { box, title, scope, note, list, removePicked, effectCaption, effectTable };
+  return { box, title, scope, note, list, removePicked, effectCaption, effectTable, redraw, tune };
 }
