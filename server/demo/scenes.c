@@ -174,7 +174,7 @@ scenes_world *scenes_open(const char *dir, err *e) {
         return NULL;
     }
     /* The pools below carve fixed ranges out of each file. */
-    if (w->images[0].dims[0] < 60000 || w->images[1].dims[0] < 10000) {
+    if (w->images[0].dims[0] < SCENES_TRAIN_FILE_ITEMS || w->images[1].dims[0] < 10000) {
         err_set(e, ERR_UNPROCESSABLE, "%s: expected 60000 train and 10000 test images", dir);
         scenes_close(w);
         return NULL;
@@ -235,7 +235,7 @@ static const struct {
 
 static uint32_t pool_item(uint64_t seed, int split, uint32_t pos) {
     int file = pools[split].file;
-    uint32_t n = file ? 10000 : 60000; /* scenes_open checked the files are at least this big */
+    uint32_t n = file ? 10000 : SCENES_TRAIN_FILE_ITEMS; /* scenes_open checked the files are at least this big */
     return pool_permute(scenes_hash64(seed ^ 0x706F6F6Cull) ^ (uint64_t)file, n,
                         pools[split].start + pos % pools[split].size);
 }

@@ -30,6 +30,7 @@
 #include "err.h"
 
 #define SCENES_SIZE 64        /* scenes are SCENES_SIZE x SCENES_SIZE RGB        */
+#define SCENES_TRAIN_FILE_ITEMS 60000 /* Fashion-MNIST's training file; the test file holds 10000 */
 #define SCENES_CLASSES 10     /* Fashion-MNIST classes, in its label order       */
 #define SCENES_COLOURS 6
 #define SCENES_BACKGROUNDS 6
