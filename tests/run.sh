@@ -118,7 +118,11 @@ done
 
 # A database for the API and UI tests: a fresh one each run.
 pg_started=0
-cleanup() { cleanup_world; [ $pg_started -eq 1 ] && bash scripts/pg.sh stop; }
+cleanup() {
+  [ -z "${ui_pid:-}" ] || { kill "$ui_pid" 2>/dev/null; wait "$ui_pid" 2>/dev/null; }
+  cleanup_world
+  [ $pg_started -eq 1 ] && bash scripts/pg.sh stop
+}
 trap cleanup EXIT
 if [ $((${#api[@]} + ${#ui[@]})) -gt 0 ]; then
   if [ -n "${TEST_DATABASE_URL:-}" ]; then
@@ -134,21 +138,18 @@ if [ $((${#api[@]} + ${#ui[@]})) -gt 0 ]; then
   fi
 fi
 
-# run_node_suite LABEL FILE... [-- FILE...]: node --test over the files, a group at a
-# time ("--" separates groups, run in that order: node sorts the files it is given).
+# run_node_groups LABEL FILE... [-- FILE...]: node --test over the files, a group at a
+# time ("--" separates groups, run in that order: node sorts the files it is given);
+# spec output to stdout, TAP to test-artifacts/LABEL.tap, and the numbers for
+# count_node_suite to test-artifacts/LABEL.counts ("passed failed skipped rc").
 # The closing numbers of node's TAP output: "# pass N", "# fail N", "# cancelled N",
-# "# skipped N", "# todo N" (todo tests do not count as run); each skipped or todo test
-# is an "ok N - name # SKIP why" (or "# TODO why") line, nested ones indented.
-run_node_suite() {
+# "# skipped N", "# todo N" (todo tests do not count as run).
+run_node_groups() {
   local label=$1; shift
-  local args=("$@") files=() group=() rc=0 a
-  for a in "${args[@]}"; do [ "$a" = -- ] || files+=("$a"); done
-  [ ${#files[@]} -gt 0 ] || return 0
+  local args=("$@") group=() rc=0 a p=0 f=0 s=0 v k
+  local t0=$SECONDS tap="$artifacts/$label.tap"
   echo "== $label"
-  local t0=$SECONDS
-  local tap="$artifacts/$label.tap"
   : >"$tap"
-  local p=0 f=0 s=0 n v k
   for a in "${args[@]}" --; do
     if [ "$a" != -- ]; then group+=("$a"); continue; fi
     [ ${#group[@]} -gt 0 ] || continue
@@ -163,25 +164,59 @@ run_node_suite() {
     rm -f "$tap.part"
     group=()
   done
-  if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
-  passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
-  [ $rc -eq 0 ] || failures+=("$label")
-  while IFS= read -r n; do skips+=("$label: $n"); done < <(
-    sed -nE -e 's/^ *(not )?ok [0-9]+ - (.*) # SKIP ?(.*)$/\2 — \3/p' \
-            -e 's/^ *(not )?ok [0-9]+ - (.*) # TODO ?(.*)$/\2 — todo: \3/p' "$tap")
-  [ "$s" -eq 0 ] || echo "-- $label: $s skipped"
+  echo "$p $f $s $rc" >"$artifacts/$label.counts"
   echo "== $label (took $((SECONDS - t0)) s)"
 }
 
+# Adds what run_node_groups LABEL counted to the totals; each skipped or todo test is an
+# "ok N - name # SKIP why" (or "# TODO why") line of its TAP, nested ones indented.
+count_node_suite() {
+  local label=$1 p=0 f=1 s=0 rc=1 n
+  [ -r "$artifacts/$label.counts" ] && read -r p f s rc <"$artifacts/$label.counts"
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+  passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+  [ "$rc" -eq 0 ] || failures+=("$label")
+  while IFS= read -r n; do skips+=("$label: $n"); done < <(
+    sed -nE -e 's/^ *(not )?ok [0-9]+ - (.*) # SKIP ?(.*)$/\2 — \3/p' \
+            -e 's/^ *(not )?ok [0-9]+ - (.*) # TODO ?(.*)$/\2 — todo: \3/p' "$artifacts/$label.tap")
+  [ "$s" -eq 0 ] || echo "-- $label: $s skipped"
+}
+
 export INFICOND_BIN=${INFICOND_BIN:-build/asan/inficond}
+rm -f "$artifacts/api.counts" "$artifacts/ui.counts"
+
+# The UI part runs beside the API part when both are to run (each waits mostly on its
+# ASan servers and browser, and there are 2 CPUs or more), on a database of its own:
+# the job queue is per database, and a UI server's workers must not take an API suite's
+# jobs. Its output is shown once the API part is done. TEST_SERIAL=1: one after the other.
+ui_pid=
+ui_beside=0
+if [ ${#api[@]} -gt 0 ] && [ ${#ui[@]} -gt 0 ] && [ $pg_started -eq 1 ] && [ -z "${TEST_SERIAL:-}" ]; then
+  ui_beside=1
+  bash scripts/pg.sh dropdb inficond_test_ui >/dev/null 2>&1
+  ui_db=$(bash scripts/pg.sh url inficond_test_ui) || exit 1
+  echo "== ui: running beside the API part (its output follows the API part's)"
+  INFICOND_TEST_DATABASE_URL=$ui_db run_node_groups ui "${ui[@]}" >"$artifacts/ui.out" 2>&1 &
+  ui_pid=$!
+fi
+
 # Every success answer the API suites get is checked against docs/openapi.yaml; each
 # suite notes the operations it covered here, and one line names those none did.
-export INFICOND_OPENAPI_COVERAGE="$artifacts/openapi-coverage"
-rm -rf "$INFICOND_OPENAPI_COVERAGE"
-run_node_suite api "${api[@]}"
-[ ${#api[@]} -eq 0 ] || node tests/api/openapi_coverage.mjs "$INFICOND_OPENAPI_COVERAGE"
-unset INFICOND_OPENAPI_COVERAGE
-run_node_suite ui "${ui[@]}"
+if [ ${#api[@]} -gt 0 ]; then
+  rm -rf "$artifacts/openapi-coverage"
+  INFICOND_OPENAPI_COVERAGE="$artifacts/openapi-coverage" run_node_groups api "${api[@]}"
+  count_node_suite api
+  node tests/api/openapi_coverage.mjs "$artifacts/openapi-coverage"
+fi
+if [ $ui_beside -eq 1 ]; then
+  wait "$ui_pid"
+  ui_pid=
+  cat "$artifacts/ui.out"
+  count_node_suite ui
+elif [ ${#ui[@]} -gt 0 ]; then
+  run_node_groups ui "${ui[@]}"
+  count_node_suite ui
+fi
 # The background build is done by now unless no suite waited for it (all failed early).
 if [ -n "$world_pid" ]; then
   if kill -0 "$world_pid" 2>/dev/null; then
