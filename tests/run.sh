@@ -86,11 +86,28 @@ if [ ${#units[@]} -gt 0 ]; then
   echo "== unit tests (ASan/UBSan)"
 fi
 part_t0=$SECONDS
+# The programs run TEST_JOBS at a time (default: one per CPU; each is one process, and
+# they share nothing but /tmp, under names of their own); their outputs are read in order.
+unit_out="$artifacts/unit"
+rm -rf "$unit_out"
+mkdir -p "$unit_out"
+live=() # the pids of the programs running (not the demo world's build: a child too)
 for t in "${units[@]}"; do
   [ -x "$t" ] || continue
   name=$(basename "$t")
-  out=$("$t" 2>&1)
-  rc=$?
+  ( "$t" >"$unit_out/$name.out" 2>&1; echo $? >"$unit_out/$name.rc" ) &
+  live+=($!)
+  if [ ${#live[@]} -ge "${TEST_JOBS:-$(nproc)}" ]; then
+    wait -n -p done_pid "${live[@]}"
+    mapfile -t live < <(printf '%s\n' "${live[@]}" | grep -vxF "$done_pid")
+  fi
+done
+[ ${#live[@]} -eq 0 ] || wait "${live[@]}"
+for t in "${units[@]}"; do
+  [ -x "$t" ] || continue
+  name=$(basename "$t")
+  out=$(cat "$unit_out/$name.out")
+  rc=$(cat "$unit_out/$name.rc" 2>/dev/null || echo 1)
   p=$(grep -Eo '\[  PASSED  \] [0-9]+' <<<"$out" | grep -Eo '[0-9]+$' | tail -n1)
   f=$(grep -Eo '\[  FAILED  \] [0-9]+' <<<"$out" | grep -Eo '[0-9]+$' | tail -n1)
   s=$(grep -Eo '\[  SKIPPED \] [0-9]+ test' <<<"$out" | grep -Eo '[0-9]+' | tail -n1)
