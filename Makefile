@@ -53,17 +53,23 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ) $(SHIM_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIB_OBJ) -Lbuild -linficond_shim -Wl,-rpath,$(CURDIR)/build $(LIBS) -lcmocka
 
-asan:
+# The shim first, here: the ASan make reuses it, and a parallel `make all asan` must not
+# compile it twice at once.
+asan: $(SHIM_LIB)
 	$(MAKE) BUILD=build/asan SAN='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined' OPT=-O1 build/asan/inficond $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRC))
 
 deps:
-	@bash scripts/deps.sh
+	@t0=$$(date +%s); bash scripts/deps.sh && echo "== deps (took $$(($$(date +%s) - t0)) s)"
 
 run: deps all
 	@bash scripts/run.sh
 
+# Both builds with one job per CPU unless make was given -j (CI runs plain `make test`);
+# each step says how long it took.
+NPROC := $(shell nproc 2>/dev/null || echo 2)
 test: deps
-	@$(MAKE) --no-print-directory all asan
+	@t0=$$(date +%s); $(MAKE) --no-print-directory $(if $(findstring jobserver,$(MAKEFLAGS)),,-j$(NPROC)) all asan \
+	  && echo "== build: release and ASan/UBSan (took $$(($$(date +%s) - t0)) s)"
 	@bash tests/run.sh
 
 # libFuzzer targets (tests/fuzz/, clang with ASan + UBSan): each runs FUZZ_SECONDS;

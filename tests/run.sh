@@ -7,7 +7,14 @@
 #   4. fuzzing:    tests/fuzz/smoke.sh: every libFuzzer target replays its regressions
 #                  and seeds, then fuzzes TEST_FUZZ_SECONDS (default 10); `make fuzz`
 #                  is the long run
-# and ends with one line: "N passed, N failed, N skipped".
+# and ends with one line: "N passed, N failed, N skipped". Each part ends with how long
+# it took ("== api (took 612 s)").
+#
+# The small demo world (minutes of libtorch training with the release binary) is made
+# once per run, shared by the suites that need it (tests/api/demo_cache.mjs): when one of
+# them is to run, its build starts in the background first, on one thread, so it
+# overlaps the unit tests and the API suites that do not need it; those that do run
+# last in their part and wait for it (the cache's lock) if it is not done yet.
 #
 # A test that cannot run here (no chromium, no Fashion-MNIST, no ../shared beside the
 # clone) is skipped and says what it needs; the skips are counted and listed. Under
@@ -48,15 +55,59 @@ pick() {
 wanted() { [ -z "${TEST_ONLY:-}" ] || [[ $only == *" $1 "* ]] || [[ $only == *" $2"* ]]; }
 
 shopt -s nullglob
+mapfile -t api < <(pick api tests/api/*.test.mjs)
+mapfile -t ui < <(pick ui tests/ui/*.test.mjs)
+
+# The suites that use the demo world, and the background build of it they will wait on.
+uses_world() { grep -lE "demo_cache\.mjs|demo_world\.mjs" "$@" 2>/dev/null; }
+world_pid=
+cleanup_world() {
+  [ -n "$world_pid" ] || return 0
+  kill -- -"$world_pid" 2>/dev/null
+  wait "$world_pid" 2>/dev/null
+  world_pid=
+}
+if [ $((${#api[@]} + ${#ui[@]})) -gt 0 ] && [ -n "$(uses_world "${api[@]}" "${ui[@]}")" ]; then
+  # A process group of its own (setsid), so that stopping it stops the training too.
+  setsid node tests/api/demo_cache.mjs >"$artifacts/demo-world.log" 2>&1 &
+  world_pid=$!
+  echo "== demo world: building in the background if not cached (log: test-artifacts/demo-world.log)"
+fi
+# Those API suites last (a group of their own), so that the others run while the world
+# trains.
+if [ ${#api[@]} -gt 0 ]; then
+  mapfile -t later < <(uses_world "${api[@]}")
+  mapfile -t api < <(printf '%s\n' "${api[@]}" | grep -vxF -f <(printf '%s\n' "${later[@]}" ''))
+  [ ${#later[@]} -eq 0 ] || api+=(-- "${later[@]}")
+fi
+
 mapfile -t units < <(pick unit build/asan/tests/test_*)
 if [ ${#units[@]} -gt 0 ]; then
   echo "== unit tests (ASan/UBSan)"
 fi
+part_t0=$SECONDS
+# The programs run TEST_JOBS at a time (default: one per CPU; each is one process, and
+# they share nothing but /tmp, under names of their own); their outputs are read in order.
+unit_out="$artifacts/unit"
+rm -rf "$unit_out"
+mkdir -p "$unit_out"
+live=() # the pids of the programs running (not the demo world's build: a child too)
 for t in "${units[@]}"; do
   [ -x "$t" ] || continue
   name=$(basename "$t")
-  out=$("$t" 2>&1)
-  rc=$?
+  ( "$t" >"$unit_out/$name.out" 2>&1; echo $? >"$unit_out/$name.rc" ) &
+  live+=($!)
+  if [ ${#live[@]} -ge "${TEST_JOBS:-$(nproc)}" ]; then
+    wait -n -p done_pid "${live[@]}"
+    mapfile -t live < <(printf '%s\n' "${live[@]}" | grep -vxF "$done_pid")
+  fi
+done
+[ ${#live[@]} -eq 0 ] || wait "${live[@]}"
+for t in "${units[@]}"; do
+  [ -x "$t" ] || continue
+  name=$(basename "$t")
+  out=$(cat "$unit_out/$name.out")
+  rc=$(cat "$unit_out/$name.rc" 2>/dev/null || echo 1)
   p=$(grep -Eo '\[  PASSED  \] [0-9]+' <<<"$out" | grep -Eo '[0-9]+$' | tail -n1)
   f=$(grep -Eo '\[  FAILED  \] [0-9]+' <<<"$out" | grep -Eo '[0-9]+$' | tail -n1)
   s=$(grep -Eo '\[  SKIPPED \] [0-9]+ test' <<<"$out" | grep -Eo '[0-9]+' | tail -n1)
@@ -80,13 +131,15 @@ for t in "${units[@]}"; do
     echo "-- $name: $p passed$sk"
   fi
 done
-
-mapfile -t api < <(pick api tests/api/*.test.mjs)
-mapfile -t ui < <(pick ui tests/ui/*.test.mjs)
+[ ${#units[@]} -eq 0 ] || echo "== unit tests (took $((SECONDS - part_t0)) s)"
 
 # A database for the API and UI tests: a fresh one each run.
 pg_started=0
-cleanup() { [ $pg_started -eq 1 ] && bash scripts/pg.sh stop; }
+cleanup() {
+  [ -z "${ui_pid:-}" ] || { kill "$ui_pid" 2>/dev/null; wait "$ui_pid" 2>/dev/null; }
+  cleanup_world
+  [ $pg_started -eq 1 ] && bash scripts/pg.sh stop
+}
 trap cleanup EXIT
 if [ $((${#api[@]} + ${#ui[@]})) -gt 0 ]; then
   if [ -n "${TEST_DATABASE_URL:-}" ]; then
@@ -102,47 +155,101 @@ if [ $((${#api[@]} + ${#ui[@]})) -gt 0 ]; then
   fi
 fi
 
+# run_node_groups LABEL FILE... [-- FILE...]: node --test over the files, a group at a
+# time ("--" separates groups, run in that order: node sorts the files it is given);
+# spec output to stdout, TAP to test-artifacts/LABEL.tap, and the numbers for
+# count_node_suite to test-artifacts/LABEL.counts ("passed failed skipped rc").
 # The closing numbers of node's TAP output: "# pass N", "# fail N", "# cancelled N",
-# "# skipped N", "# todo N" (todo tests do not count as run); each skipped or todo test
-# is an "ok N - name # SKIP why" (or "# TODO why") line, nested ones indented.
-run_node_suite() {
+# "# skipped N", "# todo N" (todo tests do not count as run).
+run_node_groups() {
   local label=$1; shift
-  local files=("$@")
-  [ ${#files[@]} -gt 0 ] || return 0
+  local args=("$@") group=() rc=0 a p=0 f=0 s=0 v k
+  local t0=$SECONDS tap="$artifacts/$label.tap"
   echo "== $label"
-  local tap="$artifacts/$label.tap"
-  node --test --test-concurrency=1 --test-reporter=spec --test-reporter-destination=stdout \
-       --test-reporter=tap --test-reporter-destination="$tap" "${files[@]}"
-  local rc=$?
-  local p f c s d n
-  p=$(grep -E '^# pass ' "$tap" | tail -n1 | awk '{print $3}')
-  f=$(grep -E '^# fail ' "$tap" | tail -n1 | awk '{print $3}')
-  c=$(grep -E '^# cancelled ' "$tap" | tail -n1 | awk '{print $3}')
-  s=$(grep -E '^# skipped ' "$tap" | tail -n1 | awk '{print $3}')
-  d=$(grep -E '^# todo ' "$tap" | tail -n1 | awk '{print $3}')
-  p=${p:-0}; f=$(( ${f:-0} + ${c:-0} )); s=$(( ${s:-0} + ${d:-0} ))
-  if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+  : >"$tap"
+  for a in "${args[@]}" --; do
+    if [ "$a" != -- ]; then group+=("$a"); continue; fi
+    [ ${#group[@]} -gt 0 ] || continue
+    node --test --test-concurrency=1 --test-reporter=spec --test-reporter-destination=stdout \
+         --test-reporter=tap --test-reporter-destination="$tap.part" "${group[@]}" || rc=1
+    for k in pass fail cancelled skipped todo; do
+      v=$(grep -E "^# $k " "$tap.part" | tail -n1 | awk '{print $3}')
+      v=${v:-0}
+      case $k in pass) p=$((p + v)) ;; fail|cancelled) f=$((f + v)) ;; *) s=$((s + v)) ;; esac
+    done
+    cat "$tap.part" >>"$tap"
+    rm -f "$tap.part"
+    group=()
+  done
+  echo "$p $f $s $rc" >"$artifacts/$label.counts"
+  echo "== $label (took $((SECONDS - t0)) s)"
+}
+
+# Adds what run_node_groups LABEL counted to the totals; each skipped or todo test is an
+# "ok N - name # SKIP why" (or "# TODO why") line of its TAP, nested ones indented.
+count_node_suite() {
+  local label=$1 p=0 f=1 s=0 rc=1 n
+  [ -r "$artifacts/$label.counts" ] && read -r p f s rc <"$artifacts/$label.counts"
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
   passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
-  [ $rc -eq 0 ] || failures+=("$label")
+  [ "$rc" -eq 0 ] || failures+=("$label")
   while IFS= read -r n; do skips+=("$label: $n"); done < <(
     sed -nE -e 's/^ *(not )?ok [0-9]+ - (.*) # SKIP ?(.*)$/\2 — \3/p' \
-            -e 's/^ *(not )?ok [0-9]+ - (.*) # TODO ?(.*)$/\2 — todo: \3/p' "$tap")
+            -e 's/^ *(not )?ok [0-9]+ - (.*) # TODO ?(.*)$/\2 — todo: \3/p' "$artifacts/$label.tap")
   [ "$s" -eq 0 ] || echo "-- $label: $s skipped"
 }
 
 export INFICOND_BIN=${INFICOND_BIN:-build/asan/inficond}
+rm -f "$artifacts/api.counts" "$artifacts/ui.counts"
+
+# TEST_UI_BESIDE=1: the UI part runs beside the API part (for machines with CPUs to
+# spare), on a database of its own: the job queue is per database, and a UI server's
+# workers must not take an API suite's jobs; its output is shown once the API part is
+# done. Not the default: on 2 shared vCPUs it made the API part twice as slow (its
+# ASan servers are CPU-bound) and the timing check of security.test.mjs failed.
+ui_pid=
+ui_beside=0
+if [ ${#api[@]} -gt 0 ] && [ ${#ui[@]} -gt 0 ] && [ $pg_started -eq 1 ] && [ "${TEST_UI_BESIDE:-}" = 1 ]; then
+  ui_beside=1
+  bash scripts/pg.sh dropdb inficond_test_ui >/dev/null 2>&1
+  ui_db=$(bash scripts/pg.sh url inficond_test_ui) || exit 1
+  echo "== ui: running beside the API part (its output follows the API part's)"
+  INFICOND_TEST_DATABASE_URL=$ui_db run_node_groups ui "${ui[@]}" >"$artifacts/ui.out" 2>&1 &
+  ui_pid=$!
+fi
+
 # Every success answer the API suites get is checked against docs/openapi.yaml; each
 # suite notes the operations it covered here, and one line names those none did.
-export INFICOND_OPENAPI_COVERAGE="$artifacts/openapi-coverage"
-rm -rf "$INFICOND_OPENAPI_COVERAGE"
-run_node_suite api "${api[@]}"
-[ ${#api[@]} -eq 0 ] || node tests/api/openapi_coverage.mjs "$INFICOND_OPENAPI_COVERAGE"
-unset INFICOND_OPENAPI_COVERAGE
-run_node_suite ui "${ui[@]}"
+if [ ${#api[@]} -gt 0 ]; then
+  rm -rf "$artifacts/openapi-coverage"
+  INFICOND_OPENAPI_COVERAGE="$artifacts/openapi-coverage" run_node_groups api "${api[@]}"
+  count_node_suite api
+  node tests/api/openapi_coverage.mjs "$artifacts/openapi-coverage"
+fi
+if [ $ui_beside -eq 1 ]; then
+  wait "$ui_pid"
+  ui_pid=
+  cat "$artifacts/ui.out"
+  count_node_suite ui
+elif [ ${#ui[@]} -gt 0 ]; then
+  run_node_groups ui "${ui[@]}"
+  count_node_suite ui
+fi
+# The background build is done by now unless no suite waited for it (all failed early).
+if [ -n "$world_pid" ]; then
+  if kill -0 "$world_pid" 2>/dev/null; then
+    echo "-- demo world: still building, stopped"
+  else
+    wait "$world_pid"; rc=$?
+    echo "-- demo world (background, exit $rc): $(tail -n1 "$artifacts/demo-world.log")"
+  fi
+  cleanup_world
+fi
 
 # Fuzzing, bounded: each target counts as one test (tests/fuzz/smoke.sh).
 if wanted fuzz tests/fuzz/; then
   echo "== fuzz (replay, then ${TEST_FUZZ_SECONDS:-10} s per target)"
+  part_t0=$SECONDS
   if command -v clang >/dev/null; then
     fuzz_out=$(bash tests/fuzz/smoke.sh "$artifacts/fuzz.log")
     rc=$?
@@ -157,6 +264,7 @@ if wanted fuzz tests/fuzz/; then
   else
     echo "-- fuzz: clang missing (scripts/deps.sh installs it)"; failed=$((failed + 1)); failures+=("fuzz")
   fi
+  echo "== fuzz (took $((SECONDS - part_t0)) s)"
 fi
 
 echo

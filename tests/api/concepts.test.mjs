@@ -11,14 +11,10 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServer, call, waitJob, errorCode, uniq, run } from './harness.mjs';
+import { startServer, call, waitJob, errorCode, uniq } from './harness.mjs';
+import { demoWorld } from './demo_cache.mjs';
 import { IMAGES, NO_CLIP, clipFolder, denseFolder, fixtureDataset, fixtureTar } from './fixtures.mjs';
 
-const BIN = process.env.INFICOND_BIN || 'build/asan/inficond';
-// The binary that builds the demo world (minutes of training): INFICOND_WORLD_BIN, else
-// the release build/inficond when there is one (as tests/ui/demo.test.mjs), else BIN.
-// Under ASan on a busy machine the build ran past its 10 minutes.
-const WORLD_BIN = process.env.INFICOND_WORLD_BIN || (existsSync('build/inficond') ? 'build/inficond' : BIN);
 
 let server, work;
 
@@ -333,16 +329,12 @@ test('corpora: the class-name filter drops class names by name and by embedding'
   }
 });
 
-// The demo world: ~3,200 scenes, a dense concept model trained on their captions.
+// The demo world: ~3,200 scenes, a dense concept model trained on their captions;
+// INFICOND_DEMO_DIR, else the one made once per run and shared (demo_cache.mjs: minutes
+// of training with the release binary, awaited, so the server's client keeps working).
 test('demo world: galleries of caption words hold scenes whose caption has the word', { timeout: 900000 }, async () => {
   let dir = process.env.INFICOND_DEMO_DIR;
-  if (!dir || !existsSync(join(dir, 'scenes', 'scenes.jsonl'))) {
-    dir = join(work, 'demo');
-    // Minutes of training: awaited, so the server's client keeps working meanwhile.
-    await run(WORLD_BIN, ['demo', '--scale', 'small', '--out', dir], {
-      env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=0', OMP_NUM_THREADS: '1' }, timeout: 600000,
-    });
-  }
+  if (!dir || !existsSync(join(dir, 'scenes', 'scenes.jsonl'))) dir = await demoWorld();
   const model = await register(uniq('demo-concepts'), join(dir, 'concepts'));
   const ds = await call(server, 'POST', '/api/v1/datasets', { body: { name: uniq('demo') } });
   const imp = await call(server, 'POST', `/api/v1/datasets/${ds.json.id}/imports`, { body: { source: 'folder', path: join(dir, 'scenes') } });

@@ -9,7 +9,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ADMIN_TOKEN, startServer, call, waitJob, errorCode, createUser, run } from './harness.mjs';
@@ -130,24 +130,29 @@ test('a C++-built teacher registers from a .tar upload', async () => {
 test('bad model folders get a 422 that names the problem', async () => {
   const reg = (name, dir) => call(server, 'POST', '/api/v1/models', { body: { name, path: dir } });
   const cases = [];
+  // Each case a copy of one good teacher with one thing wrong (teacher-init under ASan
+  // takes seconds: made once).
+  const good = join(work, 'bad-base');
+  await teacherInit(good, CLASSES);
+  const copyOf = (name) => {
+    const dir = join(work, name);
+    cpSync(good, dir, { recursive: true });
+    return dir;
+  };
   // Wrong manifest: no kind.
-  const a = join(work, 'bad-kind');
-  await teacherInit(a, CLASSES);
+  const a = copyOf('bad-kind');
   editManifest(a, (m) => { delete m.kind; });
   cases.push([a, /manifest\.kind/]);
   // A method the model does not have.
-  const b = join(work, 'bad-method');
-  await teacherInit(b, CLASSES);
+  const b = copyOf('bad-method');
   editManifest(b, (m) => { m.methods.forward = 'predict'; });
   cases.push([b, /methods\.forward.*'predict'/]);
   // Wrong output shape: the manifest promises 5 classes, the model gives 3.
-  const c = join(work, 'bad-shape');
-  await teacherInit(c, CLASSES);
+  const c = copyOf('bad-shape');
   editManifest(c, (m) => { m.classes = ['a', 'b', 'c', 'd', 'e']; });
   cases.push([c, /manifest\.classes.*\(2, 3\)/]);
   // A corrupt model.pt.
-  const f = join(work, 'bad-pt');
-  await teacherInit(f, CLASSES);
+  const f = copyOf('bad-pt');
   writeFileSync(join(f, 'model.pt'), Buffer.from('this is not a zip archive at all'));
   cases.push([f, /not a TorchScript archive/]);
   let i = 0;
