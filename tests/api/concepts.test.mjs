@@ -374,7 +374,9 @@ test('demo world: galleries of caption words hold scenes whose caption has the w
   // Gallery precision is bounded by the concept model itself: demo's report.json gives
   // each word's AUC (some item words are near chance at --scale small). Colour and
   // background words must be near perfect; every word the model separates (AUC >= 0.8)
-  // must beat twice its base rate; and over all caption words galleries are mostly right.
+  // must double its base rate or close half the gap from it to 1, whichever asks less
+  // ("small", in 40% of captions, cannot double past 0.8); and over all caption words
+  // galleries are mostly right.
   const auc = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')).concepts.per_word;
   const base = (w) => [...caption.values()].filter((c) => c.split(/[^a-z]+/).includes(w)).length / caption.size;
   const msg = JSON.stringify(checked.map(([w, f]) => [w, f, auc[w], +base(w).toFixed(3)]));
@@ -383,6 +385,6 @@ test('demo world: galleries of caption words hold scenes whose caption has the w
   for (const [w, f] of checked) {
     if (['red', 'blue', 'green', 'yellow', 'black', 'white', 'grass', 'water', 'sand', 'wood', 'brick', 'snow'].includes(w))
       assert.ok(f >= 0.8, `${w}: ${msg}`);
-    if (auc[w] >= 0.8) assert.ok(f >= 2 * base(w), `${w}: ${msg}`);
+    if (auc[w] >= 0.8) assert.ok(f >= Math.min(2 * base(w), (1 + base(w)) / 2), `${w}: ${msg}`);
   }
 });
