@@ -91,18 +91,13 @@ part_t0=$SECONDS
 unit_out="$artifacts/unit"
 rm -rf "$unit_out"
 mkdir -p "$unit_out"
-live=() # the pids of the programs running (not the demo world's build: a child too)
+. tests/lib/bounded_jobs.sh # waits only on its own pids (not the demo world's build: a child too)
+run_unit() { "$1" >"$unit_out/$2.out" 2>&1; echo $? >"$unit_out/$2.rc"; }
 for t in "${units[@]}"; do
   [ -x "$t" ] || continue
-  name=$(basename "$t")
-  ( "$t" >"$unit_out/$name.out" 2>&1; echo $? >"$unit_out/$name.rc" ) &
-  live+=($!)
-  if [ ${#live[@]} -ge "${TEST_JOBS:-$(nproc)}" ]; then
-    wait -n -p done_pid "${live[@]}"
-    mapfile -t live < <(printf '%s\n' "${live[@]}" | grep -vxF "$done_pid")
-  fi
+  bounded_start run_unit "$t" "$(basename "$t")"
 done
-[ ${#live[@]} -eq 0 ] || wait "${live[@]}"
+bounded_wait
 for t in "${units[@]}"; do
   [ -x "$t" ] || continue
   name=$(basename "$t")

@@ -57,16 +57,9 @@ one() {
 # The targets TEST_JOBS at a time (default: one per CPU): each fuzzes on one CPU for its
 # seconds, as it would alone on an idle machine.
 targets=$(ls tests/fuzz/fuzz_*.c | sed 's#.*/fuzz_\(.*\)\.c#\1#')
-live=()
-for t in $targets; do
-  one "$t" &
-  live+=($!)
-  if [ ${#live[@]} -ge "${TEST_JOBS:-$(nproc)}" ]; then
-    wait -n -p done_pid "${live[@]}"
-    mapfile -t live < <(printf '%s\n' "${live[@]}" | grep -vxF "$done_pid")
-  fi
-done
-[ ${#live[@]} -eq 0 ] || wait "${live[@]}"
+. tests/lib/bounded_jobs.sh
+for t in $targets; do bounded_start one "$t"; done
+bounded_wait
 for t in $targets; do
   [ -f "$res/$t.log" ] && cat "$res/$t.log" >>"$log"
   cat "$res/$t.line" 2>/dev/null || echo "-- fuzz $t: FAILED (no result)"
